@@ -1,0 +1,183 @@
+"""Cohort features, score, flag decision and a one-line explanation."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+
+class ScoredCohorts(NamedTuple):
+    """Result of :func:`scored_cohorts`."""
+
+    cohorts: pd.DataFrame
+    """One row per cohort, ranked by score (cohort_id 0 is the highest)."""
+    memberships: pd.DataFrame
+    """``account_id, cohort_id`` for every clustered account."""
+    flagged_accounts: pd.DataFrame
+    """``account_id, cohort_id, cohort_score`` for every account of a flagged cohort."""
+
+
+VERBS = {"like": "co-liked", "share": "co-shared", "retweet": "co-retweeted",
+         "comment": "co-commented on", "reply": "co-replied to", "follow": "co-followed",
+         "star": "co-starred"}
+
+
+def scored_cohorts(
+    clusters: pd.DataFrame, edges: pd.DataFrame, evidence: pd.DataFrame, *,
+    posts: pd.DataFrame | None = None, accounts: pd.DataFrame | None = None,
+    min_size: int = 5, min_shared_targets: int = 5, min_density: float = 0.1,
+    min_authors: int = 5, max_top_author_share: float = 0.5,
+) -> ScoredCohorts:
+    """Score each cluster and decide which cohorts to flag.
+
+    A cohort is flagged when it has at least ``min_size`` accounts, its co-engagement graph
+    has density ``min_density`` or more, its accounts co-engaged ``min_shared_targets`` or more
+    distinct targets and — when ``posts`` gives the authors — those targets come from at
+    least ``min_authors`` authors with no single author above ``max_top_author_share`` of the
+    co-engagements (fans of one creator are not a farm).
+
+    Parameters
+    ----------
+    clusters : pandas.DataFrame
+        ``account_id, cluster`` from :func:`graphs.clustering.leiden_clusters`.
+    edges, evidence : pandas.DataFrame
+        ``co_engagement_edges`` and ``edge_evidence`` from :func:`graphs.projection.co_engagement`.
+    posts : pandas.DataFrame, optional
+        ``target_id, author_id``.
+    accounts : pandas.DataFrame, optional
+        ``account_id, created_at``.
+
+    Returns
+    -------
+    ScoredCohorts
+
+    Examples
+    --------
+    >>> clusters = pd.DataFrame({"account_id": ["a", "b"], "cluster": [0, 0]})
+    >>> edges = pd.DataFrame({"account_a": ["a"], "account_b": ["b"], "shared_targets": [2],
+    ...                       "weight": [2.0], "median_dt_s": [60.0]})
+    >>> evidence = pd.DataFrame({"account_a": ["a", "a"], "account_b": ["b", "b"],
+    ...     "target_id": ["x", "y"], "action_a": ["like"] * 2, "dt_s": [60.0, 60.0]})
+    >>> scored_cohorts(clusters, edges, evidence).cohorts.loc[0, "explanation"]
+    'not flagged: fewer than 5 accounts; fewer than 5 shared targets; 2 accounts co-liked 2 targets, median 60 s apart'
+    """
+    cluster_of = clusters.set_index("account_id")["cluster"]
+    inner_edges = _internal(edges, cluster_of)
+    inner_evidence = _internal(evidence, cluster_of)
+    features = _features(clusters, inner_edges, inner_evidence, posts, accounts)
+    rules = dict(min_size=min_size, min_shared_targets=min_shared_targets,
+                 min_density=min_density, min_authors=min_authors,
+                 max_top_author_share=max_top_author_share)
+    features["score"] = _score(features)
+    reasons = features.apply(lambda row: _reasons_not_flagged(row, **rules), axis=1)
+    features["flagged"] = reasons.str.len() == 0
+    features["explanation"] = [
+        _explanation(row, why) for row, why in zip(features.itertuples(), reasons, strict=True)
+    ]
+    return _ranked(features, clusters)
+
+
+def _internal(table: pd.DataFrame, cluster_of: pd.Series) -> pd.DataFrame:
+    ca = cluster_of.reindex(table["account_a"]).to_numpy()
+    cb = cluster_of.reindex(table["account_b"]).to_numpy()
+    return table.loc[ca == cb].assign(cluster=ca[ca == cb])
+
+
+def _features(clusters, inner_edges, inner_evidence, posts, accounts) -> pd.DataFrame:
+    out = clusters.groupby("cluster").size().rename("size").to_frame()
+    by_edge = inner_edges.groupby("cluster")
+    out["n_edges"] = by_edge.size()
+    out["total_weight"] = by_edge["weight"].sum()
+    out = out.fillna({"n_edges": 0, "total_weight": 0.0}).astype({"n_edges": int})
+    pairs = out["size"] * (out["size"] - 1) / 2
+    out["density"] = (out["n_edges"] / pairs.where(pairs > 0)).fillna(0.0)
+    out["mean_weight"] = (out["total_weight"] / out["n_edges"].where(out["n_edges"] > 0)).fillna(0)
+    by_evidence = inner_evidence.groupby("cluster")
+    out["shared_targets"] = by_evidence["target_id"].nunique()
+    out["median_dt_s"] = by_evidence["dt_s"].median()
+    out["action"] = by_evidence["action_a"].agg(lambda s: s.mode().iloc[0])
+    out = out.join(_author_features(inner_evidence, posts))
+    out["creation_spread_days"] = _creation_spread(clusters, accounts)
+    return out.fillna({"shared_targets": 0}).astype({"shared_targets": int})
+
+
+def _author_features(inner_evidence: pd.DataFrame, posts: pd.DataFrame | None) -> pd.DataFrame:
+    if posts is None:
+        empty = pd.Series(dtype="Int64")
+        return pd.DataFrame({"n_authors": empty, "top_author_share": pd.Series(dtype=float)})
+    authored = inner_evidence.merge(posts[["target_id", "author_id"]], on="target_id")
+    counts = authored.groupby(["cluster", "author_id"]).size()
+    per_cluster = counts.groupby(level="cluster")
+    return pd.DataFrame({
+        "n_authors": per_cluster.size().astype("Int64"),
+        "top_author_share": per_cluster.max() / per_cluster.sum(),
+    })
+
+
+def _creation_spread(clusters: pd.DataFrame, accounts: pd.DataFrame | None) -> pd.Series:
+    """Interquartile range of the members' creation dates, in days."""
+    if accounts is None:
+        return pd.Series(np.nan, index=clusters["cluster"].unique())
+    created = clusters.merge(accounts[["account_id", "created_at"]], on="account_id")
+    days = created["created_at"].astype("int64") / 86_400e9
+    q = days.groupby(created["cluster"]).quantile([0.25, 0.75]).unstack()
+    return q[0.75] - q[0.25]
+
+
+def _score(f: pd.DataFrame) -> pd.Series:
+    """Mean internal weighted degree, scaled down by one author's share of the evidence."""
+    diversity = 1.0 - f["top_author_share"].fillna(0.0)
+    return (2 * f["total_weight"] / f["size"] * diversity).round(6)
+
+
+def _reasons_not_flagged(row: pd.Series, *, min_size, min_shared_targets, min_density,
+                         min_authors, max_top_author_share) -> list[str]:
+    reasons = []
+    if row["size"] < min_size:
+        reasons.append(f"fewer than {min_size} accounts")
+    if row["density"] < min_density:
+        reasons.append(f"density {row['density']:.2f} below {min_density}")
+    if row["shared_targets"] < min_shared_targets:
+        reasons.append(f"fewer than {min_shared_targets} shared targets")
+    if pd.notna(row["n_authors"]) and row["n_authors"] < min_authors:
+        reasons.append(f"targets from fewer than {min_authors} authors")
+    if pd.notna(row["top_author_share"]) and row["top_author_share"] > max_top_author_share:
+        reasons.append(f"{row['top_author_share']:.0%} of co-engagements on one author's posts")
+    return reasons
+
+
+def _explanation(row, reasons: list[str]) -> str:
+    verb = VERBS.get(str(row.action), "co-engaged")
+    what = f"{row.size} accounts {verb} {row.shared_targets} targets"
+    if pd.notna(row.n_authors):
+        what = f"{row.size} accounts {verb} {row.shared_targets} posts of {row.n_authors} authors"
+    if pd.notna(row.median_dt_s):
+        what += f", median {_duration(row.median_dt_s)} apart"
+    return what if not reasons else f"not flagged: {'; '.join(reasons)}; {what}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _ranked(features: pd.DataFrame, clusters: pd.DataFrame) -> ScoredCohorts:
+    ranked = features.sort_values(["flagged", "score", "size"], ascending=[False, False, False],
+                                  kind="stable")
+    cohort_of = pd.Series(np.arange(len(ranked)), index=ranked.index)
+    cohorts = ranked.reset_index(drop=True).drop(columns=["action"])
+    cohorts.insert(0, "cohort_id", np.arange(len(ranked)))
+    memberships = pd.DataFrame({"account_id": clusters["account_id"],
+                                "cohort_id": cohort_of.loc[clusters["cluster"]].to_numpy()})
+    memberships = memberships.sort_values(["cohort_id", "account_id"], ignore_index=True)
+    flagged = memberships.merge(cohorts[["cohort_id", "score", "flagged"]], on="cohort_id")
+    flagged = flagged.loc[flagged["flagged"], ["account_id", "cohort_id", "score"]]
+    return ScoredCohorts(cohorts=cohorts,
+                         memberships=memberships,
+                         flagged_accounts=flagged.rename(columns={"score": "cohort_score"})
+                         .reset_index(drop=True))

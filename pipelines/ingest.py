@@ -1,0 +1,217 @@
+"""Read interaction logs (CSV, CSV.gz, Parquet, JSON Lines) into raw text columns.
+
+Every value is read as text so that typing and validation happen in one place
+(:func:`graphs.interactions.validated_interactions`); lines the reader itself cannot split
+(wrong column count, broken quoting, invalid JSON) become parse rejects with their line.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import glob
+import gzip
+import io
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from graphs.interactions import REQUIRED_COLUMNS
+
+SUFFIX_FORMATS = {
+    ".csv": "csv", ".csv.gz": "csv", ".tsv": "csv", ".tsv.gz": "csv",
+    ".parquet": "parquet",
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".jsonl.gz": "jsonl",
+}
+RAW_COLUMNS = ("source", "line", *REQUIRED_COLUMNS)
+REJECT_SCHEMA = pa.schema(
+    [("source", pa.string()), ("line", pa.int64()), ("reason", pa.string()), ("raw", pa.string())]
+)
+
+
+class InputError(ValueError):
+    """A data or configuration problem the user must fix; the CLI exits with code 1."""
+
+
+class RawInteractions(NamedTuple):
+    raw: pa.Table
+    """Columns source, line, account_id, target_id, action, timestamp (all text but line)."""
+    parse_rejects: pa.Table
+    """Lines the reader could not split: source, line, reason, raw."""
+
+
+def file_format(path: Path) -> str:
+    """Return ``csv``, ``parquet`` or ``jsonl`` from the file name, or raise InputError."""
+    name = path.name.lower()
+    for suffix, fmt in sorted(SUFFIX_FORMATS.items(), key=lambda kv: -len(kv[0])):
+        if name.endswith(suffix):
+            return fmt
+    known = ", ".join(sorted(SUFFIX_FORMATS))
+    raise InputError(f"{path}: unknown input format (expected one of {known})")
+
+
+def input_files(patterns: Sequence[str]) -> list[Path]:
+    """Expand files, directories (recursively) and globs into a sorted list of log files."""
+    found: set[Path] = set()
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.is_dir():
+            found.update(p for p in path.rglob("*") if p.is_file() and _known(p))
+        elif path.is_file():
+            file_format(path)
+            found.add(path)
+        else:
+            matches = [Path(m) for m in glob.glob(pattern, recursive=True)]
+            if not matches:
+                raise InputError(f"{pattern}: no such file, directory or glob match")
+            found.update(p for p in matches if p.is_file() and _known(p))
+    if not found:
+        raise InputError(f"no log files found in {', '.join(patterns)}")
+    return sorted(found)
+
+
+def read_interactions(paths: Sequence[Path], columns: Mapping[str, str]) -> RawInteractions:
+    """Read log files into one raw table; ``columns`` maps our names to the file's names."""
+    con = duckdb.connect()
+    raws, rejects = [], []
+    for path in paths:
+        reader = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}
+        raw, rejected = reader[file_format(path)](con, path, columns)
+        raws.append(raw)
+        rejects.append(rejected)
+    con.close()
+    return RawInteractions(pa.concat_tables(raws), pa.concat_tables(rejects))
+
+
+def _known(path: Path) -> bool:
+    return any(path.name.lower().endswith(s) for s in SUFFIX_FORMATS)
+
+
+def _check_columns(path: Path, found: Sequence[str], columns: Mapping[str, str]) -> None:
+    for ours in REQUIRED_COLUMNS:
+        theirs = columns.get(ours, ours)
+        if theirs in found:
+            continue
+        hint = difflib.get_close_matches(theirs, found, n=1)
+        did_you_mean = f"; did you mean '{hint[0]}'?" if hint else ""
+        shown = ", ".join(found[:12]) or "none"
+        raise InputError(
+            f"{path}: missing required column '{theirs}' (found: {shown}){did_you_mean}"
+            + (" Map names in the config's [columns] table." if theirs == ours else "")
+        )
+
+
+def _csv_header(path: Path) -> tuple[list[str], str]:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            first = fh.readline(1 << 20).decode("utf-8-sig", errors="replace")
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{path}: cannot read ({exc})") from exc
+    if not first.strip():
+        raise InputError(f"{path}: empty file (expected a header line with column names)")
+    try:
+        delim = csv.Sniffer().sniff(first, delimiters=",;\t|").delimiter
+    except csv.Error:
+        delim = ","
+    header = next(csv.reader(io.StringIO(first), delimiter=delim))
+    return [h.strip() for h in header], delim
+
+
+def _select_list(columns: Mapping[str, str]) -> str:
+    parts = []
+    for ours in REQUIRED_COLUMNS:
+        theirs = columns.get(ours, ours).replace('"', '""')
+        parts.append(f'CAST("{theirs}" AS VARCHAR) AS {ours}')
+    return ", ".join(parts)
+
+
+def _read_csv(con, path: Path, columns: Mapping[str, str]) -> tuple[pa.Table, pa.Table]:
+    header, delim = _csv_header(path)
+    _check_columns(path, header, columns)
+    con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
+    try:
+        rel = con.sql(
+            f"SELECT row_number() OVER () AS ordinal, {_select_list(columns)} "
+            "FROM read_csv(?, columns = ?, header = true, auto_detect = false, delim = ?, "
+            "quote = '\"', escape = '\"', store_rejects = true)",
+            params=[str(path), {h: "VARCHAR" for h in header}, delim],
+        )
+        table = rel.to_arrow_table()
+        errors = con.sql(
+            "SELECT line, string_agg(DISTINCT error_type || ': ' || error_message, '; ') AS reason,"
+            " any_value(csv_line) AS raw FROM reject_errors GROUP BY line ORDER BY line"
+        ).to_arrow_table()
+    except duckdb.Error as exc:
+        raise InputError(f"{path}: cannot read as CSV ({str(exc).splitlines()[0]})") from exc
+    reject_lines = np.asarray(errors["line"].to_numpy(), dtype=np.int64)
+    lines = _data_lines(table["ordinal"].to_numpy(), reject_lines)
+    raw = _raw_table(path, lines, table)
+    rejected = pa.table({
+        "source": pa.array([str(path)] * errors.num_rows, pa.string()),
+        "line": reject_lines, "reason": errors["reason"], "raw": errors["raw"],
+    }, schema=REJECT_SCHEMA)
+    return raw, rejected
+
+
+def _data_lines(ordinals: np.ndarray, reject_lines: np.ndarray) -> np.ndarray:
+    """The file line of the k-th parsed data row, skipping the header and rejected lines."""
+    target = ordinals.astype(np.int64) + 1
+    if reject_lines.size == 0:
+        return target
+    shifted = np.sort(reject_lines) - np.arange(reject_lines.size)
+    return target + np.searchsorted(shifted, target, side="right")
+
+
+def _raw_table(path: Path, lines: np.ndarray, table: pa.Table) -> pa.Table:
+    return pa.table({
+        "source": pa.array([str(path)] * table.num_rows, pa.string()),
+        "line": pa.array(lines, pa.int64()),
+        **{name: table[name].cast(pa.string()) for name in REQUIRED_COLUMNS},
+    })
+
+
+def _read_parquet(con, path: Path, columns: Mapping[str, str]) -> tuple[pa.Table, pa.Table]:
+    try:
+        found = [r[0] for r in con.sql("DESCRIBE SELECT * FROM read_parquet(?)",
+                                       params=[str(path)]).fetchall()]
+        _check_columns(path, found, columns)
+        table = con.sql(
+            f"SELECT file_row_number + 1 AS ordinal, {_select_list(columns)} "
+            "FROM read_parquet(?, file_row_number = true)", params=[str(path)]
+        ).to_arrow_table()
+    except duckdb.Error as exc:
+        raise InputError(f"{path}: cannot read as Parquet ({str(exc).splitlines()[0]})") from exc
+    lines = table["ordinal"].to_numpy().astype(np.int64)
+    return _raw_table(path, lines, table), REJECT_SCHEMA.empty_table()
+
+
+def _read_jsonl(con, path: Path, columns: Mapping[str, str]) -> tuple[pa.Table, pa.Table]:
+    fields = ", ".join(
+        f"CASE WHEN ok THEN j->>'$.\"{columns.get(c, c)}\"' END AS {c}" for c in REQUIRED_COLUMNS
+    )
+    try:
+        table = con.sql(
+            f"SELECT ordinal, ok, j, {fields} FROM ("
+            "  SELECT row_number() OVER () AS ordinal, j, json_valid(j) AS ok"
+            "  FROM read_csv(?, columns = {'j': 'VARCHAR'}, header = false, delim = '\x1f',"
+            "                quote = '', escape = '', auto_detect = false))"
+            " WHERE trim(j) <> ''", params=[str(path)]
+        ).to_arrow_table()
+    except duckdb.Error as exc:
+        raise InputError(f"{path}: cannot read as JSON Lines ({str(exc).splitlines()[0]})") from exc
+    ok = table["ok"].to_numpy(zero_copy_only=False).astype(bool)
+    lines = table["ordinal"].to_numpy().astype(np.int64)
+    raw = _raw_table(path, lines[ok], table.filter(pa.array(ok)))
+    bad = table.filter(pa.array(~ok))
+    rejected = pa.table({
+        "source": pa.array([str(path)] * bad.num_rows, pa.string()),
+        "line": pa.array(lines[~ok], pa.int64()),
+        "reason": pa.array(["invalid JSON line"] * bad.num_rows, pa.string()),
+        "raw": bad["j"],
+    }, schema=REJECT_SCHEMA)
+    return raw, rejected
