@@ -21,6 +21,7 @@ import pyarrow as pa
 from numba import njit, prange
 
 from graphs.bipartite import Incidence
+from graphs.significance import bh_q_values, expected_ties, tie_p_values
 
 
 class CoEngagement(NamedTuple):
@@ -30,8 +31,10 @@ class CoEngagement(NamedTuple):
     """``co_engagement_edges`` (see docs/tables.md)."""
     evidence: pd.DataFrame
     """``edge_evidence``: one row per (kept edge, shared target), the closest actions."""
+    activity: pd.DataFrame
+    """``account_id, n_actions, crowd_sum`` of the accounts in kept edges (for the null)."""
     stats: dict[str, int]
-    """Counts for the manifest: pairs enumerated, hub actions and targets skipped, ..."""
+    """Counts for the manifest: actions, pairs enumerated, hub actions and targets skipped..."""
 
 
 @njit(cache=True)
@@ -184,21 +187,46 @@ def co_engagement(
     con.execute(_PER_PAIR_SQL, [min_shared_targets])
     kept = con.sql("SELECT * FROM kept ORDER BY a, b").fetchnumpy()
     found = con.sql(_EVIDENCE_SQL).fetchnumpy()
-    n_per_target = con.execute("SELECT count(*) FROM per_target").fetchall()[0][0]
+    n_per_target, n_candidates = con.execute(
+        "SELECT count(*), count(DISTINCT (a, b)) FROM per_target").fetchall()[0]
     con.close()
-    evidence = _evidence_frame(inc, found)
-    edges = _edges_frame(inc, kept, evidence)
     seg = _segments(inc.target) if inc.target.size else np.zeros(1, dtype=np.int64)
     crowd = _crowds(seg, inc.time, window_s)
+    evidence = _evidence_frame(inc, found)
+    actions, crowds = _activity(inc, crowd)
+    edges = _with_significance(_edges_frame(inc, kept, evidence), kept, actions, crowds,
+                               inc.account.size, n_candidates)
     hub = crowd > max_crowd
     stats = {
+        "n_actions": int(inc.account.size),
         "action_pairs_enumerated": int(pairs.num_rows),
         "account_target_pairs": int(n_per_target),
+        "candidate_pairs": int(n_candidates),
         "edges_kept": int(len(edges)),
         "hub_actions_skipped": int(hub.sum()),
         "hub_targets": int(np.unique(inc.target[hub]).size),
     }
-    return CoEngagement(edges=edges, evidence=evidence, stats=stats)
+    in_edges = np.unique(np.concatenate([kept["a"], kept["b"]])).astype(np.int64)
+    activity = pd.DataFrame({"account_id": _ids(inc.account_ids, in_edges),
+                             "n_actions": actions[in_edges], "crowd_sum": crowds[in_edges]})
+    return CoEngagement(edges=edges, evidence=evidence, activity=activity, stats=stats)
+
+
+def _activity(inc: Incidence, crowd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per account code: number of actions and summed crowds (minus the action itself)."""
+    n_accounts = len(inc.account_ids)
+    actions = np.bincount(inc.account, minlength=n_accounts).astype(float)
+    return actions, np.bincount(inc.account, weights=crowd - 1.0, minlength=n_accounts)
+
+
+def _with_significance(edges: pd.DataFrame, kept: dict[str, np.ndarray], actions: np.ndarray,
+                       crowds: np.ndarray, n_actions: int, n_candidates: int) -> pd.DataFrame:
+    """Add ``expected_ties``, ``p_value`` and ``q_value`` (see graphs.significance)."""
+    a, b = kept["a"].astype(np.int64), kept["b"].astype(np.int64)
+    expected = expected_ties(actions[a], actions[b], crowds[a], crowds[b], n_actions)
+    p_values = tie_p_values(edges["shared_targets"].to_numpy(), expected)
+    return edges.assign(expected_ties=expected, p_value=p_values,
+                        q_value=bh_q_values(p_values, n_tests=n_candidates))
 
 
 def _ids(ids: pa.Array, codes: np.ndarray) -> np.ndarray:

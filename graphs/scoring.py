@@ -7,6 +7,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from graphs.significance import tie_p_values
+
 
 class ScoredCohorts(NamedTuple):
     """Result of :func:`scored_cohorts`."""
@@ -25,25 +27,36 @@ VERBS = {"like": "co-liked", "share": "co-shared", "retweet": "co-retweeted",
 
 
 def scored_cohorts(
-    clusters: pd.DataFrame, edges: pd.DataFrame, evidence: pd.DataFrame, *,
+    clusters: pd.DataFrame, edges: pd.DataFrame, evidence: pd.DataFrame,
+    activity: pd.DataFrame, *, n_actions: int,
     posts: pd.DataFrame | None = None, accounts: pd.DataFrame | None = None,
     min_size: int = 5, min_shared_targets: int = 5, min_density: float = 0.1,
+    min_lift: float = 3.0, max_cohort_p: float = 1e-6,
     min_authors: int = 5, max_top_author_share: float = 0.5,
 ) -> ScoredCohorts:
     """Score each cluster and decide which cohorts to flag.
 
-    A cohort is flagged when it has at least ``min_size`` accounts, its co-engagement graph
-    has density ``min_density`` or more, its accounts co-engaged ``min_shared_targets`` or more
-    distinct targets and — when ``posts`` gives the authors — those targets come from at
-    least ``min_authors`` authors with no single author above ``max_top_author_share`` of the
-    co-engagements (fans of one creator are not a farm).
+    The group test: the cohort's observed ties (shared targets summed over its internal
+    edges) against the ties expected under the null of :mod:`graphs.significance` summed over
+    all its member pairs; ``lift`` is their ratio and ``cohort_p_value`` a Poisson tail.
+    Many weak ties inside one group are evidence even when no single pair is.
+
+    A cohort is flagged when it has at least ``min_size`` accounts, density ``min_density``
+    or more, ``min_shared_targets`` or more distinct co-engaged targets, a lift of at least
+    ``min_lift`` with ``cohort_p_value`` at most ``max_cohort_p``, and — when ``posts``
+    gives the authors — targets from at least ``min_authors`` authors with no single author
+    above ``max_top_author_share`` of the co-engagements (fans of one creator are not a farm).
+    The score is the lift.
 
     Parameters
     ----------
     clusters : pandas.DataFrame
         ``account_id, cluster`` from :func:`graphs.clustering.leiden_clusters`.
-    edges, evidence : pandas.DataFrame
-        ``co_engagement_edges`` and ``edge_evidence`` from :func:`graphs.projection.co_engagement`.
+    edges, evidence, activity : pandas.DataFrame
+        ``co_engagement_edges``, ``edge_evidence`` and account activity from
+        :func:`graphs.projection.co_engagement`.
+    n_actions : int
+        Number of actions in the projected incidence (the null's N).
     posts : pandas.DataFrame, optional
         ``target_id, author_id``.
     accounts : pandas.DataFrame, optional
@@ -60,17 +73,23 @@ def scored_cohorts(
     ...                       "weight": [2.0], "median_dt_s": [60.0]})
     >>> evidence = pd.DataFrame({"account_a": ["a", "a"], "account_b": ["b", "b"],
     ...     "target_id": ["x", "y"], "action_a": ["like"] * 2, "dt_s": [60.0, 60.0]})
-    >>> scored_cohorts(clusters, edges, evidence).cohorts.loc[0, "explanation"]
-    'not flagged: fewer than 5 accounts; fewer than 5 shared targets; 2 accounts co-liked 2 targets, median 60 s apart'
+    >>> activity = pd.DataFrame({"account_id": ["a", "b"], "n_actions": [2.0, 2.0],
+    ...                          "crowd_sum": [2.0, 2.0]})
+    >>> scored = scored_cohorts(clusters, edges, evidence, activity, n_actions=100)
+    >>> print(scored.cohorts.loc[0, "explanation"])  # doctest: +NORMALIZE_WHITESPACE
+    not flagged: group test p = 7.8e-04 above 1e-06; fewer than 5 accounts; fewer than 5
+    shared targets; 2 accounts co-liked 2 targets, median 60 s apart, 50× the
+    co-engagement expected by chance
     """
     cluster_of = clusters.set_index("account_id")["cluster"]
     inner_edges = _internal(edges, cluster_of)
     inner_evidence = _internal(evidence, cluster_of)
     features = _features(clusters, inner_edges, inner_evidence, posts, accounts)
+    features = features.join(_group_test(clusters, inner_edges, activity, n_actions))
     rules = dict(min_size=min_size, min_shared_targets=min_shared_targets,
-                 min_density=min_density, min_authors=min_authors,
-                 max_top_author_share=max_top_author_share)
-    features["score"] = _score(features)
+                 min_density=min_density, min_lift=min_lift, max_cohort_p=max_cohort_p,
+                 min_authors=min_authors, max_top_author_share=max_top_author_share)
+    features["score"] = features["lift"].round(6)
     reasons = features.apply(lambda row: _reasons_not_flagged(row, **rules), axis=1)
     features["flagged"] = reasons.str.len() == 0
     features["explanation"] = [
@@ -126,15 +145,30 @@ def _creation_spread(clusters: pd.DataFrame, accounts: pd.DataFrame | None) -> p
     return q[0.75] - q[0.25]
 
 
-def _score(f: pd.DataFrame) -> pd.Series:
-    """Mean internal weighted degree, scaled down by one author's share of the evidence."""
-    diversity = 1.0 - f["top_author_share"].fillna(0.0)
-    return (2 * f["total_weight"] / f["size"] * diversity).round(6)
+def _group_test(clusters: pd.DataFrame, inner_edges: pd.DataFrame, activity: pd.DataFrame,
+                n_actions: int) -> pd.DataFrame:
+    """Observed vs expected ties inside each cluster, their ratio and a Poisson tail."""
+    act = clusters.merge(activity, on="account_id", how="left").fillna(0.0)
+    act["n_c"] = act["n_actions"] * act["crowd_sum"]
+    sums = act.groupby("cluster")[["n_actions", "crowd_sum", "n_c"]].sum()
+    expected = (sums["n_actions"] * sums["crowd_sum"] - sums["n_c"]) / (2.0 * max(n_actions, 1))
+    observed = inner_edges.groupby("cluster")["shared_targets"].sum().reindex(sums.index)
+    observed = observed.fillna(0).astype(int)
+    return pd.DataFrame({
+        "observed_ties": observed,
+        "expected_ties": expected.round(6),
+        "lift": (observed / expected.clip(lower=1e-9)).round(6),
+        "cohort_p_value": tie_p_values(observed.to_numpy(), expected.to_numpy()),
+    }, index=sums.index)
 
 
 def _reasons_not_flagged(row: pd.Series, *, min_size, min_shared_targets, min_density,
-                         min_authors, max_top_author_share) -> list[str]:
+                         min_lift, max_cohort_p, min_authors, max_top_author_share) -> list[str]:
     reasons = []
+    if row["lift"] < min_lift:
+        reasons.append(f"only {row['lift']:.1f}× the co-engagement expected by chance")
+    elif row["cohort_p_value"] > max_cohort_p:
+        reasons.append(f"group test p = {row['cohort_p_value']:.1e} above {max_cohort_p:g}")
     if row["size"] < min_size:
         reasons.append(f"fewer than {min_size} accounts")
     if row["density"] < min_density:
@@ -155,6 +189,7 @@ def _explanation(row, reasons: list[str]) -> str:
         what = f"{row.size} accounts {verb} {row.shared_targets} posts of {row.n_authors} authors"
     if pd.notna(row.median_dt_s):
         what += f", median {_duration(row.median_dt_s)} apart"
+    what += f", {row.lift:.0f}× the co-engagement expected by chance"
     return what if not reasons else f"not flagged: {'; '.join(reasons)}; {what}"
 
 

@@ -1,0 +1,112 @@
+"""The run configuration: one frozen object built once from TOML and command-line options."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipelines.ingest import InputError
+
+_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run depends on besides the input bytes; recorded in the manifest."""
+
+    inputs: tuple[str, ...]
+    out: Path
+    posts: Path | None = None
+    accounts: Path | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    window_s: int = 3600
+    seed: int = 0
+    max_crowd: int = 1000
+    min_shared_targets: int = 2
+    resolution: float = 1.0
+    min_size: int = 5
+    min_cohort_targets: int = 5
+    min_density: float = 0.1
+    min_lift: float = 3.0
+    max_cohort_p: float = 1e-6
+    min_authors: int = 5
+    max_top_author_share: float = 0.5
+    max_rejected_share: float = 0.5
+    max_report_nodes: int = 2000
+
+    def parameters(self) -> dict[str, Any]:
+        """The configuration as JSON-able values (paths as strings)."""
+        values = dataclasses.asdict(self)
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in values.items()}
+
+
+def window_seconds(text: str | int) -> int:
+    """Parse a window such as ``90s``, ``30m``, ``1h``, ``2d`` or a number of seconds.
+
+    >>> window_seconds("1h"), window_seconds("90s"), window_seconds(600)
+    (3600, 90, 600)
+    """
+    if isinstance(text, int):
+        seconds = text
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)?\s*", str(text))
+        if not match:
+            raise InputError(f"window: expected a duration like 90s, 30m, 1h or 2d, got {text!r}")
+        seconds = int(float(match.group(1)) * _UNITS[match.group(2) or "s"])
+    if seconds <= 0:
+        raise InputError(f"window: must be positive, got {text!r}")
+    return seconds
+
+
+def load_config(path: Path | None, **overrides: Any) -> RunConfig:
+    """Build the run configuration from a TOML file and options (options win).
+
+    Options that are ``None`` are ignored. Unknown keys are an error naming the closest key.
+    """
+    values: dict[str, Any] = _read_toml(path) if path else {}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if "window" in values:
+        values["window_s"] = window_seconds(values.pop("window"))
+    known = {f.name for f in dataclasses.fields(RunConfig)}
+    for key in values:
+        if key not in known:
+            hint = difflib.get_close_matches(key, sorted(known), n=1)
+            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+            raise InputError(f"config: unknown key '{key}'{suggestion}")
+    for required in ("inputs", "out"):
+        if not values.get(required):
+            raise InputError(f"config: '{required}' is required (give it in the file or as an option)")
+    return _typed(values)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"config {path}: {exc}") from exc
+    return data
+
+
+def _typed(values: dict[str, Any]) -> RunConfig:
+    inputs = values["inputs"]
+    values["inputs"] = tuple([inputs] if isinstance(inputs, str) else inputs)
+    for key in ("out", "posts", "accounts"):
+        if values.get(key) is not None:
+            values[key] = Path(values[key])
+    defaults = RunConfig(inputs=("x",), out=Path("x"))
+    for key, value in values.items():
+        expected = type(getattr(defaults, key))
+        if expected in (int, float) and not isinstance(value, int | float):
+            raise InputError(f"config: '{key}' must be a number, got {value!r}")
+        if expected is float:
+            values[key] = float(value)
+    columns = values.get("columns", {})
+    if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
+        raise InputError("config: [columns] must map account_id/target_id/action/timestamp to names")
+    return RunConfig(**values)

@@ -1,0 +1,152 @@
+"""The batch chain: ingest → bipartite → projection → clustering → scoring → outputs.
+
+One straight function, :func:`run`; each step is a pure function from ``graphs/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import platform
+import time
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pandas as pd
+import pyarrow as pa
+
+from graphs.bipartite import bipartite_incidence
+from graphs.clustering import leiden_clusters
+from graphs.interactions import validated_interactions
+from graphs.projection import co_engagement
+from graphs.scoring import scored_cohorts
+from pipelines import __version__
+from pipelines.config import RunConfig
+from pipelines.exports import write_gexf
+from pipelines.ingest import InputError, input_files, read_interactions
+from pipelines.outputs import atomic_directory, sha256_file, write_csv, write_json, write_parquet
+from pipelines.report import write_report
+from pipelines.side_tables import SideTable, read_accounts, read_posts
+
+log = logging.getLogger(__name__)
+PACKAGES = ("duckdb", "pyarrow", "pandas", "numpy", "numba", "igraph", "leidenalg",
+            "networkx", "pyvis")
+
+
+class RunResult(NamedTuple):
+    out: Path
+    manifest: dict[str, Any]
+    cohorts: pd.DataFrame
+
+
+def run(config: RunConfig) -> RunResult:
+    """Run the whole pipeline for one configuration and write its outputs to ``config.out``."""
+    timings: dict[str, float] = {}
+    with _step("ingest", timings):
+        files = input_files(config.inputs)
+        raw = read_interactions(files, config.columns)
+        valid = validated_interactions(raw.raw)
+        posts = _side(read_posts, config.posts)
+        accounts = _side(read_accounts, config.accounts)
+        rejected = _rejected(raw.parse_rejects, valid.rejected, posts, accounts)
+        rows = _row_accounting(raw.parse_rejects.num_rows, valid, config)
+    with _step("bipartite", timings):
+        incidence = bipartite_incidence(valid.interactions)
+    with _step("projection", timings):
+        projected = co_engagement(incidence, window_s=config.window_s, max_crowd=config.max_crowd,
+                                  min_shared_targets=config.min_shared_targets)
+    with _step("clustering", timings):
+        clusters = leiden_clusters(projected.edges, seed=config.seed,
+                                   resolution=config.resolution)
+    with _step("scoring", timings):
+        scored = scored_cohorts(
+            clusters, projected.edges, projected.evidence, projected.activity,
+            n_actions=projected.stats["n_actions"], posts=posts.table if posts else None, accounts=accounts.table if accounts else None,
+            min_size=config.min_size, min_shared_targets=config.min_cohort_targets,
+            min_density=config.min_density, min_lift=config.min_lift,
+            max_cohort_p=config.max_cohort_p, min_authors=config.min_authors,
+            max_top_author_share=config.max_top_author_share)
+    manifest = _manifest(config, files, rows, projected.stats, scored.cohorts, timings)
+    started = time.perf_counter()
+    with atomic_directory(config.out) as tmp:
+        write_csv(scored.flagged_accounts, tmp / "flagged_accounts.csv")
+        write_csv(scored.cohorts, tmp / "cohorts.csv")
+        write_csv(scored.memberships, tmp / "memberships.csv")
+        write_parquet(projected.edges, tmp / "edges.parquet")
+        write_parquet(projected.evidence, tmp / "edge_evidence.parquet")
+        if len(rejected):
+            write_csv(rejected, tmp / "rejected.csv")
+        write_gexf(tmp / "graph.gexf", memberships=scored.memberships, edges=projected.edges,
+                   cohorts=scored.cohorts)
+        write_report(tmp, cohorts=scored.cohorts, memberships=scored.memberships,
+                     edges=projected.edges, evidence=projected.evidence, manifest=manifest)
+        manifest["timings_s"]["outputs"] = round(time.perf_counter() - started, 3)
+        write_json(manifest, tmp / "manifest.json")
+    return RunResult(config.out, manifest, scored.cohorts)
+
+
+@contextlib.contextmanager
+def _step(name: str, timings: dict[str, float]) -> Iterator[None]:
+    started = time.perf_counter()
+    log.info("%s …", name)
+    yield
+    timings[name] = round(time.perf_counter() - started, 3)
+    log.info("%s done in %.2f s", name, timings[name])
+
+
+def _side(reader, path: Path | None) -> SideTable | None:
+    return reader(path) if path is not None else None
+
+
+def _rejected(parse_rejects: pa.Table, typed_rejects: pa.Table,
+              *sides: SideTable | None) -> pd.DataFrame:
+    frames = [parse_rejects.to_pandas(), typed_rejects.to_pandas()]
+    frames += [side.rejected for side in sides if side is not None and len(side.rejected)]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=["source", "line", "reason", "raw"])
+    return pd.concat(frames, ignore_index=True).sort_values(["source", "line"], kind="stable")
+
+
+def _row_accounting(parse_rejected: int, valid, config: RunConfig) -> dict[str, int]:
+    rows = {
+        "rows_read": valid.rows_read + parse_rejected,
+        "rows_accepted": valid.rows_accepted,
+        "rows_rejected": valid.rejected.num_rows + parse_rejected,
+        "duplicates_collapsed": valid.duplicates_collapsed,
+        "interactions": valid.interactions.num_rows,
+    }
+    assert rows["rows_read"] == rows["rows_accepted"] + rows["rows_rejected"]
+    log.info("rows read %d = accepted %d + rejected %d (%d duplicates collapsed)",
+             rows["rows_read"], rows["rows_accepted"], rows["rows_rejected"],
+             rows["duplicates_collapsed"])
+    if rows["rows_read"] == 0:
+        raise InputError("no data rows in the input (header only?)")
+    share = rows["rows_rejected"] / rows["rows_read"]
+    if share > config.max_rejected_share:
+        raise InputError(f"{rows['rows_rejected']} of {rows['rows_read']} rows rejected "
+                         f"({share:.0%} > max_rejected_share {config.max_rejected_share:.0%})")
+    return rows
+
+
+def _manifest(config: RunConfig, files: list[Path], rows: dict[str, int], projection: dict,
+              cohorts: pd.DataFrame, timings: dict[str, float]) -> dict[str, Any]:
+    side = [p for p in (config.posts, config.accounts) if p is not None]
+    return {
+        "cohortscan": __version__,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "parameters": config.parameters(),
+        "seed": config.seed,
+        "inputs": [{"path": str(p), "sha256": sha256_file(p), "bytes": p.stat().st_size}
+                   for p in [*files, *side]],
+        "rows": rows,
+        "projection": projection,
+        "cohorts": {"n_cohorts": int(len(cohorts)), "n_flagged": int(cohorts["flagged"].sum()),
+                    "accounts_flagged": int(cohorts.loc[cohorts["flagged"], "size"].sum())},
+        "timings_s": dict(timings),
+        "versions": {"python": platform.python_version(),
+                     **{p: metadata.version(p) for p in PACKAGES}},
+    }
