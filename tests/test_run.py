@@ -1,0 +1,111 @@
+"""End-to-end: the batch chain on the tiny world and on the generator."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from graphs.evaluation import detection_scores
+from graphs.synthetic import synthetic_logs
+from pipelines.config import load_config
+from pipelines.ingest import InputError
+from pipelines.run import run
+from pipelines.synthetic_io import write_synthetic
+from tests.conftest import FANS, FARM
+
+
+def _run(log, posts, out, **options):
+    return run(load_config(None, inputs=[str(log)], out=out, posts=posts, **options))
+
+
+def test_tiny_world_flags_exactly_the_farm(world_files, tmp_path):
+    log, posts = world_files
+    result = _run(log, posts, tmp_path / "out")
+    flagged = pd.read_csv(tmp_path / "out" / "flagged_accounts.csv")
+    assert sorted(flagged["account_id"]) == FARM
+    cohorts = pd.read_csv(tmp_path / "out" / "cohorts.csv")
+    fans = cohorts[cohorts["size"] == len(FANS)].query("not flagged")
+    assert "one author's posts" in fans["explanation"].iloc[0]
+    assert cohorts.loc[0, "explanation"].startswith("6 accounts co-liked 6 posts of 6 authors")
+    assert result.manifest["rows"]["rows_read"] == 6 * 6 * 2 + 40 * 5
+
+
+def test_outputs_follow_the_contract(world_files, tmp_path):
+    log, posts = world_files
+    _run(log, posts, tmp_path / "out")
+    out = tmp_path / "out"
+    for name in ("flagged_accounts.csv", "cohorts.csv", "edges.parquet", "graph.gexf",
+                 "manifest.json", "index.html"):
+        assert (out / name).is_file(), name
+    assert list(pd.read_csv(out / "flagged_accounts.csv").columns) == [
+        "account_id", "cohort_id", "cohort_score"]
+    edges = pd.read_parquet(out / "edges.parquet")
+    assert {"shared_targets", "weight", "targets", "p_value", "q_value"} <= set(edges.columns)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["inputs"][0]["sha256"] and manifest["seed"] == 0
+    assert set(manifest["timings_s"]) >= {"ingest", "projection", "clustering", "scoring"}
+    assert not list(tmp_path.glob(".out.partial-*"))
+
+
+def test_bad_row_is_quarantined_and_run_succeeds(world_files, tmp_path):
+    log, posts = world_files
+    with open(log, "a") as fh:
+        fh.write("f0,t0,like,not-a-time\n,t0,like,2026-11-01T00:00:00Z\n")
+    result = _run(log, posts, tmp_path / "out")
+    rejected = pd.read_csv(tmp_path / "out" / "rejected.csv")
+    assert rejected["line"].tolist() == [6 * 6 * 2 + 40 * 5 + 2, 6 * 6 * 2 + 40 * 5 + 3]
+    assert rejected["reason"].str.startswith("unparseable timestamp").iloc[0]
+    assert rejected["reason"].iloc[1] == "missing account_id"
+    rows = result.manifest["rows"]
+    assert rows["rows_read"] == rows["rows_accepted"] + rows["rows_rejected"]
+    assert rows["rows_rejected"] == 2
+
+
+def test_too_many_rejects_is_an_error(world_files, tmp_path):
+    log, posts = world_files
+    with pytest.raises(InputError, match="rows rejected"):
+        _run(log, posts, tmp_path / "out", max_rejected_share=0.0, window="1h",
+             columns={"timestamp": "account_id"})
+
+
+def test_same_seed_gives_byte_identical_cohorts(world_files, tmp_path):
+    log, posts = world_files
+    _run(log, posts, tmp_path / "a", seed=3)
+    _run(log, posts, tmp_path / "b", seed=3)
+    for name in ("cohorts.csv", "flagged_accounts.csv", "memberships.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_rerun_replaces_previous_outputs(world_files, tmp_path):
+    log, posts = world_files
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "stale.txt").write_text("old")
+    _run(log, posts, out)
+    assert not (out / "stale.txt").exists() and (out / "index.html").exists()
+
+
+def test_failed_run_leaves_previous_outputs(world_files, tmp_path):
+    log, posts = world_files
+    out = tmp_path / "out"
+    _run(log, posts, out)
+    before = (out / "cohorts.csv").read_bytes()
+    with pytest.raises(InputError):
+        _run(tmp_path / "missing.csv", posts, out)
+    assert (out / "cohorts.csv").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_generator_default_reaches_f1(tmp_path):
+    logs = synthetic_logs(seed=0)
+    write_synthetic(logs, tmp_path / "data")
+    data = tmp_path / "data"
+    run(load_config(None, inputs=[str(data / "interactions.csv.gz")], out=tmp_path / "out",
+                    posts=data / "posts.csv", accounts=data / "accounts.csv"))
+    flagged = pd.read_csv(tmp_path / "out" / "flagged_accounts.csv", dtype={"account_id": str})
+    members = pd.read_csv(tmp_path / "out" / "memberships.csv", dtype={"account_id": str})
+    scores = detection_scores(flagged, members, logs.labels)
+    assert scores["f1"] >= 0.9
+    assert scores["fans_flagged"] <= 0.05
