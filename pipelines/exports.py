@@ -1,0 +1,169 @@
+"""Gephi-ready graph files (GEXF, GraphML) of the flagged cohorts.
+
+XML 1.0 cannot hold control characters at all, not even as character references, so
+account ids are written through :func:`xml_safe_id`: a backslash becomes ``\\\\`` and
+each control character (Unicode category ``Cc``, plus surrogates and U+FFFE/U+FFFF)
+becomes ``\\xNN``, ``\\uNNNN`` or ``\\UNNNNNNNN``. Every other character, including XML
+specials such as ``<`` and ``&``, is written as is (the XML writer escapes it).
+:func:`original_id` reverses the mapping.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+
+import networkx as nx
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+_ESCAPED = re.compile(r"\\(\\|x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8})")
+
+
+def _needs_escape(ch: str) -> bool:
+    code = ord(ch)
+    return unicodedata.category(ch) == "Cc" or 0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF)
+
+
+def xml_safe_id(account_id: str) -> str:
+    r"""Reversible, XML-1.0-safe spelling of an id.
+
+    Examples
+    --------
+    >>> xml_safe_id("a\x00b\\c<d>")
+    'a\\x00b\\\\c<d>'
+    >>> original_id(xml_safe_id("tab\there\u2028"))
+    'tab\there\u2028'
+    """
+    out = []
+    for ch in account_id:
+        if ch == "\\":
+            out.append("\\\\")
+        elif _needs_escape(ch):
+            code = ord(ch)
+            out.append(
+                f"\\x{code:02x}"
+                if code < 0x100
+                else f"\\u{code:04x}"
+                if code < 0x10000
+                else f"\\U{code:08x}"
+            )
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def original_id(safe_id: str) -> str:
+    """Inverse of :func:`xml_safe_id`."""
+
+    def unescape(match: re.Match[str]) -> str:
+        body = match.group(1)
+        return "\\" if body == "\\" else chr(int(body[1:], 16))
+
+    return _ESCAPED.sub(unescape, safe_id)
+
+
+def flagged_graph(
+    *, memberships: pd.DataFrame, edges: pd.DataFrame, cohorts: pd.DataFrame
+) -> nx.Graph:
+    """Undirected graph of flagged cohorts' accounts and the edges among them.
+
+    Nodes (XML-safe ids) carry ``cohort_id`` and ``cohort_score``; edges carry
+    ``weight``, ``shared_targets`` and ``median_dt_s``. Edges between two different
+    flagged cohorts are kept. Nodes and edges are added in sorted order.
+    """
+    flagged = cohorts.loc[cohorts["flagged"].astype(bool), ["cohort_id", "score"]]
+    nodes = memberships.merge(flagged, on="cohort_id").sort_values("account_id")
+    graph = nx.Graph()
+    graph.add_nodes_from(
+        (
+            xml_safe_id(str(acc)),
+            {"cohort_id": int(cid), "cohort_score": float(score)},
+        )
+        for acc, cid, score in zip(
+            nodes["account_id"], nodes["cohort_id"], nodes["score"], strict=True
+        )
+    )
+    keep = set(nodes["account_id"])
+    inside = edges[edges["account_a"].isin(keep) & edges["account_b"].isin(keep)]
+    inside = inside.sort_values(["account_a", "account_b"])
+    graph.add_edges_from(
+        (
+            xml_safe_id(str(a)),
+            xml_safe_id(str(b)),
+            {"weight": float(w), "shared_targets": int(n), "median_dt_s": float(dt)},
+        )
+        for a, b, w, n, dt in zip(
+            inside["account_a"],
+            inside["account_b"],
+            inside["weight"],
+            inside["shared_targets"],
+            inside["median_dt_s"],
+            strict=True,
+        )
+    )
+    return graph
+
+
+def write_gexf(
+    path: Path, *, memberships: pd.DataFrame, edges: pd.DataFrame, cohorts: pd.DataFrame
+) -> Path:
+    """Write the flagged cohorts' graph as GEXF 1.2 (for Gephi), atomically.
+
+    Parameters
+    ----------
+    path : Path
+        Destination file.
+    memberships, edges, cohorts : DataFrame
+        The ``memberships``, ``co_engagement_edges`` and ``cohorts`` tables.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    graph = flagged_graph(memberships=memberships, edges=edges, cohorts=cohorts)
+    return _write_atomic(Path(path), lambda fh: nx.write_gexf(graph, fh), graph)
+
+
+def write_graphml(
+    path: Path, *, memberships: pd.DataFrame, edges: pd.DataFrame, cohorts: pd.DataFrame
+) -> Path:
+    """Write the flagged cohorts' graph as GraphML, atomically (same content as GEXF).
+
+    Parameters
+    ----------
+    path : Path
+        Destination file.
+    memberships, edges, cohorts : DataFrame
+        The ``memberships``, ``co_engagement_edges`` and ``cohorts`` tables.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    graph = flagged_graph(memberships=memberships, edges=edges, cohorts=cohorts)
+    return _write_atomic(Path(path), lambda fh: nx.write_graphml(graph, fh), graph)
+
+
+def _write_atomic(path: Path, write: Callable[[object], None], graph: nx.Graph) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    logger.info(
+        "wrote %s (%d accounts, %d edges)", path, graph.number_of_nodes(), graph.number_of_edges()
+    )
+    return path

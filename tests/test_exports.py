@@ -1,0 +1,70 @@
+"""GEXF / GraphML exports of flagged cohorts round-trip through networkx."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import networkx as nx
+import pandas as pd
+import pytest
+
+from pipelines.exports import original_id, write_gexf, write_graphml, xml_safe_id
+
+NASTY = ["a<&>\"'b", "ctl\x00\x01\x1f\x7f", "tab\tnl\ncr\r", "back\\x00slash", "é\u2028😀\ufffe"]
+FARM = [*NASTY, "farm_ok"]
+FANS = ["fan_a", "fan_b"]
+
+
+def tables() -> dict[str, pd.DataFrame]:
+    """Two flagged cohorts (0 = NASTY, 1 = farm_ok alone) and one organic cohort (2)."""
+    farm_pairs = [(a, b) for i, a in enumerate(sorted(FARM)) for b in sorted(FARM)[i + 1 :]]
+    edges = pd.DataFrame(
+        [(a, b, 3, 1.5, 4.0, "[]") for a, b in farm_pairs]
+        + [
+            ("fan_a", "fan_b", 1, 0.5, float("nan"), "[]"),
+            ("fan_a", "farm_ok", 1, 0.25, 9.0, "[]"),
+        ],
+        columns=["account_a", "account_b", "shared_targets", "weight", "median_dt_s", "targets"],
+    )
+    memberships = pd.DataFrame(
+        [(a, 0) for a in NASTY] + [("farm_ok", 1)] + [(a, 2) for a in FANS],
+        columns=["account_id", "cohort_id"],
+    )
+    cohorts = pd.DataFrame(
+        {"cohort_id": [0, 1, 2], "score": [0.9, 0.7, 0.1], "flagged": [True, True, False]}
+    )
+    return {"memberships": memberships, "edges": edges, "cohorts": cohorts}
+
+
+@pytest.mark.parametrize(
+    ("write", "read"), [(write_gexf, nx.read_gexf), (write_graphml, nx.read_graphml)]
+)
+def test_flagged_graph_round_trips(tmp_path: Path, write, read) -> None:
+    path = write(tmp_path / "sub" / "cohorts.xml", **tables())
+    assert path == tmp_path / "sub" / "cohorts.xml"
+    assert [p.name for p in path.parent.iterdir()] == ["cohorts.xml"]
+    graph = read(path)
+    back = {original_id(n): attrs for n, attrs in graph.nodes(data=True)}
+    assert set(back) == set(FARM)  # fans (unflagged) left out
+    assert back["a<&>\"'b"]["cohort_id"] == 0 and back["farm_ok"]["cohort_id"] == 1
+    assert math.isclose(back["farm_ok"]["cohort_score"], 0.7)
+    n = len(FARM)
+    assert graph.number_of_edges() == n * (n - 1) // 2  # fan_a–farm_ok dropped
+    attrs = graph.edges[xml_safe_id("ctl\x00\x01\x1f\x7f"), xml_safe_id("farm_ok")]
+    assert (float(attrs["weight"]), int(attrs["shared_targets"])) == (1.5, 3)
+    assert float(attrs["median_dt_s"]) == 4.0
+
+
+@pytest.mark.parametrize("account_id", [*NASTY, "", "\\", "\\\\x41", "\ud800"])
+def test_xml_safe_id_is_reversible_and_printable(account_id: str) -> None:
+    safe = xml_safe_id(account_id)
+    assert original_id(safe) == account_id
+    assert all(ch.isprintable() or ch in " \u2028" for ch in safe if ch not in "\\")
+
+
+def test_empty_flag_set_writes_empty_graph(tmp_path: Path) -> None:
+    t = tables()
+    t["cohorts"]["flagged"] = False
+    graph = nx.read_gexf(write_gexf(tmp_path / "none.gexf", **t))
+    assert graph.number_of_nodes() == 0

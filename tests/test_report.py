@@ -1,0 +1,155 @@
+"""Report pages: content, links, offline-ness and escaping of hostile ids."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipelines.report import script_json, write_report
+from pipelines.report_network import account_stats, cohort_network, top_shared_targets
+
+HOSTILE = [
+    "<img src=x onerror=alert(1)>",
+    "</script><script>alert(1)</script>",
+    "\"'><svg onload=alert(1)>",
+]
+FARM = [*HOSTILE, "farm_d"]
+FANS = ["fan_a", "fan_b", "fan_c"]
+T0 = pd.Timestamp("2024-05-01 12:00:00", tz="UTC")
+
+
+def tables() -> dict[str, pd.DataFrame]:
+    """Two cohorts: 0 = a 4-account farm with hostile ids (flagged), 1 = 3 fans (not)."""
+    farm_pairs = [(a, b) for i, a in enumerate(sorted(FARM)) for b in sorted(FARM)[i + 1 :]]
+    fan_pairs = [("fan_a", "fan_b"), ("fan_b", "fan_c")]
+    targets = ["<b>post</b>&1", "post_2"]
+    edges = pd.DataFrame(
+        [(a, b, 2, 2.0, 5.0, '["<b>post</b>&1","post_2"]') for a, b in farm_pairs]
+        + [(a, b, 1, 0.5, 600.0, '["creator_post"]') for a, b in fan_pairs],
+        columns=["account_a", "account_b", "shared_targets", "weight", "median_dt_s", "targets"],
+    )
+    evidence = pd.DataFrame(
+        [(a, b, t, T0, T0 + pd.Timedelta(seconds=5), 5.0) for a, b in farm_pairs for t in targets]
+        + [(a, b, "creator_post", T0, T0 + pd.Timedelta(minutes=10), 600.0) for a, b in fan_pairs],
+        columns=["account_a", "account_b", "target_id", "time_a", "time_b", "dt_s"],
+    )
+    memberships = pd.DataFrame(
+        [(a, 0) for a in FARM] + [(a, 1) for a in FANS], columns=["account_id", "cohort_id"]
+    )
+    cohorts = pd.DataFrame(
+        {
+            "cohort_id": [1, 0],  # deliberately unranked
+            "size": [3, 4],
+            "n_edges": [2, 6],
+            "density": [2 / 3, 1.0],
+            "total_weight": [1.0, 12.0],
+            "mean_weight": [0.5, 2.0],
+            "shared_targets": [1, 2],
+            "median_dt_s": [600.0, 5.0],
+            "n_authors": pd.array([1, pd.NA], dtype="Int64"),
+            "creation_spread_days": [float("nan"), 0.5],
+            "score": [0.1, 0.9],
+            "flagged": [False, True],
+            "explanation": ["fans of one creator", "4 accounts <script>alert(1)</script> in 5 s"],
+        }
+    )
+    return {"cohorts": cohorts, "memberships": memberships, "edges": edges, "evidence": evidence}
+
+
+MANIFEST = {
+    "parameters": {"window_s": 3600, "seed": 42},
+    "inputs": [{"path": "data/<evil>.csv", "sha256": "ab" * 32, "rows": 123}],
+    "rows": {"rows_read": 130, "rows_accepted": 123, "rows_rejected": 5, "duplicates_collapsed": 2},
+    "timings_s": {"ingest": 0.12, "projection": 1.5},
+    "versions": {"cohortscan": "0.1.0"},
+    "created_at": "2024-05-02T00:00:00Z",
+}
+
+
+@pytest.fixture
+def report(tmp_path: Path) -> dict[str, str]:
+    paths = write_report(tmp_path / "out", manifest=MANIFEST, **tables())
+    assert paths == [tmp_path / "out" / "index.html", tmp_path / "out/cohorts/cohort_0.html"]
+    assert not list((tmp_path / "out").rglob("*.tmp")), "temporary files left behind"
+    return {p.name: p.read_text(encoding="utf-8") for p in paths}
+
+
+def test_index_lists_all_cohorts_and_links_only_flagged(report: dict[str, str]) -> None:
+    index = report["index.html"]
+    assert re.findall(r'href="([^"]+)"', index) == ["data:,", "cohorts/cohort_0.html"]
+    rows = re.findall(r"<tr( class=\"flagged\")?>\s*<td", index)
+    assert rows.count(' class="flagged"') == 1
+    assert index.index("4 accounts") < index.index("fans of one creator")  # flagged first
+    for text in ["rows_rejected", "window_s", "3600", "projection", "data/&lt;evil&gt;.csv"]:
+        assert text in index
+    assert 'id="filter"' in index and "sortBy" in index
+
+
+def test_cohort_page_is_self_contained(report: dict[str, str]) -> None:
+    page = report["cohort_0.html"]
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    assert "vis.Network" in page and len(page) > 400_000
+    assert "vis-network" in page  # the bundled library, inlined
+    refs = re.findall(r"""(?:src|href)\s*=\s*["']?([^"'\s>]+)""", page, flags=re.IGNORECASE)
+    assert not [r for r in refs if re.match(r"(?i)\s*(https?:)?//", r)]
+    assert not re.search(r"<(script|link)[^>]*\s(src|href)\s*=\s*[\"']?\s*(https?:)?//", page, re.I)
+    assert "Showing 4 of 4 accounts and 6 of 6 edges" in page
+
+
+def test_hostile_ids_never_appear_unescaped(report: dict[str, str]) -> None:
+    for name, html in report.items():
+        for bad in [*HOSTILE, "<script>alert(1)</script>", "<svg onload", "<img src=x", "<b>post"]:
+            assert bad not in html, (name, bad)
+        # only our own two script blocks (vis-network + page script), each closed once
+        if name.startswith("cohort"):
+            assert html.count("</script>") == 2
+            assert "&lt;img src=x onerror=alert(1)&gt;" in html  # shown as text in tables
+            assert "\\u003cimg src=x onerror=alert(1)\\u003e" in html  # inside the JSON
+
+
+def test_script_json_escapes_breakout_characters() -> None:
+    text = str(script_json({"id": "</script>&\u2028\u2029<!--"}))
+    assert not set("<>&") & set(text)
+    assert "\u2028" not in text and "\u2029" not in text
+    assert text == '{"id": "\\u003c/script\\u003e\\u0026\\u2028\\u2029\\u003c!--"}'
+
+
+def test_network_is_capped_deterministic_and_weighted() -> None:
+    t = tables()
+    farm_edges = t["edges"][t["edges"]["account_a"].isin(FARM)]
+    farm_ev = t["evidence"][t["evidence"]["account_a"].isin(FARM)]
+    stats = account_stats(FARM, farm_edges, farm_ev)
+    assert stats["degree"].tolist() == [3, 3, 3, 3] and stats["targets"].tolist() == [2] * 4
+    full = cohort_network(stats, farm_edges, farm_ev)
+    again = cohort_network(stats, farm_edges.iloc[::-1], farm_ev)
+    assert full.data == again.data
+    capped = cohort_network(stats, farm_edges, farm_ev, max_nodes=3, max_edges=2)
+    assert (capped.shown_accounts, capped.n_accounts, capped.shown_edges) == (3, 4, 2)
+    assert full.data["options"]["physics"]["enabled"] is False
+    edge = full.data["edges"][0]
+    assert "<b>post</b>&1: 2024-05-01 12:00:00Z / 2024-05-01 12:00:05Z (Δt 5 s)" in edge["title"]
+    node = full.data["nodes"][0]
+    assert {"x", "y", "size", "title", "label"} <= node.keys() and "degree 3" in node["title"]
+
+
+def test_top_shared_targets_counts_accounts_and_gaps() -> None:
+    t = tables()
+    table = top_shared_targets(t["evidence"])
+    assert table.to_dict("records")[0] == {
+        "target_id": "<b>post</b>&1",
+        "n_accounts": 4,
+        "min_dt_s": 5.0,
+        "median_dt_s": 5.0,
+    }
+    assert table.set_index("target_id").loc["creator_post", "n_accounts"] == 3
+
+
+def test_no_flagged_cohorts_writes_only_index(tmp_path: Path) -> None:
+    t = tables()
+    t["cohorts"]["flagged"] = False
+    paths = write_report(tmp_path, manifest={}, **t)
+    assert paths == [tmp_path / "index.html"]
+    assert "cohorts/cohort_" not in paths[0].read_text(encoding="utf-8")
