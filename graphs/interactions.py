@@ -17,7 +17,7 @@ REQUIRED_COLUMNS = ("account_id", "target_id", "action", "timestamp")
 _EPOCH_S_MAX = 1e11
 _EPOCH_MS_MAX = 1e14
 
-_TYPED_SQL = """
+_TYPED_SQL = f"""
 WITH cleaned AS (
     SELECT source, line,
            nullif(trim(account_id), '') AS account_id,
@@ -32,8 +32,9 @@ WITH cleaned AS (
             WHEN ts_text IS NULL THEN NULL
             WHEN regexp_full_match(ts_text, '-?[0-9]+(\\.[0-9]+)?') THEN
                 CASE
-                    WHEN abs(ts_text::DOUBLE) < {s_max} THEN to_timestamp(ts_text::DOUBLE)
-                    WHEN abs(ts_text::DOUBLE) < {ms_max} THEN to_timestamp(ts_text::DOUBLE / 1000)
+                    WHEN abs(ts_text::DOUBLE) < {_EPOCH_S_MAX} THEN to_timestamp(ts_text::DOUBLE)
+                    WHEN abs(ts_text::DOUBLE) < {_EPOCH_MS_MAX}
+                        THEN to_timestamp(ts_text::DOUBLE / 1000)
                 END
             ELSE try_cast(ts_text AS TIMESTAMPTZ)
         END AS ts
@@ -49,7 +50,7 @@ SELECT *,
                              || left(ts_text, 80)
     END AS reason
 FROM parsed
-""".format(s_max=_EPOCH_S_MAX, ms_max=_EPOCH_MS_MAX)
+"""
 
 
 class ValidatedInteractions(NamedTuple):

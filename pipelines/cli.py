@@ -37,12 +37,12 @@ def _fail(exc: Exception) -> typer.Exit:
 
 @app.command()
 def run(
-    logs: Annotated[list[str] | None, typer.Argument(help="Log files, directories or globs.")] = None,
+    logs: Annotated[list[str] | None, typer.Argument(help="Log files, dirs or globs.")] = None,
     out: Annotated[Path | None, typer.Option(help="Output directory.")] = None,
     posts: Annotated[Path | None, typer.Option(help="target_id, author_id[, posted_at].")] = None,
     accounts: Annotated[Path | None, typer.Option(help="account_id, created_at.")] = None,
     config: Annotated[Path | None, typer.Option(help="TOML configuration file.")] = None,
-    window: Annotated[str | None, typer.Option(help="Co-engagement window: 90s, 30m, 1h, 2d.")] = None,
+    window: Annotated[str | None, typer.Option(help="Window: 90s, 30m, 1h, 2d.")] = None,
     seed: Annotated[int | None, typer.Option(help="Leiden seed.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
 ) -> None:

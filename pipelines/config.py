@@ -80,7 +80,7 @@ def load_config(path: Path | None, **overrides: Any) -> RunConfig:
             raise InputError(f"config: unknown key '{key}'{suggestion}")
     for required in ("inputs", "out"):
         if not values.get(required):
-            raise InputError(f"config: '{required}' is required (give it in the file or as an option)")
+            raise InputError(f"config: '{required}' is required (in the file or as an option)")
     return _typed(values)
 
 
@@ -108,5 +108,5 @@ def _typed(values: dict[str, Any]) -> RunConfig:
             values[key] = float(value)
     columns = values.get("columns", {})
     if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
-        raise InputError("config: [columns] must map account_id/target_id/action/timestamp to names")
+        raise InputError("config: [columns] must map our column names to text names")
     return RunConfig(**values)

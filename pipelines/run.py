@@ -64,7 +64,8 @@ def run(config: RunConfig) -> RunResult:
     with _step("scoring", timings):
         scored = scored_cohorts(
             clusters, projected.edges, projected.evidence, projected.activity,
-            n_actions=projected.stats["n_actions"], posts=posts.table if posts else None, accounts=accounts.table if accounts else None,
+            n_actions=projected.stats["n_actions"], posts=posts.table if posts else None,
+            accounts=accounts.table if accounts else None,
             min_size=config.min_size, min_shared_targets=config.min_cohort_targets,
             min_density=config.min_density, min_lift=config.min_lift,
             max_cohort_p=config.max_cohort_p, min_authors=config.min_authors,

@@ -29,7 +29,7 @@ def tiny_world() -> tuple[pd.DataFrame, pd.DataFrame]:
                  for i, acc in enumerate(FANS)]
     rng = np.random.default_rng(7)
     for i, acc in enumerate(ORGANIC):
-        for j in range(5):
+        for _ in range(5):
             post = f"x{rng.integers(0, 60):02d}"
             rows.append((acc, post, "like", T0 + dt.timedelta(hours=int(rng.integers(0, 300)),
                                                              minutes=i)))

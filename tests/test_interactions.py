@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from graphs.interactions import validated_interactions
+
+
+def _raw(*rows: tuple[str | None, str | None, str | None, str | None]) -> pa.Table:
+    cols = list(zip(*rows, strict=True))
+    return pa.table({
+        "source": ["f.csv"] * len(rows), "line": list(range(2, len(rows) + 2)),
+        "account_id": list(cols[0]), "target_id": list(cols[1]),
+        "action": list(cols[2]), "timestamp": list(cols[3]),
+    }, schema=pa.schema([("source", pa.string()), ("line", pa.int64()),
+                         ("account_id", pa.string()), ("target_id", pa.string()),
+                         ("action", pa.string()), ("timestamp", pa.string())]))
+
+
+@pytest.mark.parametrize(("value", "iso"), [
+    ("2026-11-01T10:00:00Z", "2026-11-01T10:00:00+00:00"),
+    ("2026-11-01T12:00:00+02:00", "2026-11-01T10:00:00+00:00"),
+    ("2026-11-01 10:00:00", "2026-11-01T10:00:00+00:00"),
+    ("1793527200", "2026-11-01T10:00:00+00:00"),
+    ("1793527200000", "2026-11-01T10:00:00+00:00"),
+    ("1793527200.5", "2026-11-01T10:00:00.500000+00:00"),
+])
+def test_timestamps_in_several_formats_are_utc(value, iso):
+    v = validated_interactions(_raw(("u", "p", "like", value)))
+    assert v.interactions["timestamp"][0].as_py().isoformat() == iso
+
+
+@pytest.mark.parametrize(("row", "reason"), [
+    ((None, "p", "like", "1"), "missing account_id"),
+    (("  ", "p", "like", "1"), "missing account_id"),
+    (("u", "", "like", "1"), "missing target_id"),
+    (("u", "p", None, "1"), "missing action"),
+    (("u", "p", "like", ""), "missing timestamp"),
+    (("u", "p", "like", "yesterday"), "unparseable timestamp"),
+    (("u", "p", "like", "99999999999999999"), "unparseable timestamp"),
+])
+def test_rejects_name_the_reason(row, reason):
+    v = validated_interactions(_raw(row, ("u", "p", "like", "1")))
+    assert v.rejected["reason"][0].as_py().startswith(reason)
+    assert v.rejected["line"][0].as_py() == 2
+    assert (v.rows_read, v.rows_accepted) == (2, 1)
+
+
+def test_duplicates_collapse_and_ids_are_trimmed():
+    v = validated_interactions(_raw(("u ", "p", "LIKE", "1"), ("u", " p", "like", "1"),
+                                    ("u", "p", "share", "1")))
+    assert v.rows_accepted == 3 and v.duplicates_collapsed == 1
+    assert v.interactions.column("action").to_pylist() == ["like", "share"]
+
+
+def test_empty_input_accounts_for_zero_rows():
+    v = validated_interactions(_raw(("u", "p", "like", "1")).slice(0, 0))
+    assert (v.rows_read, v.rows_accepted, v.rejected.num_rows) == (0, 0, 0)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from graphs.bipartite import bipartite_incidence
+from graphs.projection import co_engagement, windowed_pairs
+
+T = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+
+
+def _inc(rows):
+    a, t, s = zip(*rows, strict=True)
+    return bipartite_incidence(pa.table({
+        "account_id": list(a), "target_id": list(t), "action": ["like"] * len(rows),
+        "timestamp": [T + dt.timedelta(seconds=x) for x in s]}))
+
+
+def test_window_is_exact_and_inclusive():
+    inc = _inc([("a", "p", 0), ("b", "p", 600), ("c", "p", 1201)])
+    pairs = windowed_pairs(inc, window_s=600, max_crowd=10).to_pydict()
+    assert list(zip(pairs["a"], pairs["b"], pairs["dt"], strict=True)) == [(0, 1, 600)]
+
+
+def test_sliding_not_binned_across_an_hour_boundary():
+    inc = _inc([("a", "p", 3599), ("b", "p", 3601)])
+    assert windowed_pairs(inc, window_s=60, max_crowd=10).num_rows == 1
+
+
+def test_same_account_never_pairs_with_itself():
+    inc = _inc([("a", "p", 0), ("a", "p", 1)])
+    assert windowed_pairs(inc, window_s=60, max_crowd=10).num_rows == 0
+
+
+def test_hub_actions_are_skipped_and_enumeration_stays_bounded():
+    rows = [(f"u{i:05d}", "viral", i % 100) for i in range(20_000)]
+    rows += [("a", "q", 0), ("b", "q", 5)]
+    result = co_engagement(_inc(rows), window_s=3600, max_crowd=50, min_shared_targets=1)
+    assert result.stats["action_pairs_enumerated"] == 1
+    assert result.stats["hub_targets"] == 1 and result.stats["hub_actions_skipped"] == 20_000
+    assert result.edges[["account_a", "account_b"]].values.tolist() == [["a", "b"]]
+
+
+def test_edges_keep_evidence_and_discount_crowds():
+    rows = [("a", "p", 0), ("b", "p", 60), ("a", "q", 0), ("b", "q", 30), ("c", "q", 40),
+            ("d", "q", 50), ("a", "r", 0), ("c", "r", 10)]
+    result = co_engagement(_inc(rows), window_s=600, min_shared_targets=2)
+    edges = result.edges.set_index(["account_a", "account_b"])
+    ab = edges.loc[("a", "b")]
+    assert ab["shared_targets"] == 2 and json.loads(ab["targets"]) == ["p", "q"]
+    assert ab["weight"] == pytest.approx(1 / np.log2(2) + 1 / np.log2(4))
+    assert ab["median_dt_s"] == 45
+    assert ("a", "c") in edges.index and ("b", "c") not in edges.index
+    ev = result.evidence.query("account_a == 'a' and account_b == 'b'")
+    assert ev["target_id"].tolist() == ["p", "q"] and ev["dt_s"].tolist() == [60.0, 30.0]
+    assert ev["time_b"].iloc[0] == T + dt.timedelta(seconds=60)
+
+
+def test_repeated_actions_count_a_target_once_with_the_closest_gap():
+    rows = [("a", "p", 0), ("b", "p", 500), ("b", "p", 20), ("a", "q", 0), ("b", "q", 1)]
+    result = co_engagement(_inc(rows), window_s=600, min_shared_targets=2)
+    assert result.edges["shared_targets"].tolist() == [2]
+    assert result.evidence["dt_s"].tolist() == [20.0, 1.0]
+
+
+def test_significance_columns_are_probabilities():
+    rows = [(acc, f"t{k}", k * 10_000 + i) for k in range(4) for i, acc in enumerate("abc")]
+    rows += [(f"o{i}", f"t{i % 4}", 99_999 + 7_000 * i) for i in range(30)]
+    edges = co_engagement(_inc(rows), window_s=600).edges
+    assert ((edges["p_value"] > 0) & (edges["p_value"] <= 1)).all()
+    assert (edges["q_value"] >= edges["p_value"]).all()
+    assert edges.set_index(["account_a", "account_b"]).loc[("a", "b"), "p_value"] < 0.01
+
+
+def test_empty_incidence_gives_empty_edges():
+    inc = _inc([("a", "p", 0)])
+    result = co_engagement(inc)
+    assert result.edges.empty and result.evidence.empty

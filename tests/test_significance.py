@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from graphs.significance import bh_q_values, expected_ties, tie_p_values
+
+
+def test_bh_matches_scipy_when_all_tests_are_given():
+    p = np.random.default_rng(0).uniform(size=50) ** 3
+    np.testing.assert_allclose(bh_q_values(p), stats.false_discovery_control(p))
+
+
+def test_bh_with_more_tests_is_never_less_conservative():
+    p = np.array([1e-4, 0.02, 0.5])
+    assert (bh_q_values(p, n_tests=100) >= bh_q_values(p)).all()
+
+
+def test_expected_ties_are_symmetric_and_scale_with_crowds():
+    one = expected_ties(np.array([4.0]), np.array([2.0]), np.array([10.0]), np.array([6.0]), 100)
+    other = expected_ties(np.array([2.0]), np.array([4.0]), np.array([6.0]), np.array([10.0]), 100)
+    assert one == other == (2 * 10 + 4 * 6) / 200
+
+
+def test_p_values_fall_as_observed_rises():
+    p = tie_p_values(np.array([1, 2, 5]), np.array([0.5, 0.5, 0.5]))
+    assert p[0] > p[1] > p[2] and p[0] == pytest.approx(1 - np.exp(-0.5))
