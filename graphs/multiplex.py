@@ -1,0 +1,190 @@
+"""Typed layers fused into one account graph, with per-layer provenance on every edge.
+
+Each layer (co-liking, co-retweeting, near-duplicate text, shared URL, order-only likes…)
+is an interaction table with its own window and weight. Every layer is projected on its
+own with :func:`graphs.projection.co_engagement`; the fused edge of a pair sums the pair's
+ties over layers (``shared_targets``), its layer-weighted weights (``weight``) and the
+null's expected ties (``expected_ties`` — a sum of Poisson means is the mean of the summed
+ties, so the p-value of the sum is again a Poisson tail). Columns ``ties:<layer>`` and
+``weight:<layer>`` and the JSON list ``layers`` say which layers tied the pair.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from graphs.bipartite import bipartite_incidence
+from graphs.projection import CoEngagement, co_engagement
+from graphs.significance import bh_q_values, tie_p_values
+
+
+class Layer(NamedTuple):
+    """One typed trace: its interactions, window (seconds, or ranks for order layers), weight."""
+
+    interactions: pd.DataFrame
+    window_s: int
+    weight: float = 1.0
+
+
+def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,
+                      min_shared_targets: int = 2) -> dict[str, CoEngagement]:
+    """Project every non-empty layer with its own window (layers sorted by name).
+
+    Examples
+    --------
+    >>> t = pd.Timestamp("2026-11-01", tz="UTC")
+    >>> likes = pd.DataFrame({"account_id": ["a", "b", "a", "b"], "target_id": list("xxyy"),
+    ...                       "action": "like", "timestamp": [t] * 4})
+    >>> layer_projections({"like": Layer(likes, 60)})["like"].edges["shared_targets"].tolist()
+    [2]
+    """
+    out = {}
+    for name in sorted(layers):
+        layer = layers[name]
+        if layer.window_s <= 0:
+            raise ValueError(f"layer '{name}': window must be positive, got {layer.window_s}")
+        if len(layer.interactions) == 0:
+            continue
+        table = pa.Table.from_pandas(layer.interactions[["account_id", "target_id", "action",
+                                                         "timestamp"]], preserve_index=False)
+        out[name] = co_engagement(bipartite_incidence(table), window_s=int(layer.window_s),
+                                  max_crowd=max_crowd, min_shared_targets=min_shared_targets)
+    return out
+
+
+def fused_co_engagement(projections: dict[str, CoEngagement],
+                        weights: dict[str, float] | None = None) -> CoEngagement:
+    """Fuse per-layer projections into one ``CoEngagement`` with layer provenance.
+
+    Parameters
+    ----------
+    projections : dict of str to CoEngagement
+        From :func:`layer_projections`.
+    weights : dict of str to float, optional
+        Multiplier of each layer's edge weights (default 1).
+
+    Returns
+    -------
+    CoEngagement
+        ``edges`` as ``co_engagement_edges`` plus ``expected_ties, p_value, q_value``
+        recomputed on the summed ties, ``layers`` (JSON list), ``ties:<layer>`` and
+        ``weight:<layer>``; ``evidence`` with a ``layer`` column; ``activity`` summed over
+        layers; ``stats`` summed, with per-layer counts under ``stats["layers"]``.
+
+    Examples
+    --------
+    >>> t = pd.Timestamp("2026-11-01", tz="UTC")
+    >>> rows = lambda targets: pd.DataFrame({"account_id": ["a", "b"] * 2,
+    ...     "target_id": targets, "action": "x", "timestamp": [t] * 4})
+    >>> proj = layer_projections({"like": Layer(rows(list("ppqq")), 60),
+    ...                           "text": Layer(rows(list("ttuu")), 60)})
+    >>> fused = fused_co_engagement(proj, {"text": 2.0})
+    >>> fused.edges[["shared_targets", "weight", "layers", "ties:like", "ties:text"]].values
+    array([[4, 6.0, '["like","text"]', 2, 2]], dtype=object)
+    """
+    weights = weights or {}
+    names = sorted(projections)
+    parts = [projections[n].edges.assign(layer=n, _w=projections[n].edges["weight"]
+                                         * float(weights.get(n, 1.0))) for n in names]
+    if not parts:
+        raise ValueError("fused_co_engagement: no layer has any interaction")
+    long = pd.concat(parts, ignore_index=True)
+    evidence = pd.concat([projections[n].evidence.assign(layer=n) for n in names],
+                         ignore_index=True).sort_values(["account_a", "account_b", "layer",
+                                                         "target_id"], ignore_index=True)
+    edges = _fused_edges(long, evidence, names, projections)
+    activity = (pd.concat([projections[n].activity for n in names])
+                .groupby("account_id", as_index=False)[["n_actions", "crowd_sum"]].sum())
+    stats = _fused_stats(projections, len(edges))
+    return CoEngagement(edges=edges, evidence=evidence, activity=activity, stats=stats)
+
+
+def _fused_edges(long: pd.DataFrame, evidence: pd.DataFrame, names: list[str],
+                 projections: dict[str, CoEngagement]) -> pd.DataFrame:
+    key = ["account_a", "account_b"]
+    edges = long.groupby(key, as_index=False).agg(
+        shared_targets=("shared_targets", "sum"), weight=("_w", "sum"),
+        expected_ties=("expected_ties", "sum"))
+    by_pair = evidence.groupby(key)
+    edges = edges.join(by_pair["dt_s"].median().rename("median_dt_s"), on=key)
+    targets = by_pair["target_id"].agg(
+        lambda s: json.dumps(sorted(set(s)), separators=(",", ":"), ensure_ascii=False))
+    edges = edges.join(targets.rename("targets"), on=key)
+    n_tests = sum(p.stats["candidate_pairs"] for p in projections.values())
+    edges["p_value"] = tie_p_values(edges["shared_targets"].to_numpy(),
+                                    edges["expected_ties"].to_numpy())
+    edges["q_value"] = bh_q_values(edges["p_value"].to_numpy(), n_tests=max(n_tests, 1))
+    ties = long.pivot_table(index=key, columns="layer", values="shared_targets",
+                            aggfunc="sum", fill_value=0).reindex(columns=names, fill_value=0)
+    weight = long.pivot_table(index=key, columns="layer", values="_w", aggfunc="sum",
+                              fill_value=0.0).reindex(columns=names, fill_value=0.0)
+    present = ties.to_numpy() > 0
+    edges["layers"] = [json.dumps([n for n, p in zip(names, row, strict=True) if p],
+                                  separators=(",", ":")) for row in present]
+    edges = edges.join(ties.add_prefix("ties:").astype("int64"), on=key)
+    edges = edges.join(weight.add_prefix("weight:").astype(float), on=key)
+    first = ["account_a", "account_b", "shared_targets", "weight", "median_dt_s", "targets",
+             "expected_ties", "p_value", "q_value", "layers"]
+    return edges[first + [c for c in edges.columns if c not in first]]
+
+
+def _fused_stats(projections: dict[str, CoEngagement], n_edges: int) -> dict:
+    summed = ("n_actions", "action_pairs_enumerated", "account_target_pairs", "candidate_pairs",
+              "hub_actions_skipped", "hub_targets")
+    stats = {k: int(sum(p.stats[k] for p in projections.values())) for k in summed}
+    stats["edges_kept"] = int(n_edges)
+    stats["layers"] = {n: dict(p.stats) for n, p in sorted(projections.items())}
+    return stats
+
+
+def cohort_layers(memberships: pd.DataFrame, fused_edges: pd.DataFrame) -> pd.DataFrame:
+    """Which layers tied each cohort: internal edges, ties and weight per (cohort, layer).
+
+    Parameters
+    ----------
+    memberships : pandas.DataFrame
+        ``account_id, cohort_id``.
+    fused_edges : pandas.DataFrame
+        Edges from :func:`fused_co_engagement` (``ties:<layer>``, ``weight:<layer>``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``cohort_id, layer, edges, ties, weight, share`` (``share`` = the layer's part of the
+        cohort's internal ties), one row per layer with at least one internal tie, sorted by
+        cohort and descending ties.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"account_id": ["a", "b", "c"], "cohort_id": [0, 0, 1]})
+    >>> e = pd.DataFrame({"account_a": ["a", "a"], "account_b": ["b", "c"],
+    ...     "ties:like": [0, 5], "ties:text": [3, 0],
+    ...     "weight:like": [0.0, 5.0], "weight:text": [3.0, 0.0]})
+    >>> cohort_layers(m, e).values.tolist()
+    [[0, 'text', 1, 3, 3.0, 1.0]]
+    """
+    cohort_of = memberships.set_index("account_id")["cohort_id"]
+    ca = cohort_of.reindex(fused_edges["account_a"]).to_numpy()
+    cb = cohort_of.reindex(fused_edges["account_b"]).to_numpy()
+    inner = fused_edges.loc[(ca == cb) & pd.notna(ca)].assign(cohort_id=ca[(ca == cb)
+                                                                          & pd.notna(ca)])
+    names = [c.removeprefix("ties:") for c in fused_edges.columns if c.startswith("ties:")]
+    rows = [pd.DataFrame({"cohort_id": inner["cohort_id"], "layer": n,
+                          "ties": inner[f"ties:{n}"], "weight": inner[f"weight:{n}"]})
+            for n in names]
+    columns = ["cohort_id", "layer", "edges", "ties", "weight", "share"]
+    if not rows or inner.empty:
+        return pd.DataFrame(columns=columns)
+    long = pd.concat(rows, ignore_index=True)
+    long = long.loc[long["ties"] > 0]
+    out = long.groupby(["cohort_id", "layer"], as_index=False).agg(
+        edges=("ties", "size"), ties=("ties", "sum"), weight=("weight", "sum"))
+    out["share"] = out["ties"] / out.groupby("cohort_id")["ties"].transform("sum")
+    out = out.astype({"cohort_id": "int64", "edges": "int64", "ties": "int64"})
+    return out.sort_values(["cohort_id", "ties", "layer"], ascending=[True, False, True],
+                           ignore_index=True)[columns]
