@@ -32,7 +32,7 @@ def scored_cohorts(
     posts: pd.DataFrame | None = None, accounts: pd.DataFrame | None = None,
     min_size: int = 5, min_shared_targets: int = 5, min_density: float = 0.1,
     min_lift: float = 3.0, max_cohort_p: float = 1e-6,
-    min_authors: int = 5, max_top_author_share: float = 0.5,
+    min_authors: int = 5, max_top_author_share: float = 0.5, min_member_lift: float = 2.0,
 ) -> ScoredCohorts:
     """Score each cluster and decide which cohorts to flag.
 
@@ -47,6 +47,10 @@ def scored_cohorts(
     gives the authors — targets from at least ``min_authors`` authors with no single author
     above ``max_top_author_share`` of the co-engagements (fans of one creator are not a farm).
     The score is the lift.
+
+    Before scoring, each member's own ties into its cluster are tested the same way: a
+    member with fewer than ``min_member_lift`` times the ties expected by chance is moved
+    out into a cohort of its own (organic accounts that Leiden absorbed into a farm).
 
     Parameters
     ----------
@@ -81,6 +85,8 @@ def scored_cohorts(
     shared targets; 2 accounts co-liked 2 targets, median 60 s apart, 50× the
     co-engagement expected by chance
     """
+    clusters = pruned_members(clusters, edges, activity, n_actions=n_actions,
+                              min_member_lift=min_member_lift)
     cluster_of = clusters.set_index("account_id")["cluster"]
     inner_edges = _internal(edges, cluster_of)
     inner_evidence = _internal(evidence, cluster_of)
@@ -98,10 +104,49 @@ def scored_cohorts(
     return _ranked(features, clusters)
 
 
+def pruned_members(clusters: pd.DataFrame, edges: pd.DataFrame, activity: pd.DataFrame, *,
+                   n_actions: int, min_member_lift: float = 2.0) -> pd.DataFrame:
+    """Clusters with each member whose ties into its cluster are not above chance moved out.
+
+    A member's observed ties are the shared targets of its edges inside its cluster; its
+    expected ties are the null's λ summed over its pairs with the other members. Members
+    below ``min_member_lift`` times the expectation get a cluster of their own (new ids
+    after the existing ones, in account order).
+
+    Examples
+    --------
+    >>> clusters = pd.DataFrame({"account_id": ["a", "b", "c"], "cluster": [0, 0, 0]})
+    >>> edges = pd.DataFrame({"account_a": ["a"], "account_b": ["b"], "shared_targets": [3]})
+    >>> activity = pd.DataFrame({"account_id": ["a", "b", "c"], "n_actions": [3.0, 3.0, 9.0],
+    ...                          "crowd_sum": [3.0, 3.0, 90.0]})
+    >>> pruned_members(clusters, edges, activity, n_actions=1000)["cluster"].tolist()
+    [0, 0, 1]
+    """
+    if min_member_lift < 0:
+        raise ValueError(f"min_member_lift must be >= 0, got {min_member_lift}")
+    cluster_of = clusters.set_index("account_id")["cluster"]
+    inner = _internal(edges, cluster_of)
+    ties = pd.concat([inner.groupby("account_a")["shared_targets"].sum(),
+                      inner.groupby("account_b")["shared_targets"].sum()]).groupby(level=0).sum()
+    act = clusters.merge(activity[["account_id", "n_actions", "crowd_sum"]], on="account_id",
+                         how="left").fillna({"n_actions": 0.0, "crowd_sum": 0.0})
+    total = act.groupby("cluster")[["n_actions", "crowd_sum"]].transform("sum")
+    expected = (act["n_actions"] * (total["crowd_sum"] - act["crowd_sum"])
+                + act["crowd_sum"] * (total["n_actions"] - act["n_actions"]))
+    expected = expected / (2.0 * max(n_actions, 1))
+    observed = act["account_id"].map(ties).fillna(0).to_numpy()
+    out = observed < min_member_lift * expected.to_numpy()
+    cluster = clusters["cluster"].to_numpy().copy()
+    first = int(cluster.max()) + 1 if len(cluster) else 0
+    cluster[out] = first + np.arange(int(out.sum()))
+    return pd.DataFrame({"account_id": clusters["account_id"].to_numpy(), "cluster": cluster})
+
+
 def _internal(table: pd.DataFrame, cluster_of: pd.Series) -> pd.DataFrame:
     ca = cluster_of.reindex(table["account_a"]).to_numpy()
     cb = cluster_of.reindex(table["account_b"]).to_numpy()
-    return table.loc[ca == cb].assign(cluster=ca[ca == cb])
+    same = ca == cb
+    return table.loc[same].assign(cluster=ca[same])
 
 
 def _features(clusters, inner_edges, inner_evidence, posts, accounts) -> pd.DataFrame:

@@ -47,3 +47,22 @@ def test_memberships_cover_every_clustered_account_once(world):
     assert scored.memberships["account_id"].is_unique
     assert set(scored.cohorts["cohort_id"]) == set(scored.memberships["cohort_id"])
     assert scored.cohorts["cohort_id"].tolist() == list(range(len(scored.cohorts)))
+
+
+def test_member_with_ties_at_chance_is_pruned():
+    import pandas as pd
+    import pytest
+
+    from graphs.scoring import pruned_members
+
+    clusters = pd.DataFrame({"account_id": ["a", "b", "c", "d"], "cluster": [0, 0, 0, 1]})
+    edges = pd.DataFrame({"account_a": ["a", "a"], "account_b": ["b", "c"],
+                          "shared_targets": [4, 1]})
+    activity = pd.DataFrame({"account_id": list("abcd"), "n_actions": [4.0, 4.0, 30.0, 1.0],
+                             "crowd_sum": [4.0, 4.0, 300.0, 1.0]})
+    pruned = pruned_members(clusters, edges, activity, n_actions=1000)
+    assert pruned["cluster"].tolist() == [0, 0, 2, 1]  # c: 1 tie vs 1.3 expected
+    kept = pruned_members(clusters, edges, activity, n_actions=1000, min_member_lift=0.5)
+    assert kept["cluster"].tolist() == [0, 0, 0, 1]
+    with pytest.raises(ValueError, match="min_member_lift must be >= 0"):
+        pruned_members(clusters, edges, activity, n_actions=1000, min_member_lift=-1)
