@@ -44,6 +44,10 @@ def run(
     config: Annotated[Path | None, typer.Option(help="TOML configuration file.")] = None,
     window: Annotated[str | None, typer.Option(help="Window: 90s, 30m, 1h, 2d.")] = None,
     seed: Annotated[int | None, typer.Option(help="Leiden seed.")] = None,
+    pseudonymise: Annotated[bool | None, typer.Option(
+        "--pseudonymise", help="Pseudonymise accounts outside flagged cohorts.")] = None,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="auto, generic, twitter-v2, cnt, coortweet, crowdtangle or ira.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
 ) -> None:
     """Run the pipeline on interaction logs and write cohorts, evidence and a report.
@@ -56,7 +60,7 @@ def run(
     _logging(verbose)
     try:
         cfg = load_config(config, inputs=logs or None, out=out, posts=posts, accounts=accounts,
-                          window=window, seed=seed)
+                          window=window, seed=seed, pseudonymise=pseudonymise, format=fmt)
         result = run_pipeline(cfg)
     except (InputError, ValueError, OSError) as exc:
         raise _fail(exc) from None
@@ -113,6 +117,12 @@ def evaluate(
     for key, value in scores.items():
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     Console().print(table)
+
+
+from pipelines.nightly_cli import nightly_command, runs_app  # noqa: E402
+
+app.command("nightly")(nightly_command)
+app.add_typer(runs_app, name="runs")
 
 
 def main() -> None:  # pragma: no cover - console-script shim

@@ -38,10 +38,19 @@ class RunConfig:
     max_top_author_share: float = 0.5
     max_rejected_share: float = 0.5
     max_report_nodes: int = 2000
+    pseudonymise: bool = False
+    pseudonym_key: str = ""
+    format: str = "auto"
+    layer_windows: dict[str, str | int] = field(default_factory=dict)
+    layer_weights: dict[str, float] = field(default_factory=dict)
+    rank_window: int = 3
+    text_threshold: float = 0.7
 
     def parameters(self) -> dict[str, Any]:
         """The configuration as JSON-able values (paths as strings)."""
         values = dataclasses.asdict(self)
+        if values.get("pseudonym_key"):
+            values["pseudonym_key"] = "(set, not recorded)"
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in values.items()}
 
 
@@ -106,6 +115,8 @@ def _typed(values: dict[str, Any]) -> RunConfig:
             raise InputError(f"config: '{key}' must be a number, got {value!r}")
         if expected is float:
             values[key] = float(value)
+        if expected in (bool, str) and not isinstance(value, expected):
+            raise InputError(f"config: '{key}' must be {expected.__name__}, got {value!r}")
     columns = values.get("columns", {})
     if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
         raise InputError("config: [columns] must map our column names to text names")

@@ -159,6 +159,7 @@ def _write_atomic(path: Path, write: Callable[[object], None], graph: nx.Graph) 
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -18,13 +18,29 @@ import tempfile
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
+from typing import NamedTuple
 
 import jinja2
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from markupsafe import Markup
 
-from pipelines.report_network import account_stats, cohort_network, top_shared_targets
+from pipelines.figures import write_cohort_figures
+from pipelines.report_evidence import (
+    cohort_actions,
+    creation_dates,
+    evidence_panels,
+    figure_caption,
+    methodology,
+    top_shared_targets,
+)
+from pipelines.report_network import (
+    CohortNetwork,
+    account_stats,
+    cohort_network,
+    cohort_overview,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +57,11 @@ def write_report(
     edges: pd.DataFrame,
     evidence: pd.DataFrame,
     manifest: dict,
+    interactions: pa.Table | None = None,
+    accounts: pd.DataFrame | None = None,
+    figures: bool = True,
 ) -> list[Path]:
-    """Write ``index.html`` and one ``cohorts/cohort_<id>.html`` per flagged cohort.
+    """Write ``index.html``, one ``cohorts/cohort_<id>.html`` per flagged cohort and figures.
 
     Parameters
     ----------
@@ -54,6 +73,13 @@ def write_report(
     manifest : dict
         Run manifest with ``parameters``, ``inputs``, ``rows``, ``timings_s``,
         ``versions`` and ``created_at``.
+    interactions : pyarrow.Table, optional
+        All interactions, for the lockstep raster and heatmap (every action of the
+        cohort on its shared targets); without it the evidence's actions are drawn.
+    accounts : DataFrame, optional
+        ``account_id, created_at``, for the creation-date panel.
+    figures : bool, default True
+        Also write ``figures/cohort_<id>_{network,raster}.{png,svg}`` for publication.
 
     Returns
     -------
@@ -63,56 +89,92 @@ def write_report(
     out_dir = Path(out_dir)
     ranked = ranked_cohorts(cohorts)
     flagged_ids = [int(c) for c in ranked.loc[ranked["flagged"].astype(bool), "cohort_id"]]
+    overview = cohort_overview(ranked, memberships, edges)
     index_html = render(
-        "index.html",
-        summary=run_summary(manifest),
-        table=cohort_table(ranked),
-        n_flagged=len(flagged_ids),
+        "index.html", summary=run_summary(manifest), table=cohort_table(ranked),
+        n_flagged=len(flagged_ids), overview=overview, overview_json=script_json(overview),
+        vis_js=Markup(vis_asset("vis-network.min.js")),
+        vis_css=Markup(vis_asset("vis-network.css")),
     )
     written = [write_text_atomic(out_dir / "index.html", index_html)]
     cohort_of = dict(
         zip(memberships["account_id"], memberships["cohort_id"].astype(int), strict=True)
     )
-    edges_in = _within_cohort(edges, cohort_of)
-    evidence_in = _within_cohort(evidence, cohort_of)
+    edges_in = within_cohort(edges, cohort_of)
+    evidence_in = within_cohort(evidence, cohort_of)
     members = memberships.groupby("cohort_id")["account_id"].apply(list)
     rows = ranked.set_index("cohort_id", drop=False)
+    background = evidence["dt_s"].to_numpy(dtype=float)
     for cohort_id in flagged_ids:
-        page = cohort_page(
-            rows.loc[cohort_id],
-            members=list(members.get(cohort_id, [])),
+        view = cohort_view(
+            rows.loc[cohort_id], members=list(members.get(cohort_id, [])),
             edges=edges_in.get(cohort_id, edges.head(0)),
             evidence=evidence_in.get(cohort_id, evidence.head(0)),
+            manifest=manifest, background_dt=background, interactions=interactions,
+            accounts=accounts,
         )
-        written.append(write_text_atomic(out_dir / "cohorts" / f"cohort_{cohort_id}.html", page))
+        page = out_dir / "cohorts" / f"cohort_{cohort_id}.html"
+        written.append(write_text_atomic(page, view.html))
+        if figures:
+            _write_figures(out_dir / "figures", cohort_id, view)
     logger.info("report: %d pages written to %s", len(written), out_dir)
     return written
 
 
-def cohort_page(
-    cohort: pd.Series, *, members: list[str], edges: pd.DataFrame, evidence: pd.DataFrame
-) -> str:
-    """HTML of one cohort's page (explanation, network, shared targets, top accounts)."""
+class CohortView(NamedTuple):
+    """One cohort's page and what its figures are drawn from."""
+
+    html: str
+    network: CohortNetwork
+    actions: pd.DataFrame
+    caption: str
+
+
+def cohort_view(
+    cohort: pd.Series, *, members: list[str], edges: pd.DataFrame, evidence: pd.DataFrame,
+    manifest: dict, background_dt: np.ndarray, interactions: pa.Table | None = None,
+    accounts: pd.DataFrame | None = None,
+) -> CohortView:
+    """One cohort's page: explanation, clickable network, evidence panels, methodology."""
     stats = account_stats(members, edges, evidence)
     network = cohort_network(stats, edges, evidence)
-    targets = top_shared_targets(evidence)
-    return render(
+    actions = cohort_actions(members, evidence, interactions)
+    caption = figure_caption(manifest, actions)
+    created = creation_dates(accounts, members)
+    for node in network.data["nodes"]:
+        node["created"] = created.get(node["account"], "")
+    html = render(
         "cohort.html",
         cohort_id=int(cohort["cohort_id"]),
         explanation=str(cohort.get("explanation", "")),
         facts=[(k, display(v)) for k, v in cohort.items() if k != "explanation"],
-        network=network,
-        graph_json=script_json(network.data),
+        network=network, graph_json=script_json(network.data),
         vis_js=Markup(vis_asset("vis-network.min.js")),
         vis_css=Markup(vis_asset("vis-network.css")),
-        targets=[[display(v) for v in row] for row in targets.itertuples(index=False)],
+        panels=evidence_panels(actions, evidence, background_dt, manifest, accounts, members),
+        caption=caption,
+        methodology=methodology(cohort, manifest.get("parameters") or {}),
+        targets=[[display(v) for v in row] for row in top_shared_targets(evidence).itertuples(
+            index=False)],
         n_targets=int(evidence["target_id"].nunique()) if len(evidence) else 0,
         accounts=[
-            (acc, display(r.degree), display(r.total_weight), display(r.targets))
+            (acc, display(r.degree), display(r.total_weight), display(r.targets),
+             created.get(acc, "—"))
             for acc, r in zip(
                 stats.index[:TOP_ACCOUNTS], stats.head(TOP_ACCOUNTS).itertuples(), strict=True
             )
         ],
+    )
+    return CohortView(html, network, actions, caption)
+
+
+def _write_figures(directory: Path, cohort_id: int, view: CohortView) -> list[Path]:
+    nodes, links = view.network.data["nodes"], view.network.data["edges"]
+    positions = np.array([[n["x"], n["y"]] for n in nodes], dtype=float).reshape(-1, 2)
+    return write_cohort_figures(
+        directory, cohort_id, positions=positions,
+        pairs=[(e["from"], e["to"]) for e in links], weights=[e["weight"] for e in links],
+        labels=[n["account"] for n in nodes], actions=view.actions, caption=view.caption,
     )
 
 
@@ -228,6 +290,7 @@ def write_text_atomic(path: Path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="\n") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -235,7 +298,7 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def _within_cohort(table: pd.DataFrame, cohort_of: dict[str, int]) -> dict[int, pd.DataFrame]:
+def within_cohort(table: pd.DataFrame, cohort_of: dict[str, int]) -> dict[int, pd.DataFrame]:
     """Rows whose two accounts share a cohort, split by that cohort id."""
     a = table["account_a"].map(cohort_of)
     b = table["account_b"].map(cohort_of)

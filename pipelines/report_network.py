@@ -18,10 +18,11 @@ from pyvis.network import Network
 
 MAX_NODES = 2_000
 MAX_EDGES = 10_000
-MAX_TARGETS_PER_EDGE_TITLE = 20
+MAX_EVIDENCE_PER_EDGE = 50
 MAX_LABEL_CHARS = 24
 LAYOUT_SEED = 0
 KK_MAX_NODES = 1_000
+MAX_OVERVIEW_COHORTS = 300
 
 
 @dataclass(frozen=True)
@@ -87,42 +88,6 @@ def account_stats(members: list[str], edges: pd.DataFrame, evidence: pd.DataFram
     return stats.set_index("account_id")
 
 
-def top_shared_targets(evidence: pd.DataFrame, *, limit: int = 50) -> pd.DataFrame:
-    """Targets most widely co-engaged inside one cohort.
-
-    Parameters
-    ----------
-    evidence : DataFrame
-        ``edge_evidence`` rows with both ends in the cohort.
-    limit : int, default 50
-        Number of targets to keep.
-
-    Returns
-    -------
-    DataFrame
-        ``target_id, n_accounts, min_dt_s, median_dt_s``, most accounts first.
-    """
-    if evidence.empty:
-        return pd.DataFrame(columns=["target_id", "n_accounts", "min_dt_s", "median_dt_s"])
-    accounts = pd.concat(
-        [
-            evidence[["target_id", "account_a"]].set_axis(["target_id", "account_id"], axis=1),
-            evidence[["target_id", "account_b"]].set_axis(["target_id", "account_id"], axis=1),
-        ]
-    )
-    table = pd.DataFrame(
-        {
-            "n_accounts": accounts.groupby("target_id")["account_id"].nunique(),
-            "min_dt_s": evidence.groupby("target_id")["dt_s"].min(),
-            "median_dt_s": evidence.groupby("target_id")["dt_s"].median(),
-        }
-    ).reset_index()
-    table = table.sort_values(
-        ["n_accounts", "median_dt_s", "target_id"], ascending=[False, True, True], kind="mergesort"
-    )
-    return table.head(limit).reset_index(drop=True)
-
-
 def _capped_edges(edges: pd.DataFrame, kept: set[str], max_edges: int) -> pd.DataFrame:
     inside = edges[edges["account_a"].isin(kept) & edges["account_b"].isin(kept)]
     inside = inside.sort_values(
@@ -161,25 +126,18 @@ def _layout(n: int, pairs: list[tuple[int, int]], weights: list[float]) -> list[
     return [[round(x * scale, 2), round(y * scale, 2)] for x, y in coords]
 
 
-def _edge_titles(shown: pd.DataFrame, evidence: pd.DataFrame) -> list[str]:
+def _edge_evidence(shown: pd.DataFrame, evidence: pd.DataFrame, limit: int) -> list[list]:
+    """Per shown edge: ``[target_id, time_a, time_b, dt_s]`` rows, closest first, capped."""
     keys = shown[["account_a", "account_b"]]
     ev = evidence.merge(keys, on=["account_a", "account_b"]).sort_values(
         ["account_a", "account_b", "dt_s", "target_id"], kind="mergesort"
     )
-    lines: dict[tuple[str, str], list[str]] = {}
+    rows: dict[tuple[str, str], list[list]] = {}
     for row in ev.itertuples(index=False):
-        lines.setdefault((row.account_a, row.account_b), []).append(
-            f"{row.target_id}: {_iso(row.time_a)} / {_iso(row.time_b)} (Δt {row.dt_s:g} s)"
-        )
-    titles = []
-    for row in shown.itertuples(index=False):
-        found = lines.get((row.account_a, row.account_b), [])
-        extra = len(found) - MAX_TARGETS_PER_EDGE_TITLE
-        body = found[:MAX_TARGETS_PER_EDGE_TITLE] + ([f"… and {extra} more"] if extra > 0 else [])
-        head = f"{row.account_a} — {row.account_b}\nweight {row.weight:.3g}, "
-        head += f"{row.shared_targets} shared targets (account A time / account B time)"
-        titles.append("\n".join([head, *body]))
-    return titles
+        found = rows.setdefault((row.account_a, row.account_b), [])
+        if len(found) < limit:
+            found.append([row.target_id, _iso(row.time_a), _iso(row.time_b), float(row.dt_s)])
+    return [rows.get(key, []) for key in zip(shown["account_a"], shown["account_b"], strict=True)]
 
 
 def _iso(value: object) -> str:
@@ -226,10 +184,12 @@ def cohort_network(
     w_edge = max(float(shown["weight"].max()) if len(shown) else 0.0, 1e-9)
     net = Network(height="100%", width="100%", directed=False)
     net.nodes = _nodes(kept_stats, coords)
-    titles = _edge_titles(shown, evidence)
+    evidence_rows = _edge_evidence(shown, evidence, MAX_EVIDENCE_PER_EDGE)
     net.edges = [
-        {"from": a, "to": b, "width": round(1 + 5 * w / w_edge, 2), "title": t}
-        for (a, b), w, t in zip(pairs, shown["weight"].astype(float), titles, strict=True)
+        {"from": a, "to": b, "width": round(1 + 5 * w / w_edge, 2), "weight": round(w, 4),
+         "shared": int(n), "ev": ev}
+        for (a, b), w, n, ev in zip(pairs, shown["weight"].astype(float),
+                                    shown["shared_targets"], evidence_rows, strict=True)
     ]
     net.toggle_physics(False)
     options = json_options(net)
@@ -244,8 +204,10 @@ def _nodes(stats: pd.DataFrame, coords: list[list[float]]) -> list[dict]:
         {
             "id": i,
             "label": _label(acc),
-            "title": f"{acc}\ndegree {row.degree}\nweighted degree {row.total_weight:.3g}\n"
-            f"distinct shared targets {row.targets}",
+            "account": acc,
+            "degree": int(row.degree),
+            "weight": round(float(row.total_weight), 4),
+            "targets": int(row.targets),
             "x": coords[i][0],
             "y": coords[i][1],
             "size": round(5 + 15 * math.sqrt(row.total_weight / w_max), 2),
@@ -267,3 +229,58 @@ def json_options(net: Network) -> dict:
         "font": {"size": 12},
     }
     return options
+
+
+def cohort_overview(
+    ranked: pd.DataFrame,
+    memberships: pd.DataFrame,
+    edges: pd.DataFrame,
+    *,
+    max_cohorts: int = MAX_OVERVIEW_COHORTS,
+) -> dict:
+    """vis-network data of the cohorts: one node per cohort, edges by cross-cohort weight.
+
+    Parameters
+    ----------
+    ranked : DataFrame
+        ``cohorts`` in report order (flagged first); the first ``max_cohorts`` are drawn.
+    memberships, edges : DataFrame
+        ``memberships`` and ``co_engagement_edges``.
+
+    Returns
+    -------
+    dict
+        ``{"nodes", "edges", "options", "n_cohorts", "shown"}``; node size grows with
+        members, edge width with the summed weight of the ties between two cohorts.
+    """
+    shown = ranked.head(max_cohorts)
+    index = {int(c): i for i, c in enumerate(shown["cohort_id"])}
+    cohort_of = dict(zip(memberships["account_id"], memberships["cohort_id"].astype(int),
+                         strict=True))
+    ends = pd.DataFrame({"a": edges["account_a"].map(cohort_of).map(index),
+                         "b": edges["account_b"].map(cohort_of).map(index),
+                         "w": edges["weight"].astype(float)}).dropna()
+    ends = ends[ends["a"] != ends["b"]]
+    lo, hi = ends[["a", "b"]].min(axis=1).astype(int), ends[["a", "b"]].max(axis=1).astype(int)
+    cross = ends.groupby([lo.rename("lo"), hi.rename("hi")])["w"].agg(["sum", "size"])
+    pairs = [(int(a), int(b)) for a, b in cross.index]
+    coords = _layout(len(index), pairs, cross["sum"].tolist())
+    w_max = max(float(cross["sum"].max()) if len(cross) else 0.0, 1e-9)
+    s_max = max(int(shown["size"].max()) if len(shown) else 1, 1)
+    nodes = [
+        {"id": i, "label": f"#{int(r.cohort_id)}", "cohort_id": int(r.cohort_id),
+         "members": int(r.size), "flagged": bool(r.flagged), "explanation": str(r.explanation),
+         "x": coords[i][0], "y": coords[i][1], "size": round(6 + 24 * math.sqrt(r.size / s_max), 2),
+         "shape": "dot", "physics": False,
+         "color": "#d9480f" if bool(r.flagged) else "#adb5bd"}
+        for i, r in enumerate(shown.itertuples(index=False))
+    ]
+    links = [
+        {"from": a, "to": b, "width": round(1 + 7 * w / w_max, 2), "weight": round(float(w), 4),
+         "ties": int(n)}
+        for (a, b), w, n in zip(pairs, cross["sum"], cross["size"], strict=True)
+    ]
+    net = Network(height="100%", width="100%", directed=False)
+    net.toggle_physics(False)
+    return {"nodes": nodes, "edges": links, "options": json_options(net),
+            "n_cohorts": len(ranked), "shown": len(nodes)}

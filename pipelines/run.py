@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import platform
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -18,16 +18,19 @@ from typing import Any, NamedTuple
 import pandas as pd
 import pyarrow as pa
 
-from graphs.bipartite import bipartite_incidence
 from graphs.clustering import leiden_clusters
 from graphs.interactions import validated_interactions
-from graphs.projection import co_engagement
+from graphs.multiplex import cohort_layers, fused_co_engagement, layer_projections
 from graphs.scoring import scored_cohorts
 from pipelines import __version__
+from pipelines.adapters import read_inputs
+from pipelines.bundle import write_bundles
 from pipelines.config import RunConfig
-from pipelines.exports import write_gexf
-from pipelines.ingest import InputError, input_files, read_interactions
+from pipelines.exports import write_gexf, write_graphml
+from pipelines.ingest import InputError, read_interactions
+from pipelines.layers import input_layers, input_paths
 from pipelines.outputs import atomic_directory, sha256_file, write_csv, write_json, write_parquet
+from pipelines.pseudonyms import shareable_tables
 from pipelines.report import write_report
 from pipelines.side_tables import SideTable, read_accounts, read_posts
 
@@ -42,22 +45,31 @@ class RunResult(NamedTuple):
     cohorts: pd.DataFrame
 
 
-def run(config: RunConfig) -> RunResult:
-    """Run the whole pipeline for one configuration and write its outputs to ``config.out``."""
+def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
+        extra_outputs: Callable[[Path, Any, dict[str, Any]], None] | None = None) -> RunResult:
+    """Run the whole pipeline for one configuration and write its outputs to ``config.out``.
+
+    ``reader(files, columns)`` returns the raw interactions (default: read the files);
+    ``extra_outputs(tmp_dir, scored, manifest)`` may add files to the output directory (and
+    keys to the manifest) before it is renamed into place. Both are for the nightly runs.
+    """
     timings: dict[str, float] = {}
     with _step("ingest", timings):
-        files = input_files(config.inputs)
-        raw = read_interactions(files, config.columns)
+        files = input_paths(config.inputs)
+        raw = (read_inputs(files, config.columns, config.format) if reader is read_interactions
+               else reader(files, config.columns))
         valid = validated_interactions(raw.raw)
         posts = _side(read_posts, config.posts)
         accounts = _side(read_accounts, config.accounts)
         rejected = _rejected(raw.parse_rejects, valid.rejected, posts, accounts)
         rows = _row_accounting(raw.parse_rejects.num_rows, valid, config)
-    with _step("bipartite", timings):
-        incidence = bipartite_incidence(valid.interactions)
+    with _step("layers", timings):
+        layers = input_layers(raw, valid.interactions, config)
     with _step("projection", timings):
-        projected = co_engagement(incidence, window_s=config.window_s, max_crowd=config.max_crowd,
-                                  min_shared_targets=config.min_shared_targets)
+        projected = fused_co_engagement(
+            layer_projections(layers, max_crowd=config.max_crowd,
+                              min_shared_targets=config.min_shared_targets),
+            {name: layer.weight for name, layer in layers.items()})
     with _step("clustering", timings):
         clusters = leiden_clusters(projected.edges, seed=config.seed,
                                    resolution=config.resolution)
@@ -71,21 +83,35 @@ def run(config: RunConfig) -> RunResult:
             max_cohort_p=config.max_cohort_p, min_authors=config.min_authors,
             max_top_author_share=config.max_top_author_share)
     manifest = _manifest(config, files, rows, projected.stats, scored.cohorts, timings)
+    shared = shareable_tables(memberships=scored.memberships, edges=projected.edges,
+                              evidence=projected.evidence, rejected=rejected,
+                              flagged_accounts=scored.flagged_accounts,
+                              enabled=config.pseudonymise, key=config.pseudonym_key)
+    manifest["pseudonyms"] = shared.note
     started = time.perf_counter()
     with atomic_directory(config.out) as tmp:
         write_csv(scored.flagged_accounts, tmp / "flagged_accounts.csv")
         write_csv(scored.cohorts, tmp / "cohorts.csv")
-        write_csv(scored.memberships, tmp / "memberships.csv")
-        write_parquet(projected.edges, tmp / "edges.parquet")
-        write_parquet(projected.evidence, tmp / "edge_evidence.parquet")
+        write_csv(cohort_layers(scored.memberships, projected.edges), tmp / "cohort_layers.csv")
+        write_csv(shared.memberships, tmp / "memberships.csv")
+        write_parquet(shared.edges, tmp / "edges.parquet")
+        write_parquet(shared.evidence, tmp / "edge_evidence.parquet")
         if len(rejected):
-            write_csv(rejected, tmp / "rejected.csv")
-        write_gexf(tmp / "graph.gexf", memberships=scored.memberships, edges=projected.edges,
-                   cohorts=scored.cohorts)
-        write_report(tmp, cohorts=scored.cohorts, memberships=scored.memberships,
-                     edges=projected.edges, evidence=projected.evidence, manifest=manifest)
+            write_csv(shared.rejected, tmp / "rejected.csv")
+        graph_tables = dict(memberships=shared.memberships, edges=shared.edges,
+                            cohorts=scored.cohorts)
+        write_gexf(tmp / "graph.gexf", **graph_tables)
+        write_graphml(tmp / "graph.graphml", **graph_tables)
+        write_report(tmp, cohorts=scored.cohorts, memberships=shared.memberships,
+                     edges=shared.edges, evidence=shared.evidence, manifest=manifest,
+                     interactions=valid.interactions,
+                     accounts=accounts.table if accounts else None)
+        if extra_outputs is not None:
+            extra_outputs(tmp, scored, manifest)
         manifest["timings_s"]["outputs"] = round(time.perf_counter() - started, 3)
         write_json(manifest, tmp / "manifest.json")
+        write_bundles(tmp, cohorts=scored.cohorts, memberships=shared.memberships,
+                      edges=shared.edges, evidence=shared.evidence)
     return RunResult(config.out, manifest, scored.cohorts)
 
 

@@ -6,10 +6,12 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from pipelines.report import script_json, write_report
-from pipelines.report_network import account_stats, cohort_network, top_shared_targets
+from pipelines.report_evidence import cohort_actions, methodology, top_shared_targets
+from pipelines.report_network import account_stats, cohort_network, cohort_overview
 
 HOSTILE = [
     "<img src=x onerror=alert(1)>",
@@ -59,8 +61,12 @@ def tables() -> dict[str, pd.DataFrame]:
     return {"cohorts": cohorts, "memberships": memberships, "edges": edges, "evidence": evidence}
 
 
+ACCOUNTS = pd.DataFrame(
+    {"account_id": [*FARM, *FANS], "created_at": pd.to_datetime(
+        ["2024-04-01"] * 4 + ["2020-01-01", "2021-01-01", "2022-01-01"], utc=True)}
+)
 MANIFEST = {
-    "parameters": {"window_s": 3600, "seed": 42},
+    "parameters": {"window_s": 3600, "seed": 42, "min_lift": 3.0, "max_cohort_p": 1e-6},
     "inputs": [{"path": "data/<evil>.csv", "sha256": "ab" * 32, "rows": 123}],
     "rows": {"rows_read": 130, "rows_accepted": 123, "rows_rejected": 5, "duplicates_collapsed": 2},
     "timings_s": {"ingest": 0.12, "projection": 1.5},
@@ -69,10 +75,13 @@ MANIFEST = {
 }
 
 
-@pytest.fixture
-def report(tmp_path: Path) -> dict[str, str]:
-    paths = write_report(tmp_path / "out", manifest=MANIFEST, **tables())
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    tmp_path = tmp_path_factory.mktemp("report")
+    paths = write_report(tmp_path / "out", manifest=MANIFEST, accounts=ACCOUNTS, **tables())
     assert paths == [tmp_path / "out" / "index.html", tmp_path / "out/cohorts/cohort_0.html"]
+    figures = sorted(p.name for p in (tmp_path / "out" / "figures").iterdir())
+    assert figures == [f"cohort_0_{k}.{x}" for k in ("network", "raster") for x in ("png", "svg")]
     assert not list((tmp_path / "out").rglob("*.tmp")), "temporary files left behind"
     return {p.name: p.read_text(encoding="utf-8") for p in paths}
 
@@ -80,6 +89,7 @@ def report(tmp_path: Path) -> dict[str, str]:
 def test_index_lists_all_cohorts_and_links_only_flagged(report: dict[str, str]) -> None:
     index = report["index.html"]
     assert re.findall(r'href="([^"]+)"', index) == ["data:,", "cohorts/cohort_0.html"]
+    assert 'id="overview"' in index and "vis.Network" in index
     rows = re.findall(r"<tr( class=\"flagged\")?>\s*<td", index)
     assert rows.count(' class="flagged"') == 1
     assert index.index("4 accounts") < index.index("fans of one creator")  # flagged first
@@ -130,9 +140,10 @@ def test_network_is_capped_deterministic_and_weighted() -> None:
     assert (capped.shown_accounts, capped.n_accounts, capped.shown_edges) == (3, 4, 2)
     assert full.data["options"]["physics"]["enabled"] is False
     edge = full.data["edges"][0]
-    assert "<b>post</b>&1: 2024-05-01 12:00:00Z / 2024-05-01 12:00:05Z (Δt 5 s)" in edge["title"]
+    assert edge["ev"][0] == ["<b>post</b>&1", "2024-05-01 12:00:00Z", "2024-05-01 12:00:05Z", 5.0]
+    assert (edge["shared"], edge["weight"], len(edge["ev"])) == (2, 2.0, 2)
     node = full.data["nodes"][0]
-    assert {"x", "y", "size", "title", "label"} <= node.keys() and "degree 3" in node["title"]
+    assert {"x", "y", "size", "label", "account"} <= node.keys() and node["degree"] == 3
 
 
 def test_top_shared_targets_counts_accounts_and_gaps() -> None:
@@ -152,4 +163,56 @@ def test_no_flagged_cohorts_writes_only_index(tmp_path: Path) -> None:
     t["cohorts"]["flagged"] = False
     paths = write_report(tmp_path, manifest={}, **t)
     assert paths == [tmp_path / "index.html"]
-    assert "cohorts/cohort_" not in paths[0].read_text(encoding="utf-8")
+    assert 'href="cohorts/cohort_' not in paths[0].read_text(encoding="utf-8")
+
+
+def test_cohort_page_has_evidence_panels_and_methodology(report: dict[str, str]) -> None:
+    page = report["cohort_0.html"]
+    images = re.findall(r'<img src="(data:image/png;base64,[A-Za-z0-9+/=]+)" alt="([^"]+)"', page)
+    assert [alt for _, alt in images] == [
+        "Lockstep raster", "Account × target heatmap", "Δt against the background",
+        "Account creation dates",
+    ]
+    assert "Data: &lt;evil&gt;.csv. Co-engagement window 3600 s." in page
+    assert "at least 3.0× the expected co-engagement with group p ≤ 1e-06" in page
+    assert "2024-04-01 00:00:00Z" in page  # creation date in the accounts table
+    assert 'id="panel"' in page and 'network.on("click"' in page
+
+
+def test_cohort_actions_from_interactions_or_evidence() -> None:
+    t = tables()
+    farm_ev = t["evidence"][t["evidence"]["account_a"].isin(FARM)]
+    from_evidence = cohort_actions(FARM, farm_ev)
+    # first/last account (sorted) appear on one side only (2 rows), the middle two on both (4)
+    assert len(from_evidence) == 2 + 4 + 4 + 2
+    interactions = pa.table({
+        "account_id": ["farm_d", "farm_d", "fan_a", "farm_d"],
+        "target_id": ["post_2", "post_2", "post_2", "elsewhere"],
+        "action": ["like"] * 4,
+        "timestamp": pa.array([T0, T0 + pd.Timedelta(hours=3), T0, T0], pa.timestamp("us", "UTC")),
+    })
+    actions = cohort_actions(FARM, farm_ev, interactions)
+    assert actions.columns.tolist() == ["account_id", "target_id", "timestamp"]
+    assert actions["account_id"].tolist() == ["farm_d", "farm_d"]  # no fan, no other target
+    assert actions["timestamp"].tolist() == [T0, T0 + pd.Timedelta(hours=3)]
+
+
+def test_overview_sums_cross_cohort_weight() -> None:
+    t = tables()
+    edges = pd.concat([t["edges"], pd.DataFrame(
+        [("farm_d", "fan_a", 1, 0.25, 1.0, "[]"), ("fan_b", "farm_d", 1, 0.5, 1.0, "[]")],
+        columns=t["edges"].columns)])
+    ranked = t["cohorts"].sort_values("cohort_id")
+    view = cohort_overview(ranked, t["memberships"], edges)
+    assert [(n["cohort_id"], n["members"], n["flagged"]) for n in view["nodes"]] == [
+        (0, 4, True), (1, 3, False)]
+    links = [(e["from"], e["to"], e["weight"], e["ties"]) for e in view["edges"]]
+    assert links == [(0, 1, 0.75, 2)]
+    assert cohort_overview(ranked, t["memberships"], edges, max_cohorts=1)["shown"] == 1
+
+
+def test_methodology_states_thresholds_and_verdict() -> None:
+    row = tables()["cohorts"].iloc[1]
+    text = " ".join(methodology(row, {"window_s": 600, "min_authors": 7}))
+    assert "within 600 seconds" in text and "≥ 7 authors" in text
+    assert "This cohort: flagged. 4 accounts" in text and "density 1" in text

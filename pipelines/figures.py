@@ -1,0 +1,212 @@
+"""Static figures (matplotlib, Agg): evidence panels for the report, PNG/SVG for publication.
+
+Ids are untrusted text: math-text parsing is off (a ``$`` in an id is drawn as is), SVG
+text is written as paths (no text node can carry markup), and files are reproducible
+(fixed SVG hash salt, no creation date in the metadata).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+RC = {"text.parse_math": False, "svg.fonttype": "path", "svg.hashsalt": "cohortscan",
+      "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
+METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}}
+TARGET_COLOURS = plt.get_cmap("tab10").colors
+MAX_LABELS = 40
+
+
+@contextmanager
+def figure(width: float, height: float) -> Iterator[Figure]:
+    """A new figure under the safe rc settings, closed when the block ends."""
+    with plt.rc_context(RC):
+        fig = plt.figure(figsize=(width, height), dpi=110)
+        try:
+            yield fig
+        finally:
+            plt.close(fig)
+
+
+def _short(text: str, n: int = 28) -> str:
+    clean = "".join(ch if ch.isprintable() else "?" for ch in str(text))
+    return clean if len(clean) <= n else clean[: n - 1] + "…"
+
+
+def draw_raster(fig: Figure, actions: pd.DataFrame, *, caption: str = "") -> None:
+    """Lockstep raster: one row per account, one mark per action on a shared target.
+
+    ``actions`` has ``account_id, target_id, timestamp``; the ten targets with most
+    actions get their own colour, the rest are grey.
+    """
+    ax = fig.add_subplot(1, 1, 1)
+    if actions.empty:
+        ax.text(0.5, 0.5, "no actions", ha="center", transform=ax.transAxes)
+        return
+    first = actions.groupby("account_id")["timestamp"].min().sort_values(kind="mergesort")
+    row = {acc: i for i, acc in enumerate(first.index)}
+    top = actions["target_id"].value_counts().index[: len(TARGET_COLOURS)].tolist()
+    colour = {t: TARGET_COLOURS[i] for i, t in enumerate(top)}
+    x = actions["timestamp"].dt.tz_convert("UTC").dt.tz_localize(None)
+    y = actions["account_id"].map(row)
+    c = [colour.get(t, (0.6, 0.6, 0.6)) for t in actions["target_id"]]
+    ax.scatter(x, y, c=c, marker="|", s=60, linewidths=1.2)
+    ax.set_ylim(len(row) - 0.5, -0.5)
+    _account_ticks(ax, list(row))
+    ax.set_xlabel("time (UTC)")
+    n_targets = actions["target_id"].nunique()
+    ax.set_title(f"Lockstep raster: {len(row)} accounts × actions on {n_targets} shared targets"
+                 " (colour = target)", loc="left")
+    fig.autofmt_xdate()
+    _caption(fig, caption)
+
+
+def _account_ticks(ax, accounts: list[str]) -> None:
+    if len(accounts) <= MAX_LABELS:
+        ax.set_yticks(range(len(accounts)), [_short(a) for a in accounts], fontsize=7)
+    else:
+        ax.set_ylabel(f"{len(accounts)} accounts (by first action)")
+        ax.set_yticks([])
+
+
+def draw_network(fig: Figure, positions: np.ndarray, pairs: list[tuple[int, int]],
+                 weights: list[float], labels: list[str], *, caption: str = "") -> None:
+    """The co-engagement network with precomputed positions; edge width ~ weight."""
+    ax = fig.add_subplot(1, 1, 1)
+    ax.set_axis_off()
+    if len(positions):
+        w_max = max(max(weights, default=0.0), 1e-9)
+        segments = [(positions[a], positions[b]) for a, b in pairs]
+        widths = [0.3 + 2.0 * w / w_max for w in weights]
+        ax.add_collection(LineCollection(segments, linewidths=widths, colors="#8aa4c8",
+                                         alpha=0.6, zorder=1))
+        ax.scatter(positions[:, 0], positions[:, 1], s=28, c="#4c6ef5", edgecolors="#364fc7",
+                   zorder=2)
+        if len(labels) <= MAX_LABELS:
+            for (px, py), label in zip(positions, labels, strict=True):
+                ax.annotate(_short(label, 20), (px, py), fontsize=6, xytext=(3, 3),
+                            textcoords="offset points")
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.invert_yaxis()  # the HTML canvas's y axis points down
+    ax.set_title(f"Co-engagement network: {len(positions)} accounts, {len(pairs)} edges "
+                 "(width = weight)", loc="left")
+    _caption(fig, caption)
+
+
+def draw_heatmap(fig: Figure, actions: pd.DataFrame, *, max_rows: int = 60,
+                 max_cols: int = 60) -> None:
+    """Account × target matrix; colour = minutes after the cohort's first action on it."""
+    ax = fig.add_subplot(1, 1, 1)
+    if actions.empty:
+        ax.text(0.5, 0.5, "no actions", ha="center", transform=ax.transAxes)
+        return
+    start = actions.groupby("target_id")["timestamp"].transform("min")
+    minutes = (actions["timestamp"] - start).dt.total_seconds() / 60
+    cells = actions.assign(m=minutes).groupby(["account_id", "target_id"])["m"].min().unstack()
+    cols = cells.notna().sum().sort_values(ascending=False, kind="mergesort").index[:max_cols]
+    rows = cells.notna().sum(axis=1).sort_values(ascending=False, kind="mergesort").index
+    cells = cells.loc[rows[:max_rows], cols]
+    image = ax.imshow(cells.to_numpy(dtype=float), aspect="auto", cmap="viridis_r",
+                      interpolation="nearest")
+    fig.colorbar(image, ax=ax, label="minutes after the cohort's first action on the target")
+    ax.set_xlabel(f"{len(cols)} shared targets (most engaged first)")
+    _account_ticks(ax, [str(r) for r in cells.index])
+    ax.set_xticks([])
+    ax.set_title(f"Accounts × targets ({len(cells)} accounts; blank = no action)", loc="left")
+
+
+def draw_dt_histogram(fig: Figure, cohort_dt: np.ndarray, background_dt: np.ndarray,
+                      window_s: float) -> None:
+    """Density of Δt (closest gap of a tie) inside the cohort against all kept edges."""
+    ax = fig.add_subplot(1, 1, 1)
+    top = max(float(window_s), 1.0) / 60
+    bins = np.linspace(0, top, 31)
+    for values, label, colour in ((background_dt, "all kept edges", "#adb5bd"),
+                                  (cohort_dt, "this cohort", "#d9480f")):
+        if len(values):
+            ax.hist(np.asarray(values, dtype=float) / 60, bins=bins, density=True, alpha=0.6,
+                    label=f"{label} (n = {len(values)})", color=colour)
+    ax.set_xlabel("Δt between the two accounts' actions on a shared target (minutes)")
+    ax.set_ylabel("density")
+    ax.legend(frameon=False)
+    ax.set_title("Δt of co-engagements: cohort against background", loc="left")
+
+
+def draw_creation(fig: Figure, cohort: pd.Series, background: pd.Series) -> None:
+    """Account creation dates of the cohort against all accounts in the accounts table."""
+    ax = fig.add_subplot(1, 1, 1)
+    values = [s.dropna().dt.tz_convert("UTC").dt.tz_localize(None) for s in (background, cohort)]
+    if not len(values[1]):
+        ax.text(0.5, 0.5, "no creation dates", ha="center", transform=ax.transAxes)
+        return
+    low, high = min(v.min() for v in values if len(v)), max(v.max() for v in values if len(v))
+    bins = pd.date_range(low, high + pd.Timedelta(seconds=1), periods=41)
+    for series, label, colour in zip(values, ("all accounts", "this cohort"),
+                                     ("#adb5bd", "#d9480f"), strict=True):
+        if len(series):
+            ax.hist(series, bins=bins, alpha=0.6, color=colour, density=True,
+                    label=f"{label} (n = {len(series)})")
+    ax.set_yticks([])
+    ax.legend(frameon=False)
+    ax.set_title("Account creation dates (density)", loc="left")
+    fig.autofmt_xdate()
+
+
+def _caption(fig: Figure, caption: str) -> None:
+    if caption:
+        fig.text(0.01, 0.005, caption, fontsize=7, color="#5c6677", va="bottom", wrap=True)
+        fig.subplots_adjust(bottom=max(fig.subplotpars.bottom, 0.12))
+
+
+def png_data_uri(fig: Figure) -> str:
+    """The figure as a ``data:image/png;base64,…`` URI (for ``<img>`` under the page's CSP)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata=METADATA["png"], bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def save_figure(fig: Figure, stem: Path) -> list[Path]:
+    """Write ``<stem>.png`` and ``<stem>.svg``; return both paths."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in ("png", "svg"):
+        path = stem.with_suffix(f".{fmt}")
+        fig.savefig(path, format=fmt, metadata=METADATA[fmt], bbox_inches="tight", dpi=150)
+        paths.append(path)
+    return paths
+
+
+def figure_height(n_rows: int) -> float:
+    """Height in inches for a figure with ``n_rows`` labelled rows."""
+    return min(3.0 + 0.14 * min(n_rows, MAX_LABELS), 9.0) if n_rows else 3.0
+
+
+def write_cohort_figures(out_dir: Path, cohort_id: int, *, positions: np.ndarray,
+                         pairs: list[tuple[int, int]], weights: list[float], labels: list[str],
+                         actions: pd.DataFrame, caption: str) -> list[Path]:
+    """Publication PNG+SVG of one cohort's network and lockstep raster in ``out_dir``.
+
+    Writes ``cohort_<id>_network.{png,svg}`` and ``cohort_<id>_raster.{png,svg}``.
+    """
+    size = 7.5 if len(positions) <= 200 else 10.0
+    paths = []
+    with figure(size, size * 0.85) as fig:
+        draw_network(fig, positions, pairs, weights, labels, caption=caption)
+        paths += save_figure(fig, out_dir / f"cohort_{cohort_id}_network")
+    n_accounts = actions["account_id"].nunique() if len(actions) else 0
+    with figure(9.0, figure_height(n_accounts) + 1.0) as fig:
+        draw_raster(fig, actions, caption=caption)
+        paths += save_figure(fig, out_dir / f"cohort_{cohort_id}_raster")
+    return paths

@@ -1,0 +1,192 @@
+"""Evidence of one cohort for its page and figures: actions, targets, Δt, methodology text.
+
+Plain data in and out (DataFrames, lists of strings); rendering is in ``report`` and
+``figures``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines.figures import (
+    draw_creation,
+    draw_dt_histogram,
+    draw_heatmap,
+    draw_raster,
+    figure,
+    figure_height,
+    png_data_uri,
+)
+
+ACTION_COLUMNS = ["account_id", "target_id", "timestamp"]
+
+
+def cohort_actions(
+    members: list[str], evidence: pd.DataFrame, interactions: pa.Table | None = None
+) -> pd.DataFrame:
+    """Every action of the cohort's accounts on the targets they co-engaged.
+
+    Parameters
+    ----------
+    members : list of str
+        The cohort's account ids.
+    evidence : DataFrame
+        The cohort's ``edge_evidence`` rows (they name the shared targets).
+    interactions : pyarrow.Table, optional
+        All ``interactions``; without it, the actions named by the evidence are used
+        (the closest pair of actions per tie), which is a subset.
+
+    Returns
+    -------
+    DataFrame
+        ``account_id, target_id, timestamp``, sorted by time, then account, then target.
+    """
+    targets = sorted(set(evidence["target_id"]))
+    if interactions is not None:
+        mask = pc.and_(
+            pc.is_in(interactions["account_id"], pa.array(sorted(set(members)), pa.string())),
+            pc.is_in(interactions["target_id"], pa.array(targets, pa.string())),
+        )
+        table = interactions.filter(mask).select(ACTION_COLUMNS).to_pandas()
+    else:
+        sides = [
+            evidence[[f"account_{s}", "target_id", f"time_{s}"]].set_axis(ACTION_COLUMNS, axis=1)
+            for s in ("a", "b")
+        ]
+        table = pd.concat(sides, ignore_index=True).drop_duplicates()
+    table["timestamp"] = pd.to_datetime(table["timestamp"], utc=True)
+    table = table.sort_values(["timestamp", "account_id", "target_id"], kind="mergesort")
+    return table.reset_index(drop=True)
+
+
+def top_shared_targets(evidence: pd.DataFrame, *, limit: int = 50) -> pd.DataFrame:
+    """Targets most widely co-engaged inside one cohort.
+
+    Parameters
+    ----------
+    evidence : DataFrame
+        ``edge_evidence`` rows with both ends in the cohort.
+    limit : int, default 50
+        Number of targets to keep.
+
+    Returns
+    -------
+    DataFrame
+        ``target_id, n_accounts, min_dt_s, median_dt_s``, most accounts first.
+    """
+    if evidence.empty:
+        return pd.DataFrame(columns=["target_id", "n_accounts", "min_dt_s", "median_dt_s"])
+    accounts = pd.concat(
+        [
+            evidence[["target_id", "account_a"]].set_axis(["target_id", "account_id"], axis=1),
+            evidence[["target_id", "account_b"]].set_axis(["target_id", "account_id"], axis=1),
+        ]
+    )
+    table = pd.DataFrame(
+        {
+            "n_accounts": accounts.groupby("target_id")["account_id"].nunique(),
+            "min_dt_s": evidence.groupby("target_id")["dt_s"].min(),
+            "median_dt_s": evidence.groupby("target_id")["dt_s"].median(),
+        }
+    ).reset_index()
+    table = table.sort_values(
+        ["n_accounts", "median_dt_s", "target_id"], ascending=[False, True, True], kind="mergesort"
+    )
+    return table.head(limit).reset_index(drop=True)
+
+
+def figure_caption(manifest: dict, actions: pd.DataFrame) -> str:
+    """One line for a figure: data source (input file names), window and date range."""
+    names = [Path(str(i.get("path", ""))).name for i in manifest.get("inputs") or []]
+    window = (manifest.get("parameters") or {}).get("window_s")
+    times = actions["timestamp"] if len(actions) else pd.Series([], dtype="datetime64[ns, UTC]")
+    span = "no dates" if times.empty else (
+        f"{times.min():%Y-%m-%d %H:%M} – {times.max():%Y-%m-%d %H:%M} UTC"
+    )
+    source = ", ".join(names) if names else "inputs not recorded"
+    window_text = f"{window} s" if window is not None else "not recorded"
+    return f"Data: {source}. Co-engagement window {window_text}. Actions shown: {span}."
+
+
+def methodology(cohort: pd.Series, parameters: dict) -> list[str]:
+    """Plain-words paragraphs: what was measured, the thresholds, the null model, the verdict."""
+    p = {k: parameters.get(k, "—") for k in (
+        "window_s", "max_crowd", "min_shared_targets", "min_size", "min_density",
+        "min_cohort_targets", "min_lift", "max_cohort_p", "min_authors", "max_top_author_share")}
+    return [
+        f"What was measured: two accounts are tied when they acted on the same post within "
+        f"{p['window_s']} seconds of each other, on at least {p['min_shared_targets']} different "
+        f"posts. Actions in a crowd of more than {p['max_crowd']} actions on the same post "
+        "within the window are not paired, and crowded posts count less (1 / log2 of the "
+        "crowd), so viral posts do not tie their audience together.",
+        "Null model: if every account kept its activity and every action its crowd but the "
+        "accounts chose posts independently, a pair would be expected to share λ = "
+        "(n_b·C_a + n_a·C_b) / 2N targets. Each tie gets a Poisson tail p-value; the group "
+        "test compares the ties observed inside the cohort with the ties this null expects "
+        "over all its member pairs.",
+        f"Thresholds: at least {p['min_size']} accounts, density ≥ {p['min_density']}, at least "
+        f"{p['min_cohort_targets']} distinct co-engaged posts, at least {p['min_lift']}× the "
+        f"expected co-engagement with group p ≤ {p['max_cohort_p']}; with a posts table, the "
+        f"posts come from ≥ {p['min_authors']} authors and no author has more than "
+        f"{p['max_top_author_share']} of the co-engagements (fans of one creator are not a farm).",
+        "This cohort: " + _verdict(cohort),
+    ]
+
+
+def _verdict(cohort: pd.Series) -> str:
+    def get(key: str) -> object:
+        value = cohort.get(key)
+        return "—" if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+
+    flagged = "flagged" if bool(cohort.get("flagged", False)) else "not flagged"
+    return (
+        f"{flagged}. {get('size')} accounts, density {_num(get('density'))}, "
+        f"{get('shared_targets')} co-engaged posts of {get('n_authors')} authors "
+        f"(top author share {_num(get('top_author_share'))}); {_num(get('observed_ties'))} ties "
+        f"observed against {_num(get('expected_ties'))} expected (lift {_num(get('lift'))}, "
+        f"group p = {_num(get('cohort_p_value'))}). {get('explanation')}"
+    )
+
+
+def _num(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, int | float) else str(value)
+
+
+def evidence_panels(actions: pd.DataFrame, evidence: pd.DataFrame, background_dt: np.ndarray,
+                    manifest: dict, accounts: pd.DataFrame | None,
+                    members: list[str]) -> list[tuple[str, str]]:
+    """(title, PNG data URI) of the raster, heatmap, Δt histogram and creation dates."""
+    n_accounts = actions["account_id"].nunique() if len(actions) else 0
+    window = float((manifest.get("parameters") or {}).get("window_s") or 3600)
+    panels = []
+    with figure(10.0, figure_height(n_accounts)) as fig:
+        draw_raster(fig, actions)
+        panels.append(("Lockstep raster", png_data_uri(fig)))
+    with figure(10.0, figure_height(n_accounts)) as fig:
+        draw_heatmap(fig, actions)
+        panels.append(("Account × target heatmap", png_data_uri(fig)))
+    with figure(7.0, 3.2) as fig:
+        draw_dt_histogram(fig, evidence["dt_s"].to_numpy(dtype=float), background_dt, window)
+        panels.append(("Δt against the background", png_data_uri(fig)))
+    if accounts is not None and len(accounts):
+        created = pd.to_datetime(accounts["created_at"], utc=True)
+        inside = accounts["account_id"].isin(set(members)).to_numpy()
+        with figure(7.0, 3.2) as fig:
+            draw_creation(fig, created[inside], created)
+            panels.append(("Account creation dates", png_data_uri(fig)))
+    return panels
+
+
+def creation_dates(accounts: pd.DataFrame | None, members: list[str]) -> dict[str, str]:
+    """``account_id → creation time`` text for the members found in ``accounts``."""
+    if accounts is None or not len(accounts):
+        return {}
+    inside = accounts[accounts["account_id"].isin(set(members))]
+    stamps = pd.to_datetime(inside["created_at"], utc=True)
+    return {a: ("—" if pd.isna(t) else t.strftime("%Y-%m-%d %H:%M:%SZ"))
+            for a, t in zip(inside["account_id"], stamps, strict=True)}
