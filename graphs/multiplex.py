@@ -14,13 +14,17 @@ from __future__ import annotations
 import json
 from typing import NamedTuple
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from graphs.bipartite import bipartite_incidence
+from graphs.order_windows import EPOCH, rank_clock
 from graphs.projection import CoEngagement, co_engagement
 from graphs.significance import bh_q_values, tie_p_values
+from graphs.text_layer import text_posts
+from graphs.url_layer import url_shares
+
+DEFAULT_LAYERS = {"post_text": "text", "share_url": "url"}
 
 
 class Layer(NamedTuple):
@@ -29,6 +33,53 @@ class Layer(NamedTuple):
     interactions: pd.DataFrame
     window_s: int
     weight: float = 1.0
+
+
+def typed_layers(interactions: pd.DataFrame, *, layer_of: dict[str, str] | None = None,
+                 order_actions: frozenset[str] = frozenset(), window_s: int = 3600,
+                 rank_window: int = 3, windows: dict[str, int] | None = None,
+                 weights: dict[str, float] | None = None, text_threshold: float = 0.7,
+                 seed: int = 0) -> dict[str, Layer]:
+    """Split validated interactions into typed layers, each with its window and weight.
+
+    An action's layer is ``layer_of[action]``, else ``text`` for ``post_text`` rows (their
+    ``target_id`` is the text: grouped into near-duplicates by :func:`text_posts`), ``url``
+    for ``share_url`` rows (their ``target_id`` is the link: normalised by
+    :func:`url_shares`), else ``engage``. Actions in ``order_actions`` carry a rank as
+    their timestamp; their layer is put on a rank clock (:func:`rank_clock`) and its
+    default window is ``rank_window`` positions instead of ``window_s`` seconds.
+
+    Examples
+    --------
+    >>> t = pd.Timestamp("2026-11-01", tz="UTC")
+    >>> rows = pd.DataFrame({"account_id": ["a", "b", "c"], "timestamp": [t] * 3,
+    ...     "target_id": ["p1", "http://www.x.org/?utm_source=y", "p1"],
+    ...     "action": ["like", "share_url", "comment"]})
+    >>> layers = typed_layers(rows, windows={"url": 60})
+    >>> {name: (len(layer.interactions), layer.window_s) for name, layer in layers.items()}
+    {'engage': (2, 3600), 'url': (1, 60)}
+    """
+    layer_of, windows, weights = layer_of or {}, windows or {}, weights or {}
+    name = interactions["action"].map(lambda a: layer_of.get(a) or DEFAULT_LAYERS.get(a)
+                                      or "engage")
+    layers = {}
+    for layer in sorted(name.unique()):
+        rows = interactions.loc[name == layer, ["account_id", "target_id", "action",
+                                                "timestamp"]].reset_index(drop=True)
+        ordered = rows["action"].isin(order_actions)
+        if ordered.any() and not ordered.all():
+            raise ValueError(f"layer '{layer}': mixes timed and order-only actions")
+        if ordered.all():
+            rank = (rows["timestamp"] - EPOCH).dt.total_seconds().round().astype("int64")
+            rows = rank_clock(rows.drop(columns="timestamp").assign(rank=rank))
+        elif layer == "text":
+            rows = text_posts(rows.rename(columns={"target_id": "text"}), seed=seed,
+                              threshold=text_threshold).assign(action=rows["action"])
+        elif layer == "url":
+            rows = url_shares(rows.rename(columns={"target_id": "url"}))
+        window = windows.get(layer, rank_window if ordered.all() else window_s)
+        layers[layer] = Layer(rows, int(window), float(weights.get(layer, 1.0)))
+    return layers
 
 
 def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,

@@ -1,10 +1,10 @@
 """The text layer: near-duplicate posts (templated comments, copy-paste) via MinHash LSH.
 
-Texts are normalised (lower case, links, ``@handles`` and punctuation removed, whitespace collapsed),
-cut into word shingles, and sketched with datasketch's MinHash; an LSH index finds the pairs
-whose estimated Jaccard similarity reaches ``threshold``, and the connected components of
-those pairs become the layer's targets (``text:<group>``). Two accounts are then tied, like
-on any target, when both posted a text of the same group within the layer's window.
+Texts are normalised (lower case, links, ``@handles`` and punctuation removed, whitespace
+collapsed), cut into word shingles, and sketched with datasketch's MinHash; an LSH index
+finds the pairs whose estimated Jaccard similarity reaches ``threshold``, and the connected
+components of those pairs become the layer's targets (``text:<group>``). Two accounts are
+then tied, like on any target, when both posted a text of the same group within the layer's window.
 """
 
 from __future__ import annotations

@@ -1,0 +1,85 @@
+"""Twitter/X API v2 JSON Lines → interaction, text and URL rows.
+
+Each line is either one tweet object (``id, author_id, created_at, text,
+referenced_tweets, entities``) or a response page ``{"data": [...], "includes": ...}`` as
+written by collectors such as twarc2, which add ``"__twarc": {"url": ...}``. Pages of the
+``/2/tweets/:id/liking_users`` endpoint carry no like times; their users become order-only
+``like@order`` rows whose "timestamp" is the position in the list (the API lists the most
+recent liker first, so position 0 is the latest like).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+_LIKING = re.compile(r"/2/tweets/(\d+)/liking_users")
+_REFERENCE = {"retweeted": "retweet", "quoted": "quote", "replied_to": "reply"}
+
+Rows = list[dict[str, object]]
+
+
+def twitter_v2_rows(lines: list[str]) -> tuple[Rows, Rows]:
+    """Return (interaction rows, rejected lines) of a v2 JSONL file.
+
+    Rows carry ``line, account_id, target_id, action, timestamp``; posted texts are
+    ``post_text`` rows and links ``share_url`` rows with the text or link as ``target_id``;
+    rejects carry ``line, reason, raw``.
+    """
+    raw: Rows = []
+    rejects: Rows = []
+    position: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            rejects.append({"line": number, "reason": "invalid JSON line", "raw": line[:500]})
+            continue
+        if not isinstance(obj, dict):
+            rejects.append({"line": number, "reason": "not a JSON object", "raw": line[:500]})
+            continue
+        liked = _LIKING.search(str(obj.get("__twarc", {}).get("url", "")))
+        items = obj["data"] if isinstance(obj.get("data"), list) else [obj.get("data", obj)]
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            if liked:
+                tweet = liked.group(1)
+                rank = position.get(tweet, 0)
+                position[tweet] = rank + 1
+                raw.append(_row(number, item.get("id"), f"tweet:{tweet}", "like@order", -rank))
+            else:
+                _tweet(number, item, raw)
+    return raw, rejects
+
+
+def _row(line: int, account, target: str, action: str, timestamp) -> dict[str, object]:
+    return {"line": line, "account_id": "" if account is None else str(account),
+            "target_id": target, "action": action,
+            "timestamp": "" if timestamp is None else str(timestamp)}
+
+
+def _tweet(line: int, tweet: dict, raw: Rows) -> None:
+    author, when = tweet.get("author_id"), tweet.get("created_at")
+    kinds = {r.get("type"): r.get("id") for r in tweet.get("referenced_tweets") or []
+             if isinstance(r, dict)}
+    for kind, action in _REFERENCE.items():
+        if kind in kinds:
+            raw.append(_row(line, author, f"tweet:{kinds[kind]}", action, when))
+    if "retweeted" in kinds:
+        return  # the text, hashtags and links of a retweet belong to the original author
+    entities = tweet.get("entities") or {}
+    for tag in entities.get("hashtags") or []:
+        raw.append(_row(line, author, f"hashtag:{str(tag.get('tag', '')).lower()}", "hashtag",
+                        when))
+    for user in entities.get("mentions") or []:
+        raw.append(_row(line, author, f"user:{str(user.get('username', '')).lower()}",
+                        "mention", when))
+    for link in entities.get("urls") or []:
+        url = link.get("unwound_url") or link.get("expanded_url") or link.get("url")
+        if url:
+            raw.append(_row(line, author, str(url), "share_url", when))
+    if tweet.get("text"):
+        raw.append(_row(line, author, str(tweet["text"]), "post_text", when))

@@ -1,0 +1,59 @@
+"""Wiring of the typed layers: configuration → :func:`graphs.multiplex.typed_layers`."""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from graphs.multiplex import Layer, typed_layers
+from pipelines.config import RunConfig, window_seconds
+from pipelines.ingest import InputError, input_files
+
+EXTRA_SUFFIXES = (".csv.xz", ".tsv.xz", ".rda", ".rdata", ".rds")
+
+
+def input_paths(patterns: Sequence[str]) -> list[Path]:
+    """Like :func:`pipelines.ingest.input_files`, also taking xz CSVs and R data files."""
+    extra: set[Path] = set()
+    rest = []
+    for pattern in patterns:
+        matches = [Path(m) for m in glob.glob(pattern)] or [Path(pattern)]
+        mine = [p for p in matches if p.is_file() and p.name.lower().endswith(EXTRA_SUFFIXES)]
+        extra.update(mine)
+        if len(mine) < len(matches):
+            rest.append(pattern)
+    return sorted(extra.union(input_files(rest) if rest else []))
+
+
+def input_layers(raw: Any, interactions: Any, config: RunConfig) -> dict[str, Layer]:
+    """The run's typed layers from the validated interactions and the adapter's layer map.
+
+    ``raw`` is an :class:`pipelines.adapters.Adapted` (or a plain raw table without layer
+    information: everything is then one ``engage`` layer, plus ``text``/``url`` rows).
+    """
+    windows = {}
+    for name, value in config.layer_windows.items():
+        try:
+            windows[name] = window_seconds(value)
+        except InputError as exc:
+            raise InputError(f"config: layer_windows.{name}: {exc}") from None
+    for name, value in config.layer_weights.items():
+        if not isinstance(value, int | float) or value <= 0:
+            raise InputError(f"config: layer_weights.{name} must be a positive number, "
+                             f"got {value!r}")
+    if config.rank_window <= 0:
+        raise InputError(f"config: rank_window must be positive, got {config.rank_window}")
+    table = interactions.to_pandas() if hasattr(interactions, "to_pandas") else interactions
+    try:
+        return typed_layers(
+            pd.DataFrame(table), layer_of=getattr(raw, "layer_of", {}),
+            order_actions=getattr(raw, "order_actions", frozenset()),
+            window_s=config.window_s, rank_window=config.rank_window, windows=windows,
+            weights={k: float(v) for k, v in config.layer_weights.items()},
+            text_threshold=config.text_threshold, seed=config.seed)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
