@@ -103,6 +103,8 @@ def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,
             continue
         table = pa.Table.from_pandas(layer.interactions[["account_id", "target_id", "action",
                                                          "timestamp"]], preserve_index=False)
+        table = table.set_column(3, "timestamp",
+                                 table["timestamp"].cast(pa.timestamp("us", tz="UTC"), safe=False))
         out[name] = co_engagement(bipartite_incidence(table), window_s=int(layer.window_s),
                                   max_crowd=max_crowd, min_shared_targets=min_shared_targets)
     return out

@@ -18,26 +18,28 @@ EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
 def rank_clock(ranked: pd.DataFrame) -> pd.DataFrame:
     """Replace each row's position by a timestamp ``rank`` seconds after the epoch.
 
+    Positions are kept as given (not re-numbered), so a gap in the ranks — likers missing
+    from the export — keeps its distance.
+
     Parameters
     ----------
     ranked : pandas.DataFrame
-        ``account_id, target_id, action, rank``; ``rank`` orders the actions on one target
-        (any integers, gaps and ties allowed; ties keep the same position).
+        ``account_id, target_id, action, rank``; ``rank`` is the position of the action in
+        its target's list (any integers; gaps and ties allowed).
 
     Returns
     -------
     pandas.DataFrame
         ``account_id, target_id, action, timestamp`` where ``timestamp`` is the epoch plus
-        the dense rank of the row within its target (0, 1, 2, … seconds), sorted by target
-        and rank.
+        ``rank`` seconds, sorted by target and rank.
 
     Examples
     --------
     >>> likes = pd.DataFrame({"account_id": ["a", "b", "c"], "target_id": ["p"] * 3,
     ...                       "action": ["like"] * 3, "rank": [10, 30, 20]})
     >>> out = rank_clock(likes)
-    >>> list(zip(out["account_id"], (out["timestamp"] - EPOCH).dt.seconds))
-    [('a', 0), ('c', 1), ('b', 2)]
+    >>> list(zip(out["account_id"], (out["timestamp"] - EPOCH).dt.total_seconds().astype(int)))
+    [('a', 10), ('c', 20), ('b', 30)]
     """
     for column in ("account_id", "target_id", "action", "rank"):
         if column not in ranked.columns:
@@ -48,10 +50,10 @@ def rank_clock(ranked: pd.DataFrame) -> pd.DataFrame:
         first = ranked.index[bad.to_numpy()][0]
         raise ValueError(f"ranked likes: row {first}: column 'rank' must be an integer, "
                          f"got {ranked.loc[first, 'rank']!r}")
-    dense = rank.groupby(ranked["target_id"]).rank(method="dense").astype("int64") - 1
+    position = rank.astype("int64")
     out = pd.DataFrame({"account_id": ranked["account_id"], "target_id": ranked["target_id"],
                         "action": ranked["action"],
-                        "timestamp": EPOCH + pd.to_timedelta(dense, unit="s")})
-    return out.assign(_r=dense).sort_values(["target_id", "_r", "account_id"],
+                        "timestamp": EPOCH + pd.to_timedelta(position, unit="s")})
+    return out.assign(_r=position).sort_values(["target_id", "_r", "account_id"],
                                             ignore_index=True).drop(columns="_r")
 

@@ -65,6 +65,8 @@ def sniffed_format(path: Path) -> str:
             return fmt
     if {"account_id", "target_id", "action"} <= header and header & {"timestamp", "rank"}:
         return "generic"
+    if {"account_id", "post_id", "timestamp"} <= header and _object_columns(header):
+        return "coortweet"
     raise InputError(f"{path}: cannot tell the format from its columns "
                      f"({', '.join(sorted(header)[:12])}); expected one of {', '.join(FORMATS)} "
                      "or map columns in the config's [columns] table with --format generic")
@@ -182,7 +184,7 @@ def _coortweet(path: Path, columns: Mapping[str, str]) -> Adapted:
                      target_id=f["object_id"], action="share", timestamp=f["timestamp_share"])
         return _adapted([raw])
     f = _checked(path, "coortweet", f, {"account_id", "timestamp"})
-    kinds = [c for c in f.columns if c.endswith("_id") and c not in ("account_id", "post_id")]
+    kinds = _object_columns(f.columns)
     if not kinds:
         raise InputError(f"{path}: --format coortweet needs object_id or <kind>_id columns")
     parts = []
@@ -193,6 +195,11 @@ def _coortweet(path: Path, columns: Mapping[str, str]) -> Adapted:
                             target_id=f"{kind}:" + f.loc[has, column], action=kind,
                             timestamp=f.loc[has, "timestamp"]))
     return _adapted(parts, layer_of={c.removesuffix("_id"): c.removesuffix("_id") for c in kinds})
+
+
+def _object_columns(columns) -> list[str]:
+    """CooRTweet's wide table: every ``<kind>_id`` column but the account and post ids."""
+    return [c for c in columns if c.endswith("_id") and c not in ("account_id", "post_id")]
 
 
 def _rda(path: Path) -> pd.DataFrame:
