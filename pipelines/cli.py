@@ -48,6 +48,8 @@ def run(
         "--pseudonymise", help="Pseudonymise accounts outside flagged cohorts.")] = None,
     fmt: Annotated[str | None, typer.Option(
         "--format", help="auto, generic, twitter-v2, cnt, coortweet, crowdtangle or ira.")] = None,
+    max_memory: Annotated[float | None, typer.Option(
+        "--max-memory", help="Memory limit in GB (default: 80% of available).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
 ) -> None:
     """Run the pipeline on interaction logs and write cohorts, evidence and a report.
@@ -60,7 +62,8 @@ def run(
     _logging(verbose)
     try:
         cfg = load_config(config, inputs=logs or None, out=out, posts=posts, accounts=accounts,
-                          window=window, seed=seed, pseudonymise=pseudonymise, format=fmt)
+                          window=window, seed=seed, pseudonymise=pseudonymise, format=fmt,
+                          max_memory_gb=max_memory)
         result = run_pipeline(cfg)
     except (InputError, ValueError, OSError) as exc:
         raise _fail(exc) from None
@@ -93,16 +96,29 @@ def generate(
 
 @app.command()
 def evaluate(
-    run_dir: Annotated[Path, typer.Argument(help="Output directory of a run.")],
-    labels: Annotated[Path, typer.Argument(help="labels.csv: account_id, label, group.")],
+    run_dir: Annotated[Path | None, typer.Argument(help="Output directory of a run.")] = None,
+    labels: Annotated[Path | None,
+                      typer.Argument(help="labels.csv: account_id, label, group.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    grid: Annotated[bool, typer.Option("--grid", help="Run the generator scenario grid.")] = False,
+    holdout: Annotated[bool, typer.Option("--holdout", help="Add the held-out cells.")] = False,
+    n_organic: Annotated[int, typer.Option(help="Organic accounts per grid cell.")] = 2000,
 ) -> None:
-    """Score a run's flagged accounts against ground-truth labels.
+    """Score a run's flagged accounts against ground-truth labels, or run the scenario grid.
 
-    Example: cohortscan evaluate reports/demo data/sample/labels.csv
+    Example: cohortscan evaluate reports/demo data/sample/labels.csv;
+    cohortscan evaluate --grid --holdout
     """
     from graphs.evaluation import detection_scores
 
+    if grid:
+        from pipelines.evaluate_grid import evaluation_grid, grid_cells, grid_markdown
+
+        table = evaluation_grid(grid_cells(holdout=holdout), n_organic=n_organic)
+        typer.echo(table.to_json(orient="records") if as_json else grid_markdown(table))
+        return
+    if run_dir is None or labels is None:
+        raise typer.BadParameter("RUN_DIR and LABELS are required without --grid")
     try:
         flagged = pd.read_csv(run_dir / "flagged_accounts.csv", dtype={"account_id": str})
         members = pd.read_csv(run_dir / "memberships.csv", dtype={"account_id": str})
