@@ -62,8 +62,10 @@ def comment_farm_logs(*, seed: int = 0, n_organic: int = 600, farm_size: int = 2
     start = base.interactions["timestamp"].min().floor("D")
     days = max((base.interactions["timestamp"].max() - start).days, 1)
     posts = base.posts["target_id"].to_numpy()
-    rows = [_campaign(rng, vocab, farm, posts, start + pd.Timedelta(seconds=int(rng.uniform(0, days * 86400))),
-                      campaign_share, campaign_hours) for _ in range(n_campaigns)]
+    starts = start + pd.to_timedelta(np.floor(rng.uniform(0, days * 86400, n_campaigns)),
+                                     unit="s")
+    rows = [_campaign(rng, vocab, farm, posts, when, campaign_share, campaign_hours)
+            for when in starts]
     rows.append(_organic_comments(rng, vocab, base.labels, posts, start, days, organic_commenters))
     comments = pd.concat(rows, ignore_index=True)
     interactions = pd.concat([base.interactions, comments], ignore_index=True).sort_values(

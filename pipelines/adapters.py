@@ -80,7 +80,7 @@ def read_inputs(paths: Sequence[Path], columns: Mapping[str, str], fmt: str = "a
     for path in paths:
         chosen = fmt
         if fmt == "auto":
-            chosen = "generic" if columns else sniffed_format(path)
+            chosen = "generic" if columns else _sniffed_or_generic(path)
         parts.append(_ADAPTERS[chosen](path, columns))
     return Adapted(
         raw=pa.concat_tables([p.raw for p in parts]),
@@ -88,6 +88,16 @@ def read_inputs(paths: Sequence[Path], columns: Mapping[str, str], fmt: str = "a
         layer_of={k: v for p in parts for k, v in p.layer_of.items()},
         order_actions=frozenset().union(*(p.order_actions for p in parts)),
     )
+
+
+def _sniffed_or_generic(path: Path) -> str:
+    """A CSV nothing recognises is read as generic, whose error names the missing column."""
+    try:
+        return sniffed_format(path)
+    except InputError:
+        if _is_json(path):
+            raise
+        return "generic"
 
 
 def _is_json(path: Path) -> bool:

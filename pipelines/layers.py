@@ -57,3 +57,24 @@ def input_layers(raw: Any, interactions: Any, config: RunConfig) -> dict[str, La
             text_threshold=config.text_threshold, seed=config.seed)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+
+
+def account_profiles(path: Path, accounts: pd.DataFrame) -> pd.DataFrame:
+    """The validated accounts table plus the optional ``handle`` and ``profile_changes``
+    columns of the same file (for :func:`graphs.account_context.account_context`)."""
+    optional = ["handle", "profile_changes"]
+    try:
+        if path.name.lower().endswith(".parquet"):
+            extra = pd.read_parquet(path)
+        elif path.name.lower().endswith((".json", ".jsonl", ".ndjson")):
+            extra = pd.read_json(path, lines=True, dtype=False)
+        else:
+            extra = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read ({exc})") from exc
+    keep = [c for c in optional if c in extra.columns]
+    if not keep:
+        return accounts
+    extra = extra[["account_id", *keep]].astype({"account_id": str})
+    extra["account_id"] = extra["account_id"].str.strip()
+    return accounts.merge(extra.drop_duplicates("account_id"), on="account_id", how="left")

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 import pyarrow as pa
 
+from graphs.account_context import account_context
 from graphs.clustering import leiden_clusters
 from graphs.interactions import validated_interactions
 from graphs.multiplex import cohort_layers, fused_co_engagement, layer_projections
@@ -28,7 +29,7 @@ from pipelines.bundle import write_bundles
 from pipelines.config import RunConfig
 from pipelines.exports import write_gexf, write_graphml
 from pipelines.ingest import InputError, read_interactions
-from pipelines.layers import input_layers, input_paths
+from pipelines.layers import account_profiles, input_layers, input_paths
 from pipelines.outputs import atomic_directory, sha256_file, write_csv, write_json, write_parquet
 from pipelines.pseudonyms import shareable_tables
 from pipelines.report import write_report
@@ -93,6 +94,10 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
         write_csv(scored.flagged_accounts, tmp / "flagged_accounts.csv")
         write_csv(scored.cohorts, tmp / "cohorts.csv")
         write_csv(cohort_layers(scored.memberships, projected.edges), tmp / "cohort_layers.csv")
+        if accounts is not None:
+            write_csv(account_context(scored.memberships,
+                                      account_profiles(config.accounts, accounts.table)),
+                      tmp / "account_context.csv")
         write_csv(shared.memberships, tmp / "memberships.csv")
         write_parquet(shared.edges, tmp / "edges.parquet")
         write_parquet(shared.evidence, tmp / "edge_evidence.parquet")

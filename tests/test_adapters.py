@@ -112,7 +112,9 @@ def test_unrecognised_columns(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("who,what,when\na,b,c\n")
     with pytest.raises(InputError, match=r"cannot tell the format from its columns \(what"):
-        read_inputs([path], {})
+        sniffed_format(path)
+    with pytest.raises(InputError, match="missing required column 'account_id'"):
+        read_inputs([path], {})  # auto falls back to generic, which names the column
 
 
 def test_unrecognised_json(tmp_path):
