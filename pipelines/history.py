@@ -193,10 +193,11 @@ def earlier_reports(con: duckdb.DuckDBPyConnection, run_date: dt.date) -> list[d
 def runs_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """The run history, newest first, for ``cohortscan runs list``."""
     return con.sql(
-        "SELECT r.run_id, r.run_date, r.status, r.started_at, r.finished_at, r.out_dir, "
-        "r.missing_partitions, r.error, "
-        "(SELECT count(*) FROM cohorts c WHERE c.run_date = r.run_date) AS cohorts "
-        "FROM runs r ORDER BY r.run_id DESC").df()
+        "SELECT r.run_id, strftime(r.run_date, '%Y-%m-%d') AS run_date, r.status, "
+        "strftime(r.started_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') AS started_at, "
+        "round(epoch(r.finished_at) - epoch(r.started_at), 1) AS seconds, "
+        "(SELECT count(*) FROM cohorts c WHERE c.run_date = r.run_date) AS cohorts_stored, "
+        "r.missing_partitions, r.error, r.out_dir FROM runs r ORDER BY r.run_id DESC").df()
 
 
 def _json(value: Any) -> str | None:

@@ -132,15 +132,17 @@ class _Job:
 
     def __init__(self, cfg: NightlyConfig, run_date: dt.date, parts: PartitionPlan) -> None:
         self.cfg, self.run_date, self.parts = cfg, run_date, parts
-        self.cache = PartitionCache(cfg.store.parent / f"{cfg.store.name}.cache")
+        self.cache = PartitionCache(cfg.store.parent / f"{cfg.store.name}.cache", cfg.run.format)
         self.con = None
         self.lineage = pd.DataFrame()
         self.tracked = 0
 
     def reader(self, paths, columns):
-        from pipelines.ingest import read_interactions
+        from pipelines.adapters import read_inputs
 
-        return self.cache(paths, columns) if self.cfg.cache else read_interactions(paths, columns)
+        if self.cfg.cache:
+            return self.cache(paths, columns)
+        return read_inputs(paths, columns, self.cfg.run.format)
 
     def extra_outputs(self, tmp: Path, scored: Any, manifest: dict[str, Any]) -> None:
         """Lineage, history rows (uncommitted) and the nightly index, inside the temp dir."""

@@ -112,7 +112,8 @@ def nightly_command(
     _emit({"date": run_date.isoformat(), "status": result.status, "out": str(result.out),
            "cohorts": m["cohorts"]["n_cohorts"], "flagged": m["cohorts"]["n_flagged"],
            "lineage": note["lineage"], "missing_partitions": result.missing,
-           "reused": len(note.get("reused", [])), "files": len(m["inputs"])}, json_logs)
+           "reused": len(note.get("reused", [])),
+           "files": sum(len(f) for f in note["partitions"].values())}, json_logs)
     _exit_partial(result.missing)
 
 

@@ -4,11 +4,13 @@ A partition is what an input pattern with a ``{date}`` placeholder matches for o
 e.g. ``logs/date={date}/*.csv.gz``. A nightly run reads the partitions of its lookback
 window; dates that match nothing are *missing* (the run is partial, exit code 3).
 
-The cache keeps, per input file, exactly what :func:`pipelines.ingest.read_interactions`
-returns for it (raw text columns with the original file and line, and its parse rejects) as
-Parquet, keyed by the file's SHA-256, its path, the column mapping, the cohortscan version and
-the source of the ingest module. Only that step is reused: typing, the projection, clustering
-and scoring span the whole window and are recomputed on every run.
+The cache keeps, per input file, exactly what :func:`pipelines.adapters.read_inputs` returns
+for it (raw text columns with the original file and line, its parse rejects, and its layer
+map) as Parquet + JSON, keyed by the file's SHA-256, its path, the column mapping, the format,
+the cohortscan version and the source of the reading modules. ``read_inputs`` reads files one
+by one and concatenates, so cached and fresh parts combine to the same result. Only that
+step is reused: typing, the projection, clustering and scoring span the whole window and are
+recomputed on every run.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from typing import NamedTuple
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines import __version__, ingest
-from pipelines.ingest import InputError, RawInteractions, read_interactions
+from pipelines import __version__, adapters, ingest
+from pipelines.adapters import Adapted, read_inputs
+from pipelines.ingest import InputError
 from pipelines.outputs import sha256_file
 
 log = logging.getLogger(__name__)
@@ -75,40 +78,46 @@ def partition_plan(pattern: str, run_date: dt.date, lookback_days: int) -> Parti
 class PartitionCache:
     """A reader for :func:`pipelines.run.run` that reuses cached per-file ingest results."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, folder: Path, fmt: str = "auto") -> None:
+        self.folder, self.fmt = folder, fmt
         self.reused: list[dict[str, str]] = []
         self.read: list[dict[str, str]] = []
         self._used: set[str] = set()
 
-    def __call__(self, paths: Sequence[Path], columns: Mapping[str, str]) -> RawInteractions:
-        raws, rejects = [], []
-        for path in paths:
-            raw, rejected = self._one(Path(path), columns)
-            raws.append(raw)
-            rejects.append(rejected)
+    def __call__(self, paths: Sequence[Path], columns: Mapping[str, str]) -> Adapted:
+        parts = [self._one(Path(path), columns) for path in paths]
         self._prune()
-        return RawInteractions(pa.concat_tables(raws), pa.concat_tables(rejects))
+        return Adapted(
+            raw=pa.concat_tables([p.raw for p in parts]),
+            parse_rejects=pa.concat_tables([p.parse_rejects for p in parts]),
+            layer_of={k: v for p in parts for k, v in p.layer_of.items()},
+            order_actions=frozenset().union(*(p.order_actions for p in parts)))
 
-    def _one(self, path: Path, columns: Mapping[str, str]) -> tuple[pa.Table, pa.Table]:
+    def _one(self, path: Path, columns: Mapping[str, str]) -> Adapted:
         digest = sha256_file(path)
-        key = cache_key(path, digest, columns)
+        key = cache_key(path, digest, columns, self.fmt)
         self._used.add(key)
-        raw_file, rej_file = self.folder / f"{key}.raw.parquet", self.folder / f"{key}.rej.parquet"
+        files = [self.folder / f"{key}.{part}" for part in ("raw.parquet", "rej.parquet", "json")]
         entry = {"path": str(path), "sha256": digest}
-        if raw_file.is_file() and rej_file.is_file():
+        if all(f.is_file() for f in files):
             self.reused.append(entry)
-            return pq.read_table(raw_file), pq.read_table(rej_file)
-        fresh = read_interactions([path], columns)
+            meta = json.loads(files[2].read_text(encoding="utf-8"))
+            return Adapted(pq.read_table(files[0]), pq.read_table(files[1]), meta["layer_of"],
+                           frozenset(meta["order_actions"]))
+        fresh = read_inputs([path], columns, self.fmt)
         self.folder.mkdir(parents=True, exist_ok=True)
-        _write_atomic(fresh.raw, raw_file)
-        _write_atomic(fresh.parse_rejects, rej_file)
+        _write_atomic(fresh.raw, files[0])
+        _write_atomic(fresh.parse_rejects, files[1])
+        meta = {"layer_of": fresh.layer_of, "order_actions": sorted(fresh.order_actions)}
+        tmp = files[2].with_name(f".{files[2].name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, files[2])
         self.read.append(entry)
-        return fresh.raw, fresh.parse_rejects
+        return fresh
 
     def _prune(self) -> None:
         """Drop entries this run did not use (the window moved past them, or inputs changed)."""
-        for path in self.folder.glob("*.parquet"):
+        for path in self.folder.glob("*.*"):
             if path.name.split(".")[0] not in self._used:
                 path.unlink(missing_ok=True)
 
@@ -119,11 +128,11 @@ class PartitionCache:
                               "lookback window and are recomputed on every run"}
 
 
-def cache_key(path: Path, digest: str, columns: Mapping[str, str]) -> str:
+def cache_key(path: Path, digest: str, columns: Mapping[str, str], fmt: str) -> str:
     """SHA-256 of everything a cached ingest result depends on."""
-    code = hashlib.sha256(Path(ingest.__file__).read_bytes()).hexdigest()
-    parts = [str(path.resolve()), digest, json.dumps(dict(columns), sort_keys=True),
-             __version__, code]
+    code = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (ingest, adapters)))
+    parts = [str(path.resolve()), digest, json.dumps(dict(columns), sort_keys=True), fmt,
+             __version__, code.hexdigest()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
