@@ -16,15 +16,23 @@ REQUIRED_COLUMNS = ("account_id", "target_id", "action", "timestamp")
 # Epoch numbers: below 1e11 they are seconds (up to year 5138), below 1e14 milliseconds.
 _EPOCH_S_MAX = 1e11
 _EPOCH_MS_MAX = 1e14
+# Accepted timestamps: 1970-01-01 up to (not including) 2100-01-01, UTC. Outside this range
+# a value is a placeholder or a unit mix-up, and far years overflow Python datetimes.
+MIN_TIMESTAMP = "1970-01-01"
+MAX_TIMESTAMP = "2100-01-01"
+
+# Trimmed from both ends of every value: space, tab, LF, VT, FF, CR, no-break space, BOM.
+_WHITESPACE = " || ".join(f"chr({c})" for c in (32, 9, 10, 11, 12, 13, 160, 65279))
 
 _TYPED_SQL = f"""
 WITH cleaned AS (
     SELECT source, line,
-           nullif(trim(account_id), '') AS account_id,
-           nullif(trim(target_id), '') AS target_id,
-           nullif(lower(trim(action)), '') AS action,
-           nullif(trim("timestamp"), '') AS ts_text,
-           concat_ws(',', account_id, target_id, action, "timestamp") AS raw
+           nullif(trim(account_id, {_WHITESPACE}), '') AS account_id,
+           nullif(trim(target_id, {_WHITESPACE}), '') AS target_id,
+           nullif(lower(trim(action, {_WHITESPACE})), '') AS action,
+           nullif(trim("timestamp", {_WHITESPACE}), '') AS ts_text,
+           replace(concat_ws(',', account_id, target_id, action, "timestamp"), chr(0), '\\x00')
+               AS raw
     FROM raw
 ), parsed AS (
     SELECT *,
@@ -46,8 +54,14 @@ SELECT *,
         WHEN target_id IS NULL THEN 'missing target_id'
         WHEN action IS NULL THEN 'missing action'
         WHEN ts_text IS NULL THEN 'missing timestamp'
+        WHEN instr(account_id, chr(0)) > 0 THEN 'NUL byte in account_id'
+        WHEN instr(target_id, chr(0)) > 0 THEN 'NUL byte in target_id'
+        WHEN instr(action, chr(0)) > 0 THEN 'NUL byte in action'
         WHEN ts IS NULL THEN 'unparseable timestamp (expected ISO-8601 or epoch seconds/ms): '
                              || left(ts_text, 80)
+        WHEN ts < TIMESTAMPTZ '{MIN_TIMESTAMP}' OR ts >= TIMESTAMPTZ '{MAX_TIMESTAMP}'
+            THEN 'timestamp out of range ({MIN_TIMESTAMP} to {MAX_TIMESTAMP}): '
+                 || left(ts_text, 80)
     END AS reason
 FROM parsed
 """
@@ -77,7 +91,9 @@ def validated_interactions(raw: pa.Table) -> ValidatedInteractions:
     -------
     ValidatedInteractions
         Accepted rows (ids trimmed, action lower-cased, timestamp as UTC ``TIMESTAMPTZ``,
-        exact duplicates collapsed), rejected rows with their reason, and the counts;
+        exact duplicates collapsed), rejected rows with their reason (a missing value, a NUL
+        byte in an id or action, an unparseable timestamp or one outside
+        [``MIN_TIMESTAMP``, ``MAX_TIMESTAMP``)), and the counts;
         ``rows_read == rows_accepted + len(rejected)`` always holds.
 
     Examples

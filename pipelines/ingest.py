@@ -7,7 +7,9 @@ Every value is read as text so that typing and validation happen in one place
 
 from __future__ import annotations
 
+import collections
 import csv
+import datetime as dt
 import difflib
 import glob
 import gzip
@@ -19,6 +21,7 @@ from typing import NamedTuple
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from graphs.interactions import REQUIRED_COLUMNS
 
@@ -92,6 +95,10 @@ def _known(path: Path) -> bool:
 
 
 def _check_columns(path: Path, found: Sequence[str], columns: Mapping[str, str]) -> None:
+    if len(found) == 1 and not any(columns.get(c, c) == found[0] for c in REQUIRED_COLUMNS):
+        raise InputError(f"{path}: the header line has a single column ({found[0][:80]!r}): "
+                         "no known delimiter (',' ';' tab '|') found"
+                         f"{_delimiter_hint(found[0])}; convert the file to comma-separated CSV")
     for ours in REQUIRED_COLUMNS:
         theirs = columns.get(ours, ours)
         if theirs in found:
@@ -103,6 +110,15 @@ def _check_columns(path: Path, found: Sequence[str], columns: Mapping[str, str])
             f"{path}: missing required column '{theirs}' (found: {shown}){did_you_mean}"
             + (" Map names in the config's [columns] table." if theirs == ours else "")
         )
+
+
+def _delimiter_hint(header: str) -> str:
+    """``"; it looks delimited by ':'"`` for the most frequent separator-like character."""
+    counts = collections.Counter(ch for ch in header if not (ch.isalnum() or ch in "_\"'"))
+    if not counts:
+        return ""
+    ch = counts.most_common(1)[0][0]
+    return f"; it looks delimited by {ch!r}"
 
 
 def _csv_header(path: Path) -> tuple[list[str], str]:
@@ -122,11 +138,16 @@ def _csv_header(path: Path) -> tuple[list[str], str]:
     return [h.strip() for h in header], delim
 
 
-def _select_list(columns: Mapping[str, str]) -> str:
+def _select_list(columns: Mapping[str, str], float_columns: Sequence[str] = ()) -> str:
+    """Every required column as text; whole-number float ids (Parquet) lose their ``.0``."""
     parts = []
     for ours in REQUIRED_COLUMNS:
         theirs = columns.get(ours, ours).replace('"', '""')
-        parts.append(f'CAST("{theirs}" AS VARCHAR) AS {ours}')
+        text = f'CAST("{theirs}" AS VARCHAR)'
+        if ours in ("account_id", "target_id") and columns.get(ours, ours) in float_columns:
+            text = (f'CASE WHEN isfinite("{theirs}") AND "{theirs}" = trunc("{theirs}") '
+                    f'THEN CAST(CAST("{theirs}" AS HUGEINT) AS VARCHAR) ELSE {text} END')
+        parts.append(f"{text} AS {ours}")
     return ", ".join(parts)
 
 
@@ -177,11 +198,13 @@ def _raw_table(path: Path, lines: np.ndarray, table: pa.Table) -> pa.Table:
 
 def _read_parquet(con, path: Path, columns: Mapping[str, str]) -> tuple[pa.Table, pa.Table]:
     try:
-        found = [r[0] for r in con.sql("DESCRIBE SELECT * FROM read_parquet(?)",
-                                       params=[str(path)]).fetchall()]
+        described = con.sql("DESCRIBE SELECT * FROM read_parquet(?)",
+                            params=[str(path)]).fetchall()
+        found = [r[0] for r in described]
+        floats = [r[0] for r in described if r[1] in ("FLOAT", "DOUBLE")]
         _check_columns(path, found, columns)
         table = con.sql(
-            f"SELECT file_row_number + 1 AS ordinal, {_select_list(columns)} "
+            f"SELECT file_row_number + 1 AS ordinal, {_select_list(columns, floats)} "
             "FROM read_parquet(?, file_row_number = true)", params=[str(path)]
         ).to_arrow_table()
     except duckdb.Error as exc:
@@ -215,3 +238,11 @@ def _read_jsonl(con, path: Path, columns: Mapping[str, str]) -> tuple[pa.Table, 
         "raw": bad["j"],
     }, schema=REJECT_SCHEMA)
     return raw, rejected
+
+
+def future_timestamps(interactions: pa.Table, now: dt.datetime) -> int:
+    """How many accepted interactions are later than ``now`` (kept, counted in the manifest)."""
+    if interactions.num_rows == 0:
+        return 0
+    later = pc.greater(interactions["timestamp"], pa.scalar(now, interactions["timestamp"].type))
+    return int(pc.sum(later).as_py() or 0)

@@ -28,8 +28,9 @@ from pipelines.adapters import read_inputs
 from pipelines.bundle import write_bundles
 from pipelines.config import RunConfig
 from pipelines.exports import write_gexf, write_graphml
-from pipelines.ingest import InputError, read_interactions
+from pipelines.ingest import InputError, future_timestamps, read_interactions
 from pipelines.layers import account_profiles, input_layers, input_paths
+from pipelines.limits import check_layers_memory, check_resident_memory, default_memory_gb
 from pipelines.outputs import atomic_directory, sha256_file, write_csv, write_json, write_parquet
 from pipelines.pseudonyms import shareable_tables
 from pipelines.report import write_report
@@ -67,10 +68,13 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
     with _step("layers", timings):
         layers = input_layers(raw, valid.interactions, config)
     with _step("projection", timings):
+        max_memory_gb = config.max_memory_gb or default_memory_gb()
+        check_layers_memory(layers, max_crowd=config.max_crowd, max_memory_gb=max_memory_gb)
         projected = fused_co_engagement(
             layer_projections(layers, max_crowd=config.max_crowd,
                               min_shared_targets=config.min_shared_targets),
             {name: layer.weight for name, layer in layers.items()})
+    check_resident_memory("projection", max_memory_gb)
     with _step("clustering", timings):
         clusters = leiden_clusters(projected.edges, seed=config.seed,
                                    resolution=config.resolution)
@@ -150,6 +154,7 @@ def _row_accounting(parse_rejected: int, valid, config: RunConfig) -> dict[str, 
         "rows_rejected": valid.rejected.num_rows + parse_rejected,
         "duplicates_collapsed": valid.duplicates_collapsed,
         "interactions": valid.interactions.num_rows,
+        "future_timestamps": future_timestamps(valid.interactions, dt.datetime.now(dt.UTC)),
     }
     assert rows["rows_read"] == rows["rows_accepted"] + rows["rows_rejected"]
     log.info("rows read %d = accepted %d + rejected %d (%d duplicates collapsed)",

@@ -1,0 +1,106 @@
+"""Memory guard: refuse a run with a clear error before it exhausts the machine.
+
+Two checks, both against ``max_memory_gb`` (config key / ``--max-memory``; by default 80% of
+the memory available when the run starts):
+
+- before the projection, :func:`projected_pairs_bound` counts (without enumerating) an upper
+  bound of the action pairs the sliding window would emit, and :func:`check_projection_memory`
+  raises :class:`~pipelines.ingest.InputError` when those pairs would not fit;
+- between steps, :func:`check_resident_memory` compares the process's resident set size
+  with the limit, so a step that grew too much stops the run before the next one starts.
+
+``BYTES_PER_PAIR`` was measured (docs/robustness.md): the projection's peak resident memory
+grows by about 250 bytes per enumerated action pair (pair arrays plus DuckDB's per-target
+aggregation).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import psutil
+import pyarrow as pa
+
+from graphs.bipartite import Incidence, bipartite_incidence
+from graphs.multiplex import Layer
+from pipelines.ingest import InputError
+
+BYTES_PER_PAIR = 256
+GB = 1 << 30
+
+
+def default_memory_gb() -> float:
+    """80% of the memory available now, in GiB."""
+    return 0.8 * psutil.virtual_memory().available / GB
+
+
+def projected_pairs_bound(inc: Incidence, *, window_s: int, max_crowd: int) -> int:
+    """Upper bound of the action pairs :func:`graphs.projection.windowed_pairs` will emit.
+
+    For every action whose crowd (actions on its target within ``window_s`` either side,
+    itself included) is at most ``max_crowd``, count the later actions on the same target
+    within the window. Same-account pairs and pairs with a hub action are counted too, so
+    the bound is never below the true count. O(n log n) time, a few arrays of n integers.
+
+    >>> import datetime as dt
+    >>> import pyarrow as pa
+    >>> from graphs.bipartite import bipartite_incidence
+    >>> t = [dt.datetime(2026, 11, 1, 0, m, tzinfo=dt.timezone.utc) for m in (0, 5, 50)]
+    >>> inc = bipartite_incidence(pa.table({"account_id": ["a", "b", "c"],
+    ...     "target_id": ["x"] * 3, "action": ["like"] * 3, "timestamp": t}))
+    >>> projected_pairs_bound(inc, window_s=600, max_crowd=100)
+    1
+    """
+    if inc.time.size == 0:
+        return 0
+    time = inc.time.astype(np.int64) - int(inc.time.min())
+    stride = int(time.max()) + 2 * int(window_s) + 1
+    key = inc.target.astype(np.int64) * stride + time  # sorted: entries are by (target, time)
+    right = np.searchsorted(key, key + window_s, side="right")
+    left = np.searchsorted(key, key - window_s, side="left")
+    paired = (right - left) <= max_crowd
+    later = right - np.arange(key.size) - 1
+    return int(later[paired].sum())
+
+
+def check_projection_memory(inc: Incidence, *, window_s: int, max_crowd: int,
+                            max_memory_gb: float) -> int:
+    """Return the pair bound, or raise InputError when its memory exceeds ``max_memory_gb``."""
+    pairs = projected_pairs_bound(inc, window_s=window_s, max_crowd=max_crowd)
+    _check_pairs(pairs, window_s=window_s, max_crowd=max_crowd, max_memory_gb=max_memory_gb)
+    return pairs
+
+
+def _check_pairs(pairs: int, *, window_s: int, max_crowd: int, max_memory_gb: float) -> None:
+    need_gb = pairs * BYTES_PER_PAIR / GB
+    if need_gb > max_memory_gb:
+        raise InputError(
+            f"the projection would enumerate up to {pairs:,} action pairs (≈ {need_gb:.1f} GB), "
+            f"more than max_memory_gb = {max_memory_gb:g}; lower max_crowd (now {max_crowd}) "
+            f"or the window (now {window_s} s), or raise --max-memory")
+
+
+def check_resident_memory(step: str, max_memory_gb: float) -> float:
+    """Return the resident memory in GiB, or raise InputError when above ``max_memory_gb``."""
+    rss_gb = psutil.Process().memory_info().rss / GB
+    if rss_gb > max_memory_gb:
+        raise InputError(f"memory use {rss_gb:.1f} GB after step '{step}' exceeds "
+                         f"max_memory_gb = {max_memory_gb:g}; raise --max-memory or split the "
+                         "input")
+    return rss_gb
+
+
+def check_layers_memory(layers: dict[str, Layer], *, max_crowd: int,
+                        max_memory_gb: float) -> int:
+    """:func:`check_projection_memory` over every layer's incidence; return the total bound."""
+    total = 0
+    for name in sorted(layers):
+        layer = layers[name]
+        if len(layer.interactions) == 0:
+            continue
+        table = pa.Table.from_pandas(layer.interactions[["account_id", "target_id", "action",
+                                                         "timestamp"]], preserve_index=False)
+        inc = bipartite_incidence(table)
+        total += projected_pairs_bound(inc, window_s=int(layer.window_s), max_crowd=max_crowd)
+        _check_pairs(total, window_s=int(layer.window_s), max_crowd=max_crowd,
+                     max_memory_gb=max_memory_gb)
+    return total
