@@ -1,0 +1,112 @@
+"""Typed layers, fusion with per-layer provenance, cohort_layers, and the comment farm."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from graphs.clustering import leiden_clusters
+from graphs.multiplex import (Layer, cohort_layers, fused_co_engagement, layer_projections,
+                              typed_layers)
+from graphs.scoring import scored_cohorts
+from graphs.synthetic_comments import comment_farm_logs
+
+T0 = pd.Timestamp("2026-11-01", tz="UTC")
+
+
+def _rows(accounts, targets, action, minutes):
+    return pd.DataFrame({"account_id": accounts, "target_id": targets, "action": action,
+                         "timestamp": [T0 + pd.Timedelta(minutes=m) for m in minutes]})
+
+
+def test_fusion_sums_ties_and_keeps_provenance():
+    likes = _rows(["a", "b", "a", "b", "b", "c", "b", "c"], list("ppqqrrss"), "like",
+                  [0, 1, 0, 1, 0, 1, 0, 1])
+    links = _rows(["a", "b", "a", "b"], ["u1", "u1", "u2", "u2"], "x", [0, 30, 0, 30])
+    proj = layer_projections({"like": Layer(likes, 300), "url": Layer(links, 3600)})
+    fused = fused_co_engagement(proj, {"url": 0.5})
+    edges = fused.edges.set_index(["account_a", "account_b"])
+    ab, bc = edges.loc[("a", "b")], edges.loc[("b", "c")]
+    assert (ab["shared_targets"], ab["ties:like"], ab["ties:url"]) == (4, 2, 2)
+    assert json.loads(ab["layers"]) == ["like", "url"] and json.loads(bc["layers"]) == ["like"]
+    assert ab["weight"] == pytest.approx(proj["like"].edges["weight"].iloc[0]
+                                         + 0.5 * proj["url"].edges["weight"].iloc[0])
+    assert ab["expected_ties"] == pytest.approx(proj["like"].edges["expected_ties"].iloc[0]
+                                                + proj["url"].edges["expected_ties"].iloc[0])
+    assert json.loads(ab["targets"]) == ["p", "q", "u1", "u2"]
+    assert set(fused.evidence["layer"]) == {"like", "url"}
+    assert fused.stats["n_actions"] == 12 and set(fused.stats["layers"]) == {"like", "url"}
+    assert fused.activity.set_index("account_id").loc["b", "n_actions"] == 6
+
+
+def test_layer_windows_are_separate():
+    links = _rows(["a", "b", "a", "b"], ["u1", "u1", "u2", "u2"], "x", [0, 30, 0, 30])
+    assert layer_projections({"url": Layer(links, 600)})["url"].edges.empty  # 30 min apart
+    assert len(layer_projections({"url": Layer(links, 3600)})["url"].edges) == 1
+
+
+def test_layer_window_must_be_positive_and_some_layer_needed():
+    with pytest.raises(ValueError, match="layer 'url': window must be positive"):
+        layer_projections({"url": Layer(_rows(["a"], ["u"], "x", [0]), 0)})
+    with pytest.raises(ValueError, match="no layer has any interaction"):
+        fused_co_engagement({})
+
+
+def test_typed_layers_routes_actions():
+    rows = pd.concat([
+        _rows(["a", "b"], ["p", "p"], "like", [0, 1]),
+        _rows(["a", "b"], ["http://www.x.org/?utm_source=1", "x.org"], "share_url", [0, 1]),
+        _rows(["a", "b"], ["Buy now at my page friends", "buy now at my page, friends!"],
+              "post_text", [0, 1]),
+        _rows(["a", "b"], ["p", "p"], "retweet", [0, 1]),
+        pd.DataFrame({"account_id": ["a", "b"], "target_id": ["q", "q"],
+                      "action": "like@order", "timestamp": pd.to_datetime([3, 4], unit="s",
+                                                                          utc=True)}),
+    ], ignore_index=True)
+    layers = typed_layers(rows, layer_of={"retweet": "retweet", "like@order": "like@order"},
+                          order_actions=frozenset({"like@order"}), windows={"text": 60},
+                          weights={"url": 2.0})
+    assert sorted(layers) == ["engage", "like@order", "retweet", "text", "url"]
+    assert set(layers["url"].interactions["target_id"]) == {"url:x.org"}
+    assert layers["text"].interactions["target_id"].nunique() == 1
+    assert (layers["text"].window_s, layers["url"].weight, layers["like@order"].window_s) == (
+        60, 2.0, 3)
+
+
+def test_typed_layers_rejects_mixed_clock_in_one_layer():
+    rows = pd.concat([_rows(["a"], ["p"], "like", [0]), _rows(["b"], ["p"], "like@order", [0])])
+    with pytest.raises(ValueError, match="layer 'likes': mixes timed and order-only actions"):
+        typed_layers(rows, layer_of={"like": "likes", "like@order": "likes"},
+                     order_actions=frozenset({"like@order"}))
+
+
+def test_cohort_layers_empty_when_no_internal_edge():
+    m = pd.DataFrame({"account_id": ["a", "b"], "cohort_id": [0, 1]})
+    e = pd.DataFrame({"account_a": ["a"], "account_b": ["b"], "ties:like": [2],
+                      "weight:like": [1.0]})
+    assert cohort_layers(m, e).empty
+
+
+def _chain(logs, interactions):
+    layers = typed_layers(interactions)
+    fused = fused_co_engagement(layer_projections(layers))
+    clusters = leiden_clusters(fused.edges, seed=0)
+    scored = scored_cohorts(clusters, fused.edges, fused.evidence, fused.activity,
+                            n_actions=fused.stats["n_actions"], posts=logs.posts,
+                            accounts=logs.accounts)
+    return scored, cohort_layers(scored.memberships, fused.edges)
+
+
+def test_comment_farm_is_found_only_through_the_text_layer():
+    logs = comment_farm_logs(seed=0)
+    farm = set(logs.labels.loc[logs.labels["group"] == "comment_farm", "account_id"])
+    scored, layers = _chain(logs, logs.interactions)
+    flagged = scored.flagged_accounts
+    assert set(flagged["account_id"]) <= farm and len(set(flagged["account_id"])) >= 0.8 * len(farm)
+    tied = layers[layers["cohort_id"].isin(flagged["cohort_id"])]
+    assert set(tied["layer"]) == {"text"}
+    without_text = logs.interactions[logs.interactions["action"] != "post_text"]
+    blind, _ = _chain(logs, without_text)
+    assert not set(blind.flagged_accounts["account_id"]) & farm
