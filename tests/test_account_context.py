@@ -15,8 +15,8 @@ def test_default_looking_handles():
 
 
 def test_burst_share():
-    t = pd.Series(pd.to_datetime(["2026-01-01T00:00:00", "2026-01-01T12:00:00", "2026-01-05T00:00:00", "2027-01-01T00:00:00"],
-                                 utc=True))
+    t = pd.Series(pd.to_datetime(["2026-01-01T00:00:00", "2026-01-01T12:00:00",
+                                  "2026-01-05T00:00:00", "2027-01-01T00:00:00"], utc=True))
     assert burst_share(t, burst_days=1) == 0.5
     assert burst_share(t, burst_days=5) == 0.75
     assert pd.isna(burst_share(pd.Series([], dtype="datetime64[ns, UTC]")))

@@ -8,8 +8,13 @@ import pandas as pd
 import pytest
 
 from graphs.clustering import leiden_clusters
-from graphs.multiplex import (Layer, cohort_layers, fused_co_engagement, layer_projections,
-                              typed_layers)
+from graphs.multiplex import (
+    Layer,
+    cohort_layers,
+    fused_co_engagement,
+    layer_projections,
+    typed_layers,
+)
 from graphs.scoring import scored_cohorts
 from graphs.synthetic_comments import comment_farm_logs
 
