@@ -7,6 +7,10 @@ window around the two actions — so a viral post cannot make millions of strong
 Actions whose crowd exceeds ``max_crowd`` are not paired at all: every remaining action
 pairs with fewer than ``max_crowd`` others, so enumeration is bounded by
 ``len(actions) * max_crowd`` by construction, whatever the degree distribution.
+
+The pairs are never materialised: :mod:`graphs.pair_kernel` walks account by account,
+reduces each account's ties in a small buffer and emits only the kept edges and their
+evidence, in chunks of accounts whose work memory stays below ``chunk_ties`` ties.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ from __future__ import annotations
 import json
 from typing import NamedTuple
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from numba import njit, prange
+import pyarrow.compute as pc
 
 from graphs.bipartite import Incidence
+from graphs.pair_kernel import account_bounds, compact, segment_starts, window_bounds
+from graphs.pair_kernel import chunk_ties as chunk_ties_kernel
 from graphs.significance import bh_q_values, expected_ties, tie_p_values
 
 
@@ -37,72 +42,22 @@ class CoEngagement(NamedTuple):
     """Counts for the manifest: actions, pairs enumerated, hub actions and targets skipped..."""
 
 
-@njit(cache=True)
-def _segments(target: np.ndarray) -> np.ndarray:
-    starts = [0]
-    for k in range(1, target.size):
-        if target[k] != target[k - 1]:
-            starts.append(k)
-    starts.append(target.size)
-    return np.array(starts, dtype=np.int64)
+CHUNK_TIES = 1 << 22
 
 
-@njit(parallel=True, cache=True)
-def _crowds(seg: np.ndarray, time: np.ndarray, window: int) -> np.ndarray:
-    """Number of actions on the same target within ``window`` of each action (itself included)."""
-    crowd = np.empty(time.size, dtype=np.int64)
-    for s in prange(seg.size - 1):
-        lo, hi = seg[s], seg[s + 1]
-        left, right = lo, lo
-        for k in range(lo, hi):
-            while time[k] - time[left] > window:
-                left += 1
-            while right < hi and time[right] - time[k] <= window:
-                right += 1
-            crowd[k] = right - left
-    return crowd
-
-
-@njit(parallel=True, cache=True)
-def _pair_counts(seg, time, account, crowd, window, max_crowd):
-    counts = np.zeros(seg.size - 1, dtype=np.int64)
-    for s in prange(seg.size - 1):
-        n = 0
-        for i in range(seg[s], seg[s + 1]):
-            if crowd[i] > max_crowd:
-                continue
-            j = i + 1
-            while j < seg[s + 1] and time[j] - time[i] <= window:
-                if crowd[j] <= max_crowd and account[j] != account[i]:
-                    n += 1
-                j += 1
-        counts[s] = n
-    return counts
-
-
-@njit(parallel=True, cache=True)
-def _pairs(seg, time, account, crowd, window, max_crowd, offsets, first, second):
-    for s in prange(seg.size - 1):
-        out = offsets[s]
-        for i in range(seg[s], seg[s + 1]):
-            if crowd[i] > max_crowd:
-                continue
-            j = i + 1
-            while j < seg[s + 1] and time[j] - time[i] <= window:
-                if crowd[j] <= max_crowd and account[j] != account[i]:
-                    if account[i] < account[j]:
-                        first[out], second[out] = i, j
-                    else:
-                        first[out], second[out] = j, i
-                    out += 1
-                j += 1
+def _bounds(inc: Incidence, window_s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``back, ahead`` window extents per entry and the crowd (int64) of each entry."""
+    seg = segment_starts(inc.target) if inc.target.size else np.zeros(1, dtype=np.int64)
+    back, ahead = window_bounds(seg, inc.time, window_s)
+    return back, ahead, back.astype(np.int64) + ahead + 1
 
 
 def windowed_pairs(inc: Incidence, *, window_s: int, max_crowd: int) -> pa.Table:
     """Every in-window pair of actions on the same target by two different accounts.
 
-    Returns a table with ``a, b`` (account codes, a < b), ``target``, ``dt`` (seconds),
-    ``w`` (1 / log2(crowd)), ``ia, ib`` (entry indices of a's and b's actions).
+    A reference enumeration (it materialises every pair; :func:`co_engagement` does not).
+    Returns ``a, b`` (account codes, a < b), ``target``, ``dt`` (seconds), ``w``
+    (1 / log2(crowd)), ``ia, ib`` (entry indices of a's and b's actions).
 
     Examples
     --------
@@ -114,39 +69,67 @@ def windowed_pairs(inc: Incidence, *, window_s: int, max_crowd: int) -> pa.Table
     >>> windowed_pairs(inc, window_s=600, max_crowd=100).to_pydict()["dt"]
     [300]
     """
-    seg = _segments(inc.target) if inc.target.size else np.zeros(1, dtype=np.int64)
-    crowd = _crowds(seg, inc.time, window_s)
-    counts = _pair_counts(seg, inc.time, inc.account, crowd, window_s, max_crowd)
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    first = np.empty(offsets[-1], dtype=np.int64)
-    second = np.empty(offsets[-1], dtype=np.int64)
-    _pairs(seg, inc.time, inc.account, crowd, window_s, max_crowd, offsets, first, second)
-    worst = np.maximum(crowd[first], crowd[second]).clip(min=2)
+    _, ahead, crowd = _bounds(inc, window_s)
+    later = np.where(crowd <= max_crowd, ahead, 0).astype(np.int64)
+    i = np.repeat(np.arange(later.size), later)
+    j = i + np.arange(i.size) - np.repeat(np.cumsum(later) - later, later) + 1
+    ok = (crowd[j] <= max_crowd) & (inc.account[i] != inc.account[j])
+    i, j = i[ok], j[ok]
+    swap = inc.account[i] > inc.account[j]
+    first, second = np.where(swap, j, i), np.where(swap, i, j)
+    worst = np.maximum(crowd[i], crowd[j]).clip(min=2)
     return pa.table({
         "a": inc.account[first], "b": inc.account[second], "target": inc.target[first],
         "dt": np.abs(inc.time[second] - inc.time[first]),
-        "w": (1.0 / np.log2(worst)).astype(np.float32), "ia": first, "ib": second,
+        "w": 1.0 / np.log2(worst), "ia": first, "ib": second,
     })
 
 
-_PER_TARGET_SQL = """
-CREATE TEMP TABLE per_target AS
-SELECT a, b, target, min(dt) AS dt, arg_min(ia, dt) AS ia, arg_min(ib, dt) AS ib, max(w) AS w
-FROM pairs GROUP BY a, b, target
-"""
-_PER_PAIR_SQL = """
-CREATE TEMP TABLE kept AS
-SELECT a, b, count(*) AS shared_targets, sum(w) AS weight, median(dt) AS median_dt_s
-FROM per_target GROUP BY a, b HAVING count(*) >= ?
-"""
-_EVIDENCE_SQL = """
-SELECT p.a, p.b, p.target, p.dt, p.ia, p.ib FROM per_target p SEMI JOIN kept USING (a, b)
-ORDER BY p.a, p.b, p.target
-"""
+class _Ties(NamedTuple):
+    edges: np.ndarray  # a, b, shared
+    edge_values: np.ndarray  # weight, median dt
+    evidence: np.ndarray  # a, b, target, dt, ia, ib
+    counts: np.ndarray  # action pairs, (pair, target) ties, candidate pairs, chunks
+
+
+def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
+               chunk_ties: int) -> _Ties:
+    """Run the account-by-account kernel over chunks of accounts of bounded work memory."""
+    n_accounts, n_targets = len(inc.account_ids), max(len(inc.target_ids), 1)
+    order = np.argsort(inc.account, kind="stable")
+    starts = np.zeros(n_accounts + 1, dtype=np.int64)
+    starts[1:] = np.cumsum(np.bincount(inc.account, minlength=n_accounts))
+    cum = np.zeros(n_accounts + 1, dtype=np.int64)
+    cum[1:] = np.cumsum(account_bounds(starts, order, back, ahead, max_crowd))
+    parts: list[tuple[np.ndarray, ...]] = []
+    totals, first = np.zeros(4, dtype=np.int64), 0
+    while first < n_accounts:
+        last = int(np.searchsorted(cum, cum[first] + chunk_ties, side="right")) - 1
+        last = min(max(last, first + 1), n_accounts)
+        offsets = cum[first:last + 1] - cum[first]
+        out_e, out_ef = np.empty((offsets[-1], 2), np.int64), np.empty((offsets[-1], 2))
+        out_v, counts = np.empty((offsets[-1], 5), np.int64), np.empty((last - first, 5), np.int64)
+        chunk_ties_kernel(first, last, offsets, starts, order, inc.account, inc.target, inc.time,
+                          back, ahead, max_crowd, min_shared, n_targets, out_e, out_ef, out_v,
+                          counts)
+        own = np.arange(first, last, dtype=np.int64)
+        parts.append((np.repeat(own, counts[:, 0]), compact(offsets[:-1], counts[:, 0], out_e),
+                      compact(offsets[:-1], counts[:, 0], out_ef),
+                      np.repeat(own, counts[:, 1]), compact(offsets[:-1], counts[:, 1], out_v)))
+        totals[:3] += counts[:, 2:].sum(axis=0)
+        totals[3] += 1
+        first = last
+    if not parts:
+        empty = np.empty((0, 5), np.int64)
+        parts = [(empty[:, 0], empty[:, :2], np.empty((0, 2)), empty[:, 0], empty)]
+    cat = [np.concatenate(col) for col in zip(*parts, strict=True)]
+    return _Ties(np.column_stack([cat[0], cat[1]]), cat[2],
+                 np.column_stack([cat[3], cat[4]]), totals)
 
 
 def co_engagement(
-    inc: Incidence, *, window_s: int = 3600, max_crowd: int = 1000, min_shared_targets: int = 2
+    inc: Incidence, *, window_s: int = 3600, max_crowd: int = 1000, min_shared_targets: int = 2,
+    chunk_ties: int = CHUNK_TIES,
 ) -> CoEngagement:
     """Project the incidence onto accounts: weighted co-engagement edges with evidence.
 
@@ -161,6 +144,9 @@ def co_engagement(
         (viral moments) are not paired; recorded in ``stats``.
     min_shared_targets : int
         Keep pairs that share at least this many distinct targets.
+    chunk_ties : int
+        Work-memory budget: accounts are processed in chunks whose bound on ties (the sum
+        of their non-hub actions' crowds) stays below this, about 100 bytes per tie.
 
     Returns
     -------
@@ -180,33 +166,28 @@ def co_engagement(
       account_a account_b  shared_targets
     0         a         b               2
     """
-    pairs = windowed_pairs(inc, window_s=window_s, max_crowd=max_crowd)
-    con = duckdb.connect()
-    con.register("pairs", pairs)
-    con.execute(_PER_TARGET_SQL)
-    con.execute(_PER_PAIR_SQL, [min_shared_targets])
-    kept = con.sql("SELECT * FROM kept ORDER BY a, b").fetchnumpy()
-    found = con.sql(_EVIDENCE_SQL).fetchnumpy()
-    n_per_target, n_candidates = con.execute(
-        "SELECT count(*), count(DISTINCT (a, b)) FROM per_target").fetchall()[0]
-    con.close()
-    seg = _segments(inc.target) if inc.target.size else np.zeros(1, dtype=np.int64)
-    crowd = _crowds(seg, inc.time, window_s)
-    evidence = _evidence_frame(inc, found)
+    if min_shared_targets < 1 or max_crowd < 1 or chunk_ties < 1:
+        raise ValueError("co_engagement: min_shared_targets, max_crowd and chunk_ties must be "
+                         f">= 1, got {min_shared_targets}, {max_crowd}, {chunk_ties}")
+    back, ahead, crowd = _bounds(inc, window_s)
+    ties = _kept_ties(inc, back, ahead, max_crowd=max_crowd, min_shared=min_shared_targets,
+                      chunk_ties=chunk_ties)
     actions, crowds = _activity(inc, crowd)
-    edges = _with_significance(_edges_frame(inc, kept, evidence), kept, actions, crowds,
-                               inc.account.size, n_candidates)
+    evidence = _evidence_frame(inc, ties.evidence)
+    edges = _with_significance(_edges_frame(inc, ties), ties.edges, actions, crowds,
+                               inc.account.size, int(ties.counts[2]))
     hub = crowd > max_crowd
     stats = {
         "n_actions": int(inc.account.size),
-        "action_pairs_enumerated": int(pairs.num_rows),
-        "account_target_pairs": int(n_per_target),
-        "candidate_pairs": int(n_candidates),
+        "action_pairs_enumerated": int(ties.counts[0]),
+        "account_target_pairs": int(ties.counts[1]),
+        "candidate_pairs": int(ties.counts[2]),
         "edges_kept": int(len(edges)),
         "hub_actions_skipped": int(hub.sum()),
         "hub_targets": int(np.unique(inc.target[hub]).size),
+        "projection_chunks": int(ties.counts[3]),
     }
-    in_edges = np.unique(np.concatenate([kept["a"], kept["b"]])).astype(np.int64)
+    in_edges = np.unique(ties.edges[:, :2])
     activity = pd.DataFrame({"account_id": _ids(inc.account_ids, in_edges),
                              "n_actions": actions[in_edges], "crowd_sum": crowds[in_edges]})
     return CoEngagement(edges=edges, evidence=evidence, activity=activity, stats=stats)
@@ -219,10 +200,10 @@ def _activity(inc: Incidence, crowd: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return actions, np.bincount(inc.account, weights=crowd - 1.0, minlength=n_accounts)
 
 
-def _with_significance(edges: pd.DataFrame, kept: dict[str, np.ndarray], actions: np.ndarray,
+def _with_significance(edges: pd.DataFrame, kept: np.ndarray, actions: np.ndarray,
                        crowds: np.ndarray, n_actions: int, n_candidates: int) -> pd.DataFrame:
     """Add ``expected_ties``, ``p_value`` and ``q_value`` (see graphs.significance)."""
-    a, b = kept["a"].astype(np.int64), kept["b"].astype(np.int64)
+    a, b = kept[:, 0], kept[:, 1]
     expected = expected_ties(actions[a], actions[b], crowds[a], crowds[b], n_actions)
     p_values = tie_p_values(edges["shared_targets"].to_numpy(), expected)
     return edges.assign(expected_ties=expected, p_value=p_values,
@@ -237,29 +218,38 @@ def _times(inc: Incidence, entries: np.ndarray) -> pd.Series:
     return pd.Series(pd.to_datetime(inc.time[entries], unit="s", utc=True))
 
 
-def _evidence_frame(inc: Incidence, found: dict[str, np.ndarray]) -> pd.DataFrame:
-    ia, ib = found["ia"].astype(np.int64), found["ib"].astype(np.int64)
+def _evidence_frame(inc: Incidence, found: np.ndarray) -> pd.DataFrame:
+    ia, ib = found[:, 4], found[:, 5]
     return pd.DataFrame({
-        "account_a": _ids(inc.account_ids, found["a"]),
-        "account_b": _ids(inc.account_ids, found["b"]),
-        "target_id": _ids(inc.target_ids, found["target"]),
+        "account_a": _ids(inc.account_ids, found[:, 0]),
+        "account_b": _ids(inc.account_ids, found[:, 1]),
+        "target_id": _ids(inc.target_ids, found[:, 2]),
         "time_a": _times(inc, ia),
         "time_b": _times(inc, ib),
         "action_a": _ids(inc.action_names, inc.action[ia]),
         "action_b": _ids(inc.action_names, inc.action[ib]),
-        "dt_s": found["dt"].astype(float),
+        "dt_s": found[:, 3].astype(float),
     })
 
 
-def _edges_frame(inc: Incidence, kept: dict[str, np.ndarray], evidence: pd.DataFrame):
-    edges = pd.DataFrame({
-        "account_a": _ids(inc.account_ids, kept["a"]),
-        "account_b": _ids(inc.account_ids, kept["b"]),
-        "shared_targets": kept["shared_targets"].astype(np.int64),
-        "weight": kept["weight"].astype(float),
-        "median_dt_s": kept["median_dt_s"].astype(float),
+def _edges_frame(inc: Incidence, ties: _Ties) -> pd.DataFrame:
+    return pd.DataFrame({
+        "account_a": _ids(inc.account_ids, ties.edges[:, 0]),
+        "account_b": _ids(inc.account_ids, ties.edges[:, 1]),
+        "shared_targets": ties.edges[:, 2],
+        "weight": ties.edge_values[:, 0],
+        "median_dt_s": ties.edge_values[:, 1],
+        "targets": _targets_json(inc, ties),
     })
-    targets = evidence.groupby(["account_a", "account_b"], sort=False)["target_id"].agg(
-        lambda s: json.dumps(sorted(s), separators=(",", ":"), ensure_ascii=False)
-    )
-    return edges.join(targets.rename("targets"), on=["account_a", "account_b"])
+
+
+def _targets_json(inc: Incidence, ties: _Ties) -> np.ndarray:
+    """Per edge, the JSON list of its shared target ids (evidence is sorted by target code)."""
+    codes, inverse = np.unique(ties.evidence[:, 2], return_inverse=True)
+    quoted = pa.array([json.dumps(t, ensure_ascii=False)
+                       for t in inc.target_ids.take(pa.array(codes)).to_pylist()], pa.string())
+    offsets = np.zeros(len(ties.edges) + 1, dtype=np.int32)
+    offsets[1:] = np.cumsum(ties.edges[:, 2])
+    lists = pa.ListArray.from_arrays(pa.array(offsets), quoted.take(pa.array(inverse)))
+    joined = pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", "")
+    return joined.to_numpy(zero_copy_only=False)
