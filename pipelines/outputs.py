@@ -25,7 +25,8 @@ def atomic_directory(out: Path) -> Iterator[Path]:
     """
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    remove_stale_partials(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-{os.getpid()}-", dir=out.parent))
     try:
         yield tmp
     except BaseException:
@@ -36,6 +37,33 @@ def atomic_directory(out: Path) -> Iterator[Path]:
         os.replace(out, old)
     os.replace(tmp, out)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_stale_partials(out: Path) -> list[Path]:
+    """Remove ``.<out>.partial-<pid>-*`` and ``.<out>.old-<pid>`` left by dead processes.
+
+    A killed run leaves its temporary directory behind; it never replaced ``out`` and has no
+    ``manifest.json`` only if it died before the end, so it is never mistaken for a report.
+    Directories of a still-running process (another run) are left alone.
+    """
+    removed = []
+    for path in out.parent.glob(f".{out.name}.*"):
+        kind, _, rest = path.name[len(out.name) + 2:].partition("-")
+        pid = rest.split("-")[0]
+        if kind in ("partial", "old") and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def safe_for_spreadsheets(frame: pd.DataFrame) -> pd.DataFrame:
