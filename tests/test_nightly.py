@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from graphs.lineage import LINEAGE_COLUMNS
 from graphs.synthetic_days import synthetic_week
 from pipelines import history
 from pipelines.cli import app
@@ -79,8 +80,7 @@ def test_lineage_csv_and_history_agree(week_run):
     root, _, results = week_run
     day = DAYS[3]
     on_disk = pd.read_csv(results[day].out / "lineage.csv")
-    assert list(on_disk.columns[:4]) == ["cohort_id", "status", "previous_cohort_ids", "overlap"] \
-        or {"cohort_id", "status", "previous_cohort_ids", "overlap"} <= set(on_disk.columns)
+    assert list(on_disk.columns) == LINEAGE_COLUMNS
     con = history.connect(root / "history.duckdb", read_only=True)
     stored = con.sql("SELECT cohort_id, status FROM lineage WHERE run_date = ? "
                      "ORDER BY cohort_id", params=[day]).df()
