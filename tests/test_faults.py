@@ -143,10 +143,10 @@ def test_a_million_accounts_on_one_target_are_skipped_as_hub_actions():
 def test_max_memory_flag_stops_the_run_with_exit_1(tmp_path):
     log = tmp_path / "a.csv"
     log.write_text("account_id,target_id,action,timestamp\n" + "".join(
-        f"a{i},hot,like,{1793527200 + 8 * i}\n" for i in range(3000)))  # crowd 901
+        f"a{i},hot,like,{1793527200 + 8 * i}\n" for i in range(4000)))  # crowd 901
     result = CliRunner().invoke(app, ["run", str(log), "--out", str(tmp_path / "out"),
-                                      "--max-memory", "0.3"])
+                                      "--max-memory", "0.35"])
     assert result.exit_code == 1
     assert "error: the projection would enumerate up to" in result.stderr
-    assert "more than max_memory_gb = 0.3" in result.stderr
+    assert "more than max_memory_gb = 0.35" in result.stderr
     assert not (tmp_path / "out").exists()
