@@ -40,19 +40,24 @@ def atomic_directory(out: Path) -> Iterator[Path]:
 
 
 def remove_stale_partials(out: Path) -> list[Path]:
-    """Remove ``.<out>.partial-<pid>-*`` and ``.<out>.old-<pid>`` left by dead processes.
+    """Clean up after runs killed while writing ``out``; return the directories removed.
 
-    A killed run leaves its temporary directory behind; it never replaced ``out`` and has no
-    ``manifest.json`` only if it died before the end, so it is never mistaken for a report.
-    Directories of a still-running process (another run) are left alone.
+    ``.<out>.partial-<pid>-*`` (a report being written, never renamed into place) is removed.
+    ``.<out>.old-<pid>`` (the previous report, moved aside just before the final rename) is
+    put back as ``out`` when the kill came between the two renames, else removed. Directories
+    of a process that is still running (a concurrent run) are left alone.
     """
     removed = []
-    for path in out.parent.glob(f".{out.name}.*"):
+    for path in sorted(out.parent.glob(f".{out.name}.*")):
         kind, _, rest = path.name[len(out.name) + 2:].partition("-")
         pid = rest.split("-")[0]
-        if kind in ("partial", "old") and pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
+        if kind not in ("partial", "old") or not pid.isdigit() or _alive(int(pid)):
+            continue
+        if kind == "old" and not out.exists():
+            os.replace(path, out)
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
     return removed
 
 

@@ -76,6 +76,25 @@ def test_rerun_after_a_kill_removes_stale_partial_directories(first_run):
     assert leftovers(out) == []
 
 
+def test_kill_between_the_two_renames_is_repaired_by_the_rerun(first_run):
+    log, _, out, manifest = first_run
+    patch = ("real = o.os.replace\n"
+             "def die_before_new(a, b):\n"
+             "    if '.partial-' in str(a) and '.' not in __import__('pathlib').Path(b).name:\n"
+             "        os._exit(1)\n"
+             "    real(a, b)\n"
+             "o.os.replace = die_before_new")
+    assert killed_run(log, out, patch).returncode == 1
+    assert not out.exists()  # the previous report waits in .out.old-<pid>
+    old = [p for p in out.parent.glob(f".{out.name}.old-*")]
+    assert len(old) == 1 and (old[0] / "manifest.json").read_bytes() == manifest
+    from pipelines.outputs import remove_stale_partials
+
+    remove_stale_partials(out)
+    assert (out / "manifest.json").read_bytes() == manifest
+    assert leftovers(out) == []
+
+
 def test_disk_full_is_one_clear_error_and_keeps_previous_outputs(first_run, monkeypatch):
     log, _, out, manifest = first_run
 
