@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from graphs.url_layer import urls_in_text
-from pipelines.adapters_twitter import twitter_v2_rows
+from pipelines.adapters_twitter import twitter_v2_file
 from pipelines.ingest import REJECT_SCHEMA, InputError, read_interactions
 
 FORMATS = ("generic", "twitter-v2", "cnt", "coortweet", "crowdtangle", "ira")
@@ -286,18 +286,10 @@ def _text_key(text: str) -> str:
 
 
 def _twitter_v2(path: Path, columns: Mapping[str, str]) -> Adapted:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read as JSON Lines ({exc})") from exc
-    raw, rejects = twitter_v2_rows(lines)
-    if not raw and not rejects:
-        raise InputError(f"{path}: --format twitter-v2 found no tweets or liking users")
-    source = {"source": str(path)}
+    raw, rejects = twitter_v2_file(path)
     return Adapted(
-        raw=pa.Table.from_pandas(pd.DataFrame([{**source, **r} for r in raw], columns=list(RAW))
-                                 .astype({"line": "int64"}), preserve_index=False),
-        parse_rejects=pa.Table.from_pylist([{**source, **r} for r in rejects],
+        raw=pa.Table.from_pandas(raw.assign(source=str(path))[list(RAW)], preserve_index=False),
+        parse_rejects=pa.Table.from_pylist([{"source": str(path), **r} for r in rejects],
                                            schema=REJECT_SCHEMA),
         layer_of={a: a for a in ("retweet", "quote", "reply", "hashtag", "mention", "like@order")},
         order_actions=frozenset({"like@order"}))

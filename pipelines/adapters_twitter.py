@@ -10,13 +10,35 @@ recent liker first, so position 0 is the latest like).
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.ingest import InputError
 
 _LIKING = re.compile(r"/2/tweets/(\d+)/liking_users")
 _REFERENCE = {"retweeted": "retweet", "quoted": "quote", "replied_to": "reply"}
 
 Rows = list[dict[str, object]]
+
+
+def twitter_v2_file(path: Path) -> tuple[pd.DataFrame, Rows]:
+    """Read a v2 JSON Lines file (optionally gzipped): raw rows (``line, account_id,
+    target_id, action, timestamp`` as text) and rejected lines (``line, reason, raw``)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise InputError(f"{path}: cannot read as JSON Lines ({exc})") from exc
+    raw, rejects = twitter_v2_rows(lines)
+    if not raw and not rejects:
+        raise InputError(f"{path}: --format twitter-v2 found no tweets or liking users")
+    columns = ["line", "account_id", "target_id", "action", "timestamp"]
+    return pd.DataFrame(raw, columns=columns).astype({"line": "int64"}), rejects
 
 
 def twitter_v2_rows(lines: list[str]) -> tuple[Rows, Rows]:

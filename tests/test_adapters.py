@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from pipelines.adapters import read_inputs, sniffed_format
+from pipelines.cli import app
 from pipelines.ingest import InputError
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -143,3 +147,24 @@ def test_generic_explicit_still_uses_column_map(tmp_path):
     path.write_text("user,target_id,action,timestamp\nu1,p1,like,1700000000\n")
     adapted = read_inputs([path], {"account_id": "user"})
     assert adapted.raw["account_id"].to_pylist() == ["u1"]
+
+
+def test_run_with_format_writes_layers_and_cohort_layers(tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", str(FIXTURES / "ranked_likes.csv"), "--out",
+                                      str(out), "--format", "generic"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["parameters"]["format"] == "generic"
+    assert set(manifest["projection"]["layers"]) == {"engage", "like@order"}
+    layers = pd.read_csv(out / "cohort_layers.csv")
+    assert layers[["layer", "edges", "ties"]].values.tolist() == [["like@order", 1, 2]]
+    edges = pd.read_parquet(out / "edges.parquet")
+    assert edges["layers"].tolist() == ['["like@order"]']
+
+
+def test_cli_wrong_format_exits_1(tmp_path):
+    result = CliRunner().invoke(app, ["run", str(FIXTURES / "cnt_sample.csv"), "--out",
+                                      str(tmp_path / "x"), "--format", "ira"])
+    assert result.exit_code == 1
+    assert "--format ira needs column(s)" in result.output
