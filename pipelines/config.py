@@ -47,6 +47,7 @@ class RunConfig:
     layer_weights: dict[str, float] = field(default_factory=dict)
     rank_window: int = 3
     text_threshold: float = 0.7
+    action_layers: dict[str, str] = field(default_factory=dict)
 
     def parameters(self) -> dict[str, Any]:
         """The configuration as JSON-able values (paths as strings)."""

@@ -33,7 +33,8 @@ def input_layers(raw: Any, interactions: Any, config: RunConfig) -> dict[str, La
     """The run's typed layers from the validated interactions and the adapter's layer map.
 
     ``raw`` is an :class:`pipelines.adapters.Adapted` (or a plain raw table without layer
-    information: everything is then one ``engage`` layer, plus ``text``/``url`` rows).
+    information: everything is then one ``engage`` layer, plus ``text``/``url`` rows); the
+    config's ``[action_layers]`` (action → layer) overrides the adapter's layer of an action.
     """
     windows = {}
     for name, value in config.layer_windows.items():
@@ -45,12 +46,15 @@ def input_layers(raw: Any, interactions: Any, config: RunConfig) -> dict[str, La
         if not isinstance(value, int | float) or value <= 0:
             raise InputError(f"config: layer_weights.{name} must be a positive number, "
                              f"got {value!r}")
+    if not all(isinstance(v, str) and v for v in config.action_layers.values()):
+        raise InputError("config: [action_layers] must map actions to layer names")
     if config.rank_window <= 0:
         raise InputError(f"config: rank_window must be positive, got {config.rank_window}")
     table = interactions.to_pandas() if hasattr(interactions, "to_pandas") else interactions
     try:
         return typed_layers(
-            pd.DataFrame(table), layer_of=getattr(raw, "layer_of", {}),
+            pd.DataFrame(table), layer_of={**getattr(raw, "layer_of", {}),
+                                           **config.action_layers},
             order_actions=getattr(raw, "order_actions", frozenset()),
             window_s=config.window_s, rank_window=config.rank_window, windows=windows,
             weights={k: float(v) for k, v in config.layer_weights.items()},

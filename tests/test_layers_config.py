@@ -1,0 +1,52 @@
+"""Layer settings from the run configuration (pipelines/layers.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipelines.config import RunConfig
+from pipelines.ingest import InputError
+from pipelines.layers import account_profiles, input_layers
+
+T0 = pd.Timestamp("2026-11-01", tz="UTC")
+ROWS = pd.DataFrame({"account_id": ["a", "b", "a", "b"], "target_id": ["p", "p", "u", "u"],
+                     "action": ["like", "like", "follow", "follow"], "timestamp": [T0] * 4})
+
+
+def config(**kw) -> RunConfig:
+    return RunConfig(inputs=("x",), out=Path("x"), **kw)
+
+
+def test_action_layers_windows_and_weights():
+    layers = input_layers(None, ROWS, config(action_layers={"follow": "follows"},
+                                             layer_windows={"follows": "2d"},
+                                             layer_weights={"follows": 0.5}))
+    assert sorted(layers) == ["engage", "follows"]
+    assert (layers["follows"].window_s, layers["follows"].weight) == (172800, 0.5)
+    assert layers["engage"].window_s == 3600
+
+
+@pytest.mark.parametrize(("kw", "match"), [
+    ({"layer_windows": {"text": "soon"}}, "layer_windows.text: window: expected a duration"),
+    ({"layer_weights": {"text": -1}}, "layer_weights.text must be a positive number"),
+    ({"rank_window": 0}, "rank_window must be positive"),
+    ({"action_layers": {"follow": ""}}, r"\[action_layers\] must map actions to layer names"),
+    ({"action_layers": {"like": "x"}, "layer_windows": {"x": 0}}, "window: must be positive"),
+])
+def test_bad_layer_settings(kw, match):
+    with pytest.raises(InputError, match=match):
+        input_layers(None, ROWS, config(**kw))
+
+
+def test_account_profiles_adds_optional_columns(tmp_path):
+    path = tmp_path / "accounts.csv"
+    path.write_text("account_id,created_at,handle,profile_changes\n a ,2026-01-01,ann123456,3\n")
+    table = pd.DataFrame({"account_id": ["a"], "created_at": [T0]})
+    out = account_profiles(path, table)
+    assert out[["handle", "profile_changes"]].values.tolist() == [["ann123456", "3"]]
+    plain = tmp_path / "plain.csv"
+    plain.write_text("account_id,created_at\na,2026-01-01\n")
+    assert account_profiles(plain, table) is table
