@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from pipelines.cli import app
 from pipelines.config import RunConfig
 from pipelines.ingest import InputError
 from pipelines.layers import account_profiles, input_layers
@@ -50,3 +52,17 @@ def test_account_profiles_adds_optional_columns(tmp_path):
     plain = tmp_path / "plain.csv"
     plain.write_text("account_id,created_at\na,2026-01-01\n")
     assert account_profiles(plain, table) is table
+
+
+def test_run_writes_account_context(tmp_path):
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("account_id,created_at,profile_changes\na,2026-01-01,4\nb,2026-01-02,6\n"
+                        "c,2020-05-01,0\n")
+    log = Path(__file__).parent / "fixtures" / "ranked_likes.csv"
+    result = CliRunner().invoke(app, ["run", str(log), "--accounts", str(accounts), "--out",
+                                      str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    context = pd.read_csv(tmp_path / "run" / "account_context.csv")
+    assert context[["known_accounts", "creation_burst_share", "mean_profile_changes"]] \
+        .values.tolist() == [[2, 1.0, 5.0]]
+    assert context["baseline_mean_profile_changes"].round(3).tolist() == [3.333]
