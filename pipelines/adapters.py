@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from graphs.url_layer import urls_in_text
-from pipelines.adapters_twitter import twitter_v2_file
+from pipelines.adapters_twitter import first_json_object, twitter_v2_file
 from pipelines.ingest import REJECT_SCHEMA, InputError, read_interactions
 
 FORMATS = ("generic", "twitter-v2", "cnt", "coortweet", "crowdtangle", "ira")
@@ -52,7 +52,7 @@ def sniffed_format(path: Path) -> str:
     if path.suffix.lower() in (".rda", ".rdata", ".rds"):
         return "coortweet"
     if _is_json(path):
-        first = _first_json(path)
+        first = first_json_object(path)
         if {"account_id", "target_id", "action"} <= set(first):
             return "generic"
         if {"data", "text", "author_id"} & set(first):
@@ -103,13 +103,6 @@ def _sniffed_or_generic(path: Path) -> str:
 def _is_json(path: Path) -> bool:
     return any(path.name.lower().endswith(s) for s in (".json", ".jsonl", ".ndjson",
                                                        ".jsonl.gz", ".json.gz"))
-
-
-def _first_json(path: Path) -> dict:
-    frame = pd.read_json(path, lines=True, nrows=1, dtype=False) if path.stat().st_size else None
-    if frame is None or frame.empty:
-        raise InputError(f"{path}: empty file")
-    return frame.iloc[0].to_dict()
 
 
 def _read(path: Path, *, nrows: int | None = None, fmt: str = "") -> pd.DataFrame:
@@ -271,14 +264,17 @@ def _ira(path: Path, columns: Mapping[str, str]) -> Adapted:
         parts.append(_table(path, RAW, line=found["line"], account_id=found["author_id"],
                             target_id=prefix + found["tag"].str.lower(), action=action,
                             timestamp=found["publish_date"]))
-    parts.append(_table(path, RAW, line=own["line"], account_id=own["author_id"],
-                        target_id=own["content"], action="post_text",
-                        timestamp=own["publish_date"]))
-    links = own.assign(url=own["content"].map(urls_in_text)).explode("url").dropna(subset=["url"])
-    parts.append(_table(path, RAW, line=links["line"], account_id=links["author_id"],
-                        target_id=links["url"], action="share_url",
-                        timestamp=links["publish_date"]))
-    return _adapted(parts, {"retweet": "retweet", "hashtag": "hashtag", "mention": "mention"})
+    tags = own["content"].str.findall(r"#(\w+)").map(lambda t: " ".join(t).lower())
+    seq = own.assign(target=("hashtags:" + tags).where(tags.str.contains(" "), ""),
+                     action="hashtag_seq")
+    links = own.assign(target=own["content"].map(urls_in_text), action="share_url")
+    for frame in (own.assign(target=own["content"], action="post_text"), seq,
+                  links.explode("target").dropna(subset=["target"])):
+        frame = frame.loc[frame["target"] != ""]
+        parts.append(_table(path, RAW, line=frame["line"], account_id=frame["author_id"],
+                            target_id=frame["target"], action=frame["action"],
+                            timestamp=frame["publish_date"]))
+    return _adapted(parts, {a: a for a in ("retweet", "hashtag", "mention", "hashtag_seq")})
 
 
 def _text_key(text: str) -> str:
@@ -291,7 +287,8 @@ def _twitter_v2(path: Path, columns: Mapping[str, str]) -> Adapted:
         raw=pa.Table.from_pandas(raw.assign(source=str(path))[list(RAW)], preserve_index=False),
         parse_rejects=pa.Table.from_pylist([{"source": str(path), **r} for r in rejects],
                                            schema=REJECT_SCHEMA),
-        layer_of={a: a for a in ("retweet", "quote", "reply", "hashtag", "mention", "like@order")},
+        layer_of={a: a for a in ("retweet", "quote", "reply", "hashtag", "hashtag_seq", "mention",
+                                 "like@order")},
         order_actions=frozenset({"like@order"}))
 
 

@@ -25,6 +25,20 @@ _REFERENCE = {"retweeted": "retweet", "quoted": "quote", "replied_to": "reply"}
 Rows = list[dict[str, object]]
 
 
+def first_json_object(path: Path) -> dict:
+    """The first non-empty line of a JSON Lines file as an object (for format sniffing)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            line = next((text for text in fh if text.strip()), "")
+        obj = json.loads(line) if line else None
+    except (OSError, UnicodeDecodeError, EOFError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the first JSON line ({exc})") from exc
+    if not isinstance(obj, dict):
+        raise InputError(f"{path}: empty file or first line is not a JSON object")
+    return obj
+
+
 def twitter_v2_file(path: Path) -> tuple[pd.DataFrame, Rows]:
     """Read a v2 JSON Lines file (optionally gzipped): raw rows (``line, account_id,
     target_id, action, timestamp`` as text) and rejected lines (``line, reason, raw``)."""
@@ -93,9 +107,10 @@ def _tweet(line: int, tweet: dict, raw: Rows) -> None:
     if "retweeted" in kinds:
         return  # the text, hashtags and links of a retweet belong to the original author
     entities = tweet.get("entities") or {}
-    for tag in entities.get("hashtags") or []:
-        raw.append(_row(line, author, f"hashtag:{str(tag.get('tag', '')).lower()}", "hashtag",
-                        when))
+    tags = [str(tag.get("tag", "")).lower() for tag in entities.get("hashtags") or []]
+    raw += [_row(line, author, f"hashtag:{tag}", "hashtag", when) for tag in tags]
+    if len(tags) > 1:
+        raw.append(_row(line, author, "hashtags:" + " ".join(tags), "hashtag_seq", when))
     for user in entities.get("mentions") or []:
         raw.append(_row(line, author, f"user:{str(user.get('username', '')).lower()}",
                         "mention", when))

@@ -76,8 +76,11 @@ def test_ira_retweets_hashtags_mentions_texts():
     assert retweets[0][2] == retweets[1][2]  # case and spacing do not split a retweet
     assert [(r[1], r[2]) for r in got if r[3] in ("hashtag", "mention")] == [
         ("TEN_GOP", "hashtag:maga"), ("TEN_GOP", "user:realdonaldtrump"),
-        ("jenn_abrams", "hashtag:maga")]
-    assert [r[0] for r in got if r[3] == "post_text"] == [2, 5]
+        ("jenn_abrams", "hashtag:maga"), ("TEN_GOP", "hashtag:debates2016"),
+        ("TEN_GOP", "hashtag:maga")]
+    assert [r[0] for r in got if r[3] == "post_text"] == [2, 5, 6]
+    assert [(r[0], r[2]) for r in got if r[3] == "hashtag_seq"] == [
+        (6, "hashtags:debates2016 maga")]  # only tweets with two or more hashtags
 
 
 def test_twitter_v2_tweets_pages_likers_and_bad_line():
@@ -86,6 +89,7 @@ def test_twitter_v2_tweets_pages_likers_and_bad_line():
     assert (2, "12", "tweet:1500", "retweet", "2022-03-01T10:00:30.000Z") in got
     assert (2, "13", "tweet:1500", "reply", "2022-03-01T10:01:00.000Z") in got
     assert (1, "11", "hashtag:moon", "hashtag", "2022-03-01T10:00:00.000Z") in got
+    assert (1, "11", "hashtags:moon hodl", "hashtag_seq", "2022-03-01T10:00:00.000Z") in got
     assert [r[1:] for r in got if r[3] == "like@order"] == [
         ("12", "tweet:1500", "like@order", "0"), ("13", "tweet:1500", "like@order", "-1")]
     assert not [r for r in got if r[1] == "12" and r[3] == "post_text"]  # retweet text
@@ -125,6 +129,16 @@ def test_unrecognised_json(tmp_path):
     path = tmp_path / "x.jsonl"
     path.write_text('{"foo": 1}\n')
     with pytest.raises(InputError, match="cannot tell the format of this JSON"):
+        sniffed_format(path)
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("", "empty file or first line is not a JSON object"), ("[1]\n", "not a JSON object"),
+    ("{broken\n", "cannot read the first JSON line")])
+def test_bad_first_json_line(tmp_path, text, match):
+    path = tmp_path / "x.jsonl"
+    path.write_text(text)
+    with pytest.raises(InputError, match=match):
         sniffed_format(path)
 
 
