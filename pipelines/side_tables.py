@@ -40,6 +40,8 @@ def _read(path: Path, ids: list[str], *, time_column: str, time_required: bool) 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     source = _relation_sql(path)
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file (expected a header line with column names)")
     try:
         found = [r[0] for r in con.sql(f"DESCRIBE SELECT * FROM {source}", params=[str(path)])
                  .fetchall()]
@@ -59,7 +61,11 @@ def _read(path: Path, ids: list[str], *, time_column: str, time_required: bool) 
 
 
 def _validated(path: Path, frame: pd.DataFrame, ids: list[str], time_column: str | None):
-    reason = pd.Series("", index=frame.index)
+    """Split rows into kept and rejected (missing id, bad time, repeated key) with reasons."""
+    text = frame.drop(columns="line").astype(object).where(frame.drop(columns="line").notna(), "")
+    raw = (text.astype(str).agg(",".join, axis=1) if len(text)
+           else pd.Series([], index=frame.index, dtype=object))
+    reason = pd.Series("", index=frame.index, dtype=object)
     for col in reversed(ids):
         reason = reason.mask(frame[col].isna(), f"missing {col}")
     if time_column:
@@ -67,13 +73,14 @@ def _validated(path: Path, frame: pd.DataFrame, ids: list[str], time_column: str
         bad = parsed.isna() & (reason == "")
         reason = reason.mask(bad, f"unparseable {time_column} (expected ISO-8601)")
         frame = frame.assign(**{time_column: parsed})
-    ok = reason == ""
-    bad = frame.loc[~ok].drop(columns="line").astype(str)
-    raw = bad.iloc[:, 0]
-    for col in bad.columns[1:]:
-        raw = raw + "," + bad[col]
-    rejected = pd.DataFrame({"source": str(path), "line": frame.loc[~ok, "line"].astype("int64"),
-                             "reason": reason[~ok], "raw": raw})
     key = ids[0]
-    table = frame.loc[ok].drop(columns="line").drop_duplicates(subset=[key], keep="first")
+    first_line = frame.loc[reason == ""].groupby(key)["line"].transform("min")
+    repeated = (reason == "") & frame["line"].ne(first_line.reindex(frame.index))
+    reason = reason.mask(repeated, "repeated " + key + " (the first row, line "
+                         + first_line.reindex(frame.index).astype("Int64").astype(str)
+                         + ", is kept)")
+    ok = reason == ""
+    rejected = pd.DataFrame({"source": str(path), "line": frame.loc[~ok, "line"].astype("int64"),
+                             "reason": reason[~ok].astype(str), "raw": raw[~ok]})
+    table = frame.loc[ok].drop(columns="line")
     return SideTable(table.reset_index(drop=True), rejected.reset_index(drop=True))
