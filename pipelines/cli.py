@@ -26,8 +26,12 @@ err = Console(stderr=True)
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
-                        handlers=[RichHandler(console=err, show_path=False)], force=True)
+    # Rich output on a terminal; plain timestamped lines in CI logs and pipes.
+    handler = (RichHandler(console=err, show_path=False) if err.is_terminal
+               else logging.StreamHandler())
+    fmt = "%(message)s" if err.is_terminal else "%(asctime)s %(levelname)s %(message)s"
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format=fmt,
+                        handlers=[handler], force=True)
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -50,6 +54,9 @@ def run(
         "--format", help="auto, generic, twitter-v2, cnt, coortweet, crowdtangle or ira.")] = None,
     max_memory: Annotated[float | None, typer.Option(
         "--max-memory", help="Memory limit in GB (default: 80% of available).")] = None,
+    engine: Annotated[str | None, typer.Option(help="Projection engine: duckdb or spark.")] = None,
+    spark_master: Annotated[str | None, typer.Option(
+        help="Spark master URL for --engine spark (local[2], spark://host:7077, yarn).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
 ) -> None:
     """Run the pipeline on interaction logs and write cohorts, evidence and a report.
@@ -63,7 +70,7 @@ def run(
     try:
         cfg = load_config(config, inputs=logs or None, out=out, posts=posts, accounts=accounts,
                           window=window, seed=seed, pseudonymise=pseudonymise, format=fmt,
-                          max_memory_gb=max_memory)
+                          max_memory_gb=max_memory, engine=engine, spark_master=spark_master)
         result = run_pipeline(cfg)
     except (InputError, ValueError, OSError) as exc:
         raise _fail(exc) from None

@@ -43,6 +43,9 @@ class RunConfig:
     pseudonymise: bool = False
     pseudonym_key: str = ""
     format: str = "auto"
+    engine: str = "duckdb"
+    """Projection engine: ``duckdb`` (this machine) or ``spark`` (``spark_master``)."""
+    spark_master: str = "local[2]"
     layer_windows: dict[str, str | int] = field(default_factory=dict)
     layer_weights: dict[str, float] = field(default_factory=dict)
     rank_window: int = 3

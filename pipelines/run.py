@@ -9,6 +9,7 @@ import contextlib
 import datetime as dt
 import logging
 import platform
+import sys
 import time
 from collections.abc import Callable, Iterator
 from importlib import metadata
@@ -71,8 +72,7 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
         max_memory_gb = config.max_memory_gb or default_memory_gb()
         check_layers_memory(layers, max_crowd=config.max_crowd, max_memory_gb=max_memory_gb)
         projected = fused_co_engagement(
-            layer_projections(layers, max_crowd=config.max_crowd,
-                              min_shared_targets=config.min_shared_targets),
+            _projections(files, layers, config),
             {name: layer.weight for name, layer in layers.items()})
     check_resident_memory("projection", max_memory_gb)
     with _step("clustering", timings):
@@ -124,11 +124,32 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
     return RunResult(config.out, manifest, scored.cohorts)
 
 
+def _projections(files: list[Path], layers: dict, config: RunConfig) -> dict:
+    """Per-layer projections with the configured engine (``duckdb`` or ``spark``)."""
+    if config.engine == "spark":
+        from pipelines.spark_engine import spark_projections
+
+        return spark_projections(files, layers, columns=config.columns,
+                                 master=config.spark_master, max_crowd=config.max_crowd,
+                                 min_shared_targets=config.min_shared_targets)
+    if config.engine != "duckdb":
+        raise InputError(f"config: engine must be 'duckdb' or 'spark', got {config.engine!r}")
+    return layer_projections(layers, max_crowd=config.max_crowd,
+                             min_shared_targets=config.min_shared_targets)
+
+
 @contextlib.contextmanager
 def _step(name: str, timings: dict[str, float]) -> Iterator[None]:
+    """Time a step; log it, with a rich spinner when stderr is a terminal and INFO is on."""
     started = time.perf_counter()
     log.info("%s …", name)
-    yield
+    spinner = contextlib.nullcontext()
+    if log.isEnabledFor(logging.INFO) and sys.stderr.isatty():
+        from rich.console import Console
+
+        spinner = Console(stderr=True).status(f"{name} …")
+    with spinner:
+        yield
     timings[name] = round(time.perf_counter() - started, 3)
     log.info("%s done in %.2f s", name, timings[name])
 

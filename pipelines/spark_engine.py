@@ -176,3 +176,25 @@ def _driver_tables(kept: pd.DataFrame, found: pd.DataFrame, activity: pd.DataFra
                 .astype({"n_actions": float, "crowd_sum": float}))
     stats = {**counts, "edges_kept": int(len(edges))}
     return CoEngagement(edges=edges, evidence=evidence, activity=activity, stats=stats)
+
+
+def spark_projections(files: Sequence[Path], layers: Mapping[str, Any], *,
+                      columns: Mapping[str, str], master: str, max_crowd: int,
+                      min_shared_targets: int) -> dict[str, CoEngagement]:
+    """The run's ``engage`` layer projected on Spark (``engine = "spark"``), read from ``files``.
+
+    Only plain logs (one ``engage`` layer, generic columns) run on Spark; text, URL and
+    order layers need the driver-side adapters and raise InputError.
+    """
+    other = sorted(set(layers) - {"engage"})
+    if other:
+        raise InputError(f"engine 'spark' projects the engage layer only; this input also has "
+                         f"{', '.join(other)} (use engine = \"duckdb\")")
+    if not layers:
+        return {}
+    log.info("spark: master %s, %d files", master, len(files))
+    spark = spark_session(master)
+    typed = spark_interactions(spark, files, columns)
+    return {"engage": spark_co_engagement(typed, window_s=int(layers["engage"].window_s),
+                                          max_crowd=max_crowd,
+                                          min_shared_targets=min_shared_targets)}
