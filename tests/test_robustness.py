@@ -288,3 +288,31 @@ def test_too_many_rejects_is_an_error(tmp_path):
     with pytest.raises(InputError, match=r"^400 of \d+ rows rejected \(\d+% > "
                        r"max_rejected_share 50%\)$"):
         run_case(tmp_path, "a.csv", data)
+
+
+# --- adversarial degrees -------------------------------------------------------------
+
+
+def hot_log(n: int, account) -> str:
+    return H + "".join(f"{account(i)},hot,like,{T + i * 3600 // n}\n" for i in range(n))
+
+
+def test_one_account_engaging_one_target_a_hundred_thousand_times(tmp_path):
+    data = H + "".join(f"solo,hot,like,{T + i}\n" for i in range(100_000))  # 1 per second
+    rows, case, n = run_case(tmp_path, "a.csv", data)
+    assert (n, len(case), rows["duplicates_collapsed"]) == (100_000, 0, 0)
+
+
+@pytest.mark.slow
+def test_one_target_engaged_by_a_million_accounts_is_bounded(tmp_path):
+    import time
+
+    started = time.perf_counter()
+    path = tmp_path / "a.csv"
+    path.write_text(hot_log(1_000_000, lambda i: f"a{i}"))
+    result = run(load_config(None, inputs=[str(path), str(world_csv(tmp_path))],
+                             out=tmp_path / "out"))
+    projection = result.manifest["projection"]
+    assert projection["hub_actions_skipped"] >= 1_000_000 and projection["hub_targets"] == 1
+    assert projection["action_pairs_enumerated"] < 10_000  # only the tiny world's pairs
+    assert time.perf_counter() - started < 60  # measured 8.5 s (docs/robustness.md)
