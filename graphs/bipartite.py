@@ -33,7 +33,7 @@ _CODED_SQL = """
 SELECT dense_rank() OVER (ORDER BY account_id) - 1 AS account,
        dense_rank() OVER (ORDER BY target_id) - 1 AS target,
        dense_rank() OVER (ORDER BY action) - 1 AS action,
-       CAST(floor(epoch(timestamp)) AS BIGINT) AS time
+       CAST(floor(epoch(CAST(timestamp AS TIMESTAMPTZ))) AS BIGINT) AS time
 FROM interactions
 ORDER BY target, time, account, action
 """

@@ -253,3 +253,28 @@ def _targets_json(inc: Incidence, ties: _Ties) -> np.ndarray:
     lists = pa.ListArray.from_arrays(pa.array(offsets), quoted.take(pa.array(inverse)))
     joined = pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", "")
     return joined.to_numpy(zero_copy_only=False)
+
+
+def clustered_edges(edges: pd.DataFrame, *, max_edge_p: float = 1.0) -> pd.DataFrame:
+    """The edges Leiden clusters: those among accounts with at least one significant tie.
+
+    An account is kept when one of its edges has ``p_value <= max_edge_p``; every edge
+    between two kept accounts is kept (weak ties inside a group are the group's evidence).
+    ``max_edge_p = 1`` keeps every edge.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"account_a": ["a", "a", "c"], "account_b": ["b", "c", "d"],
+    ...                   "p_value": [1e-5, 0.5, 0.5]})
+    >>> clustered_edges(e, max_edge_p=1e-3)[["account_a", "account_b"]].values.tolist()
+    [['a', 'b']]
+    """
+    if not 0 < max_edge_p <= 1:
+        raise ValueError(f"max_edge_p must be in (0, 1], got {max_edge_p}")
+    if max_edge_p >= 1:
+        return edges
+    significant = edges["p_value"].to_numpy() <= max_edge_p
+    accounts = pd.unique(np.concatenate([edges["account_a"].to_numpy()[significant],
+                                         edges["account_b"].to_numpy()[significant]]))
+    inside = edges["account_a"].isin(accounts) & edges["account_b"].isin(accounts)
+    return edges[inside.to_numpy()]

@@ -37,6 +37,8 @@ class RunConfig:
     min_authors: int = 5
     max_top_author_share: float = 0.5
     max_rejected_share: float = 0.5
+    max_cluster_edge_p: float = 1.0
+    """Cluster only edges among accounts with a tie of p <= this (1: all kept edges)."""
     max_memory_gb: float = 0.0
     """Memory limit in GiB; 0 means 80% of the memory available when the run starts."""
     max_report_nodes: int = 2000

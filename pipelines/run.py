@@ -23,6 +23,7 @@ from graphs.account_context import account_context
 from graphs.clustering import leiden_clusters
 from graphs.interactions import validated_interactions
 from graphs.multiplex import cohort_layers, fused_co_engagement, layer_projections
+from graphs.projection import clustered_edges
 from graphs.scoring import scored_cohorts
 from pipelines import __version__
 from pipelines.adapters import read_inputs
@@ -76,8 +77,12 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
             {name: layer.weight for name, layer in layers.items()})
     check_resident_memory("projection", max_memory_gb)
     with _step("clustering", timings):
-        clusters = leiden_clusters(projected.edges, seed=config.seed,
-                                   resolution=config.resolution)
+        clustered = clustered_edges(projected.edges, max_edge_p=config.max_cluster_edge_p)
+        projected.stats["edges_clustered"] = int(len(clustered))
+        projected.stats["clustered_because"] = (
+            "all kept edges" if config.max_cluster_edge_p >= 1 else
+            f"edges among accounts with a tie of p <= {config.max_cluster_edge_p:g}")
+        clusters = leiden_clusters(clustered, seed=config.seed, resolution=config.resolution)
     with _step("scoring", timings):
         scored = scored_cohorts(
             clusters, projected.edges, projected.evidence, projected.activity,

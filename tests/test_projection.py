@@ -4,11 +4,12 @@ import datetime as dt
 import json
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
 from graphs.bipartite import bipartite_incidence
-from graphs.projection import co_engagement, windowed_pairs
+from graphs.projection import clustered_edges, co_engagement, windowed_pairs
 
 T = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
@@ -80,3 +81,32 @@ def test_empty_incidence_gives_empty_edges():
     inc = _inc([("a", "p", 0)])
     result = co_engagement(inc)
     assert result.edges.empty and result.evidence.empty
+
+
+def test_chunking_does_not_change_the_result():
+    rng = np.random.default_rng(5)
+    rows = [(f"u{rng.integers(0, 30)}", f"p{rng.integers(0, 12)}", int(rng.integers(0, 7200)))
+            for _ in range(400)]
+    inc = _inc(rows)
+    whole = co_engagement(inc, window_s=900, max_crowd=30, chunk_ties=1 << 30)
+    tiny = co_engagement(inc, window_s=900, max_crowd=30, chunk_ties=1)
+    assert tiny.stats["projection_chunks"] > whole.stats["projection_chunks"] == 1
+    assert tiny.edges.equals(whole.edges) and tiny.evidence.equals(whole.evidence)
+    assert len(whole.edges) > 10
+
+
+def test_invalid_parameters_are_named():
+    inc = _inc([("a", "p", 0)])
+    with pytest.raises(ValueError, match="min_shared_targets, max_crowd and chunk_ties"):
+        co_engagement(inc, min_shared_targets=0)
+    with pytest.raises(ValueError, match="max_edge_p must be in"):
+        clustered_edges(pd.DataFrame({"p_value": []}), max_edge_p=0)
+
+
+def test_clustered_edges_keep_weak_ties_among_significant_accounts():
+    edges = pd.DataFrame({"account_a": ["a", "a", "b", "c"], "account_b": ["b", "c", "c", "d"],
+                          "p_value": [1e-6, 0.4, 1e-5, 0.9]})
+    kept = clustered_edges(edges, max_edge_p=1e-3)
+    assert kept[["account_a", "account_b"]].values.tolist() == [["a", "b"], ["a", "c"],
+                                                                ["b", "c"]]
+    assert clustered_edges(edges) is edges
