@@ -150,3 +150,7 @@ app.add_typer(runs_app, name="runs")
 
 def main() -> None:  # pragma: no cover - console-script shim
     app()
+
+
+if __name__ == "__main__":  # pragma: no cover - spark-submit pipelines/cli.py run ...
+    app()

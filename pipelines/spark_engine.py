@@ -33,12 +33,16 @@ COLUMNS = ("account_id", "target_id", "action", "timestamp")
 
 
 def spark_session(master: str = "local[2]", app_name: str = "cohortscan") -> Any:
-    """Start (or reuse) a Spark session in UTC; raise InputError when PySpark is missing."""
+    """Start (or reuse) a Spark session in UTC; raise InputError when PySpark is missing.
+
+    An empty ``master`` leaves it to ``spark-submit --master``.
+    """
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
         raise InputError("engine 'spark' needs PySpark: pip install 'cohortscan[spark]'") from exc
-    session = (SparkSession.builder.master(master).appName(app_name)
+    builder = SparkSession.builder.master(master) if master else SparkSession.builder
+    session = (builder.appName(app_name)
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.ui.enabled", "false")
                .config("spark.sql.shuffle.partitions", "8")
