@@ -4,7 +4,7 @@ Usage: python benchmarks/generate.py ROWS OUT_DIR [--seed 0]
 
 The world is the ``medium`` scenario scaled with the row count (about 14 rows per organic
 account): more viral posts, fandoms and farms as the log grows, so hub targets are present
-at every size. Interactions go to ``interactions.parquet`` (timestamps as UTC ISO text, as a
+at every size. Interactions go to ``interactions.csv.gz`` (timestamps as UTC ISO text, as a
 log export would have them); posts, accounts and labels to CSV.
 """
 
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.csv as pacsv
 
 from graphs.synthetic import synthetic_logs
 
@@ -42,7 +42,8 @@ def write_logs(rows: int, out: Path, seed: int = 0) -> dict[str, float]:
         "timestamp": pa.array(inter["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
                               pa.string()),
     })
-    pq.write_table(table, out / "interactions.parquet", compression="zstd")
+    with pa.CompressedOutputStream(str(out / "interactions.csv.gz"), "gzip") as sink:
+        pacsv.write_csv(table, sink)
     for name, frame in (("posts", logs.posts), ("accounts", logs.accounts)):
         frame.to_csv(out / f"{name}.csv", index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
     logs.labels.to_csv(out / "labels.csv", index=False)

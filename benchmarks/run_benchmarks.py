@@ -1,0 +1,113 @@
+"""Benchmarks (not tests): generate logs, run the pipeline, write benchmarks/RESULTS.md.
+
+Usage: python benchmarks/run_benchmarks.py [--rows 1000000 10000000] [--work /tmp/cohortscan-bench]
+       [--engine duckdb] [--max-memory 64]
+
+Each size is generated once with the project's generator (``benchmarks/generate.py``, cached
+in the work directory), then ``cohortscan run`` runs in a child process under
+``/usr/bin/time -v`` (wall time, peak RSS); step timings and projection counts come from the
+run's manifest and detection quality from ``cohortscan evaluate``. Results are appended to
+``benchmarks/results.jsonl`` and the table in ``RESULTS.md`` is regenerated from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks.generate import write_logs  # noqa: E402
+
+STEPS = ("ingest", "layers", "projection", "clustering", "scoring", "outputs")
+
+
+def _timed(cmd: list[str]) -> dict[str, float]:
+    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", proc.stderr)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    parts = [float(p) for p in wall.group(1).split(":")]
+    seconds = sum(p * 60 ** k for k, p in enumerate(reversed(parts)))
+    return {"wall_s": seconds, "peak_rss_gib": int(rss.group(1)) / 2**20}
+
+
+def bench(rows: int, work: Path, engine: str, max_memory: float, cluster_p: float) -> dict:
+    """Generate (once) and run one size; return its measurements."""
+    logs = work / f"logs_{rows}"
+    if not (logs / "interactions.csv.gz").exists():
+        write_logs(rows, logs)
+    out = work / f"run_{rows}_{engine}_{cluster_p:g}"
+    config = work / f"bench_{cluster_p:g}.toml"
+    config.write_text(f"max_cluster_edge_p = {cluster_p!r}\n")
+    cmd = [str(BIN / "cohortscan"), "run", str(logs / "interactions.csv.gz"),
+           "--posts", str(logs / "posts.csv"), "--accounts", str(logs / "accounts.csv"),
+           "--out", str(out), "--window", "1h", "--seed", "0", "--engine", engine,
+           "--max-memory", str(max_memory), "--config", str(config)]
+    measured = _timed(cmd)
+    manifest = json.loads((out / "manifest.json").read_text())
+    scores = json.loads(subprocess.run(
+        [str(BIN / "cohortscan"), "evaluate", str(out), str(logs / "labels.csv"), "--json"],
+        capture_output=True, text=True, check=True).stdout)
+    n = manifest["rows"]["rows_read"]
+    return {"date": dt.date.today().isoformat(), "rows": n, "engine": engine,
+            "max_cluster_edge_p": cluster_p,
+            **measured, "rows_per_s": n / measured["wall_s"], "cpus": os.cpu_count(),
+            "load_avg_1m": os.getloadavg()[0],
+            "timings_s": manifest["timings_s"], "projection": manifest["projection"],
+            "f1": scores["f1"], "precision": scores["precision"], "recall": scores["recall"],
+            "ari": scores["ari"]}
+
+
+def table(results: list[dict]) -> str:
+    """The RESULTS.md table of all recorded runs."""
+    head = ("| date | engine | cluster p | rows | wall s | rows/s | peak RSS GiB | "
+            + " | ".join(f"{s} s" for s in STEPS)
+            + " | action pairs | edges kept | edges clustered | F1 | ARI | load avg |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in results:
+        t, p = r["timings_s"], r["projection"]
+        lines.append(
+            f"| {r['date']} | {r['engine']} | {r.get('max_cluster_edge_p', 1):g} | "
+            f"{r['rows']:,} | {r['wall_s']:.1f} | "
+            f"{r['rows_per_s']:,.0f} | {r['peak_rss_gib']:.2f} | "
+            + " | ".join(f"{t.get(s, 0):.1f}" for s in STEPS)
+            + f" | {p['action_pairs_enumerated']:,} | {p['edges_kept']:,} | "
+            f"{p.get('edges_clustered', p['edges_kept']):,} | {r['f1']:.3f} | "
+            f"{r['ari']:.3f} | {r['load_avg_1m']:.1f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/cohortscan-bench"))
+    parser.add_argument("--engine", default="duckdb")
+    parser.add_argument("--max-memory", type=float, default=64.0)
+    parser.add_argument("--cluster-p", type=float, default=1.0,
+                        help="max_cluster_edge_p of the runs (1: cluster all kept edges)")
+    args = parser.parse_args()
+    store = HERE / "results.jsonl"
+    for rows in args.rows:
+        result = bench(rows, args.work, args.engine, args.max_memory, args.cluster_p)
+        print(json.dumps(result), flush=True)
+        with open(store, "a") as fh:
+            fh.write(json.dumps(result) + "\n")
+    results = [json.loads(line) for line in store.read_text().splitlines() if line.strip()]
+    text = (HERE / "RESULTS.md").read_text() if (HERE / "RESULTS.md").exists() else ""
+    marker = "<!-- runs -->"
+    before = text.split(marker)[0] if marker in text else "# Benchmarks\n\n"
+    (HERE / "RESULTS.md").write_text(before + marker + "\n" + table(results) + "\n")
+
+
+if __name__ == "__main__":
+    main()
