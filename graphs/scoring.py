@@ -50,7 +50,9 @@ def scored_cohorts(
 
     Before scoring, each member's own ties into its cluster are tested the same way: a
     member with fewer than ``min_member_lift`` times the ties expected by chance is moved
-    out into a cohort of its own (organic accounts that Leiden absorbed into a farm).
+    out (organic accounts that Leiden absorbed into a farm). A cohort has at least two
+    accounts: single accounts left by pruning or by Leiden are not cohorts and are not in
+    ``memberships``.
 
     Parameters
     ----------
@@ -87,6 +89,7 @@ def scored_cohorts(
     """
     clusters = pruned_members(clusters, edges, activity, n_actions=n_actions,
                               min_member_lift=min_member_lift)
+    clusters = clusters[clusters.groupby("cluster")["account_id"].transform("size") >= 2]
     cluster_of = clusters.set_index("account_id")["cluster"]
     inner_edges = _internal(edges, cluster_of)
     inner_evidence = _internal(evidence, cluster_of)
@@ -96,8 +99,9 @@ def scored_cohorts(
                  min_density=min_density, min_lift=min_lift, max_cohort_p=max_cohort_p,
                  min_authors=min_authors, max_top_author_share=max_top_author_share)
     features["score"] = features["lift"].round(6)
-    reasons = features.apply(lambda row: _reasons_not_flagged(row, **rules), axis=1)
-    features["flagged"] = reasons.str.len() == 0
+    reasons = pd.Series([_reasons_not_flagged(row, **rules) for _, row in features.iterrows()],
+                        index=features.index, dtype=object)
+    features["flagged"] = reasons.map(len).eq(0)
     features["explanation"] = [
         _explanation(row, why) for row, why in zip(features.itertuples(), reasons, strict=True)
     ]

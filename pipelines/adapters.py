@@ -20,10 +20,11 @@ from typing import NamedTuple
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from graphs.url_layer import urls_in_text
 from pipelines.adapters_twitter import first_json_object, twitter_v2_file
-from pipelines.ingest import REJECT_SCHEMA, InputError, read_interactions
+from pipelines.ingest import REJECT_SCHEMA, InputError, csv_header, read_interactions
 
 FORMATS = ("generic", "twitter-v2", "cnt", "coortweet", "crowdtangle", "ira")
 SIGNATURES = {  # columns that identify a format (besides generic's account_id … timestamp)
@@ -59,7 +60,7 @@ def sniffed_format(path: Path) -> str:
             return "twitter-v2"
         raise InputError(f"{path}: cannot tell the format of this JSON (keys: "
                          f"{', '.join(sorted(first)[:12])}); pass --format")
-    header = set(_read(path, nrows=0).columns)
+    header = _header(path)
     for fmt, needed in SIGNATURES.items():
         if needed <= header:
             return fmt
@@ -105,6 +106,16 @@ def _is_json(path: Path) -> bool:
                                                        ".jsonl.gz", ".json.gz"))
 
 
+def _header(path: Path) -> set[str]:
+    """Column names of a CSV/TSV (with our delimiter sniffing) or Parquet file."""
+    if path.name.lower().endswith(".parquet"):
+        try:
+            return set(pq.read_schema(path).names)
+        except (OSError, pa.ArrowException) as exc:
+            raise InputError(f"{path}: cannot read as Parquet ({exc})") from exc
+    return set(csv_header(path)[0])
+
+
 def _read(path: Path, *, nrows: int | None = None, fmt: str = "") -> pd.DataFrame:
     sep = "\t" if ".tsv" in path.name.lower() else ","
     try:
@@ -142,7 +153,7 @@ def _adapted(parts: list[pd.DataFrame], layer_of=None, order=()) -> Adapted:
 
 
 def _generic(path: Path, columns: Mapping[str, str]) -> Adapted:
-    header = set(_read(path, nrows=0).columns) if not _is_json(path) else set()
+    header = _header(path) if not _is_json(path) else set()
     if "rank" not in header:
         raw = read_interactions([path], columns)
         return Adapted(raw.raw, raw.parse_rejects, {}, frozenset())

@@ -121,7 +121,7 @@ def _delimiter_hint(header: str) -> str:
     return f"; it looks delimited by {ch!r}"
 
 
-def _csv_header(path: Path) -> tuple[list[str], str]:
+def csv_header(path: Path) -> tuple[list[str], str]:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rb") as fh:
@@ -152,7 +152,7 @@ def _select_list(columns: Mapping[str, str], float_columns: Sequence[str] = ()) 
 
 
 def _read_csv(con, path: Path, columns: Mapping[str, str]) -> tuple[pa.Table, pa.Table]:
-    header, delim = _csv_header(path)
+    header, delim = csv_header(path)
     _check_columns(path, header, columns)
     con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
     try:

@@ -74,7 +74,7 @@ def run_alone(tmp_path: Path, name: str, data: bytes | str, **overrides):
 def test_missing_required_column(tmp_path):
     with pytest.raises(InputError, match=r"a\.csv: missing required column 'timestamp' "
                        r"\(found: account_id, target_id, action\)"):
-        run_alone(tmp_path, "a.csv", "account_id,target_id,action\nu,p,like\n", format="generic")
+        run_alone(tmp_path, "a.csv", "account_id,target_id,action\nu,p,like\n")
 
 
 def test_unknown_column_name_suggests_the_closest(tmp_path):
@@ -87,14 +87,14 @@ def test_unknown_column_name_suggests_the_closest(tmp_path):
 def test_column_mapping_loads_renamed_columns(tmp_path):
     rows, case, n = run_case(tmp_path, "a.csv", f"user,post,kind,when\nu,p,like,{T}\n",
                              columns={"account_id": "user", "target_id": "post",
-                                      "action": "kind", "timestamp": "when"}, format="generic")
+                                      "action": "kind", "timestamp": "when"})
     assert (n, len(case)) == (1, 0)
 
 
 def test_empty_file(tmp_path):
-    with pytest.raises(InputError, match=r"a\.csv: cannot read as CSV \(No columns to parse "
-                       r"from file\)$"):
-        run_alone(tmp_path, "a.csv", "\n\n", format="generic")
+    with pytest.raises(InputError, match=r"a\.csv: empty file \(expected a header line with "
+                       r"column names\)$"):
+        run_alone(tmp_path, "a.csv", "\n\n")
 
 
 def test_header_only_is_an_error(tmp_path):
@@ -105,7 +105,7 @@ def test_header_only_is_an_error(tmp_path):
 @pytest.mark.parametrize("delim", [";", "|", "\t"])
 def test_other_known_delimiters_are_sniffed(tmp_path, delim):
     data = H.replace(",", delim) + delim.join(["u", "p", "like", str(T)]) + "\n"
-    rows, case, n = run_case(tmp_path, "a.csv", data, format="generic")
+    rows, case, n = run_case(tmp_path, "a.csv", data)
     assert (n, len(case)) == (1, 0)
 
 
@@ -120,7 +120,7 @@ def test_unknown_delimiter_is_named(tmp_path, sep, shown):
     with pytest.raises(InputError, match=r"a\.csv: the header line has a single column .*: no "
                        r"known delimiter \(',' ';' tab '\|'\) found; it looks delimited by "
                        + shown + "; convert the file to comma-separated CSV"):
-        run_alone(tmp_path, "a.csv", data, format="generic")
+        run_alone(tmp_path, "a.csv", data)
 
 
 def test_ragged_rows_are_rejected_with_their_lines(tmp_path):
@@ -231,9 +231,9 @@ def test_same_row_with_different_actions_are_two_interactions(tmp_path):
 def test_truncated_gzip_names_the_file(tmp_path):
     blob = gzip.compress((H + "".join(f"u{i},p{i % 7},like,{T + i}\n"
                                       for i in range(20_000))).encode())
-    with pytest.raises(InputError, match=r"a\.csv\.gz: cannot read as CSV \(Compressed file "
-                       r"ended before the end-of-stream marker was reached\)$"):
-        run_case(tmp_path, "a.csv.gz", blob[: len(blob) // 2], format="generic")
+    with pytest.raises(InputError, match=r"a\.csv\.gz: cannot read as CSV \(IO Error: Unexpected "
+                       r"end of GZIP stream: .*a\.csv\.gz\)$"):
+        run_case(tmp_path, "a.csv.gz", blob[: len(blob) // 2])
 
 
 def test_directory_with_mixed_formats(tmp_path):
@@ -258,8 +258,6 @@ def test_directory_with_mixed_formats(tmp_path):
         "a.csv", "b.csv.gz", "c.jsonl", "d.parquet"]
 
 
-@pytest.mark.xfail(strict=True, reason="pipelines/adapters.py sniffed_format/_generic read "
-                   "the header of every non-JSON file with pandas.read_csv, Parquet too")
 def test_parquet_with_wrong_types_is_normalised(tmp_path):
     path = tmp_path / "a.parquet"
     pd.DataFrame({"account_id": [1.0, 2.5, np.nan], "target_id": [7.0, 7.0, 7.0],

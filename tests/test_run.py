@@ -109,3 +109,13 @@ def test_generator_default_reaches_f1(tmp_path):
     scores = detection_scores(flagged, members, logs.labels)
     assert scores["f1"] >= 0.9
     assert scores["fans_flagged"] <= 0.05
+
+
+def test_log_without_any_co_engagement_writes_empty_results(tmp_path):
+    log = tmp_path / "two.csv"
+    log.write_text("account_id,target_id,action,timestamp\n"
+                   "u1,p1,like,2026-11-01T00:00:00Z\nu2,p2,like,2026-11-01T00:00:00Z\n")
+    result = run(load_config(None, inputs=[str(log)], out=tmp_path / "out"))
+    assert result.manifest["cohorts"]["n_cohorts"] == 0
+    assert pd.read_csv(tmp_path / "out" / "flagged_accounts.csv").empty
+    assert (tmp_path / "out" / "index.html").exists()

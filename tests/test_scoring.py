@@ -66,3 +66,21 @@ def test_member_with_ties_at_chance_is_pruned():
     assert kept["cluster"].tolist() == [0, 0, 0, 1]
     with pytest.raises(ValueError, match="min_member_lift must be >= 0"):
         pruned_members(clusters, edges, activity, n_actions=1000, min_member_lift=-1)
+
+
+def test_no_edges_gives_empty_tables():
+    import pandas as pd
+
+    empty = pd.DataFrame({"account_id": pd.Series(dtype=str), "cluster": pd.Series(dtype=int)})
+    edges = pd.DataFrame({c: pd.Series(dtype=float) for c in
+                          ["account_a", "account_b", "shared_targets", "weight", "median_dt_s"]})
+    evidence = pd.DataFrame({c: pd.Series(dtype=object) for c in
+                             ["account_a", "account_b", "target_id", "action_a", "dt_s"]})
+    activity = pd.DataFrame({"account_id": pd.Series(dtype=str), "n_actions": [], "crowd_sum": []})
+    scored = scored_cohorts(empty, edges, evidence, activity, n_actions=2)
+    assert scored.cohorts.empty and scored.memberships.empty and scored.flagged_accounts.empty
+
+
+def test_single_accounts_are_not_cohorts(world):
+    scored = _scored(world)
+    assert (scored.cohorts["size"] >= 2).all()
