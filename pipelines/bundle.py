@@ -5,12 +5,19 @@
 both accounts' timestamps), the cohort's figures, a copy of the run's ``manifest.json``
 (inputs with SHA-256, parameters, versions) and ``SHA256SUMS`` in the format of
 ``sha256sum`` — ``cd bundles/cohort_<id> && sha256sum -c SHA256SUMS`` checks every file.
+The same folder is also written as ``bundles/cohort_<id>.zip`` (entries under
+``cohort_<id>/``, SHA256SUMS included, fixed 1980-01-01 timestamps: the same bundle gives
+the same zip bytes) — ``unzip cohort_<id>.zip && cd cohort_<id> && sha256sum -c SHA256SUMS``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import shutil
+import tempfile
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +27,7 @@ from pipelines.report import within_cohort
 
 logger = logging.getLogger(__name__)
 SUMS = "SHA256SUMS"
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def write_bundles(
@@ -43,7 +51,7 @@ def write_bundles(
     Returns
     -------
     list of Path
-        The bundle directories, in cohort id order.
+        The bundle directories, in cohort id order (each with its ``.zip`` beside it).
 
     Raises
     ------
@@ -73,6 +81,7 @@ def write_bundles(
             (folder / "figures").mkdir(exist_ok=True)
             shutil.copyfile(figure, folder / "figures" / figure.name)
         write_sums(folder)
+        write_zip(folder)
         written.append(folder)
     logger.info("wrote %d evidence bundles", len(written))
     return written
@@ -99,4 +108,52 @@ def check_sums(folder: Path) -> list[str]:
         path = Path(folder) / name
         if not path.is_file() or sha256_file(path) != digest:
             bad.append(name)
+    return bad
+
+
+def write_zip(folder: Path) -> Path:
+    """Write ``<folder>.zip`` beside ``folder``: its files (sorted) under ``<folder name>/``.
+
+    Timestamps and permissions are fixed, so the same files give the same zip bytes.
+    """
+    folder = Path(folder)
+    target = folder.with_name(folder.name + ".zip")
+    fd, tmp = tempfile.mkstemp(dir=folder.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                info = zipfile.ZipInfo(f"{folder.name}/{path.relative_to(folder).as_posix()}",
+                                       date_time=ZIP_TIME)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o100644 << 16
+                archive.writestr(info, path.read_bytes())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def check_zip(path: Path) -> list[str]:
+    """Entries of a bundle zip's ``SHA256SUMS`` that are missing or do not match (empty = verified).
+
+    Raises
+    ------
+    ValueError
+        If the zip holds no ``<folder>/SHA256SUMS``.
+    """
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        sums = [n for n in names if n.count("/") == 1 and n.endswith("/" + SUMS)]
+        if len(sums) != 1:
+            raise ValueError(f"{path}: expected one <folder>/{SUMS} entry, found {len(sums)}")
+        root = sums[0].split("/")[0]
+        bad = []
+        for line in archive.read(sums[0]).decode("utf-8").splitlines():
+            digest, name = line.split("  ", 1)
+            entry = f"{root}/{name}"
+            if entry not in names or hashlib.sha256(archive.read(entry)).hexdigest() != digest:
+                bad.append(name)
     return bad

@@ -21,6 +21,8 @@ from pathlib import Path
 import networkx as nx
 import pandas as pd
 
+from pipelines.outputs import write_csv, write_parquet
+
 logger = logging.getLogger(__name__)
 
 _ESCAPED = re.compile(r"\\(\\|x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8})")
@@ -168,3 +170,64 @@ def _write_atomic(path: Path, write: Callable[[object], None], graph: nx.Graph) 
         "wrote %s (%d accounts, %d edges)", path, graph.number_of_nodes(), graph.number_of_edges()
     )
     return path
+
+
+def accounts_table(memberships: pd.DataFrame, edges: pd.DataFrame, cohorts: pd.DataFrame,
+                   n_actions: pd.Series | None = None) -> pd.DataFrame:
+    """Per clustered account: its cohort, whether flagged, degree and weighted degree.
+
+    ``degree`` and ``weighted_degree`` count every kept edge of the account (inside and
+    outside its cohort). ``n_actions`` (the account's projected actions, aligned with
+    ``memberships``' index) adds a column of that name. Sorted by cohort, then account.
+    """
+    ends = pd.concat([edges[["account_a", "weight"]].set_axis(["account_id", "weight"], axis=1),
+                      edges[["account_b", "weight"]].set_axis(["account_id", "weight"], axis=1)])
+    by_account = ends.groupby("account_id")["weight"]
+    flagged = cohorts.set_index("cohort_id")["flagged"].astype(bool)
+    out = memberships[["account_id", "cohort_id"]].copy()
+    out["flagged"] = out["cohort_id"].map(flagged).fillna(False).astype(bool)
+    out["degree"] = out["account_id"].map(by_account.size()).fillna(0).astype("int64")
+    out["weighted_degree"] = out["account_id"].map(by_account.sum()).fillna(0.0).astype(float)
+    if n_actions is not None:
+        out["n_actions"] = n_actions.reindex(out.index).fillna(0).astype("int64")
+    return out.sort_values(["cohort_id", "account_id"], kind="mergesort", ignore_index=True)
+
+
+def flagged_evidence(memberships: pd.DataFrame, evidence: pd.DataFrame,
+                     cohorts: pd.DataFrame) -> pd.DataFrame:
+    """``edge_evidence`` rows of ties inside flagged cohorts, with ``cohort_id`` first."""
+    flagged = set(cohorts.loc[cohorts["flagged"].astype(bool), "cohort_id"].astype(int))
+    cohort_of = memberships.set_index("account_id")["cohort_id"]
+    a = evidence["account_a"].map(cohort_of)
+    inside = (a == evidence["account_b"].map(cohort_of)) & a.isin(flagged)
+    out = evidence[inside].copy()
+    out.insert(0, "cohort_id", a[inside].astype("int64"))
+    return out.sort_values(["cohort_id", "account_a", "account_b", "target_id"],
+                           kind="mergesort", ignore_index=True)
+
+
+def write_tables(out_dir: Path, *, cohorts: pd.DataFrame, memberships: pd.DataFrame,
+                 edges: pd.DataFrame, evidence: pd.DataFrame,
+                 n_actions: pd.Series | None = None) -> list[Path]:
+    """Write ``cohorts.parquet``, ``accounts.csv`` and ``evidence.csv`` (formula-safe CSVs).
+
+    Parameters
+    ----------
+    out_dir : Path
+        The run's output directory.
+    cohorts, memberships, edges, evidence : DataFrame
+        The ``cohorts``, ``memberships``, ``co_engagement_edges`` and ``edge_evidence``
+        tables (pseudonymised when the run is).
+    n_actions : Series, optional
+        Actions per account, aligned with ``memberships``' index (see :func:`accounts_table`).
+
+    Returns
+    -------
+    list of Path
+        The three files, in the order above.
+    """
+    out_dir = Path(out_dir)
+    return [write_parquet(cohorts, out_dir / "cohorts.parquet"),
+            write_csv(accounts_table(memberships, edges, cohorts, n_actions),
+                      out_dir / "accounts.csv"),
+            write_csv(flagged_evidence(memberships, evidence, cohorts), out_dir / "evidence.csv")]

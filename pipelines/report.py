@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import numbers
 import os
 import re
 import tempfile
@@ -35,11 +33,20 @@ from pipelines.report_evidence import (
     methodology,
     top_shared_targets,
 )
+from pipelines.report_layers import context_rows, layer_rows, layer_summaries, layers_paragraph
 from pipelines.report_network import (
+    MAX_NODES,
     CohortNetwork,
     account_stats,
     cohort_network,
-    cohort_overview,
+)
+from pipelines.report_overview import cohort_overview
+from pipelines.report_tables import (  # noqa: F401  (display is part of this module's API)
+    cohort_table,
+    display,
+    ranked_cohorts,
+    run_summary,
+    sort_key,
 )
 
 logger = logging.getLogger(__name__)
@@ -60,6 +67,9 @@ def write_report(
     interactions: pa.Table | None = None,
     accounts: pd.DataFrame | None = None,
     figures: bool = True,
+    cohort_layers: pd.DataFrame | None = None,
+    account_context: pd.DataFrame | None = None,
+    max_nodes: int = MAX_NODES,
 ) -> list[Path]:
     """Write ``index.html``, one ``cohorts/cohort_<id>.html`` per flagged cohort and figures.
 
@@ -80,6 +90,13 @@ def write_report(
         ``account_id, created_at``, for the creation-date panel.
     figures : bool, default True
         Also write ``figures/cohort_<id>_{network,raster}.{png,svg}`` for publication.
+    cohort_layers : DataFrame, optional
+        ``cohort_id, layer, edges, ties, weight, share``: a ``layers`` column in the index's
+        table and a Layers panel on each cohort page.
+    account_context : DataFrame, optional
+        ``account_context.csv``'s table: an Account context panel (supporting evidence).
+    max_nodes : int, default 2000
+        Most accounts drawn in a cohort's interactive network (config ``max_report_nodes``).
 
     Returns
     -------
@@ -89,9 +106,14 @@ def write_report(
     out_dir = Path(out_dir)
     ranked = ranked_cohorts(cohorts)
     flagged_ids = [int(c) for c in ranked.loc[ranked["flagged"].astype(bool), "cohort_id"]]
-    overview = cohort_overview(ranked, memberships, edges)
+    if max_nodes < 1:
+        raise ValueError(f"max_report_nodes must be at least 1, got {max_nodes}")
+    min_size = int((manifest.get("parameters") or {}).get("min_size", 1))
+    overview = cohort_overview(ranked, memberships, edges, min_size=min_size)
+    has_layers = cohort_layers is not None and not cohort_layers.empty
     index_html = render(
-        "index.html", summary=run_summary(manifest), table=cohort_table(ranked),
+        "index.html", summary=run_summary(manifest),
+        table=cohort_table(ranked, layer_summaries(cohort_layers) if has_layers else None),
         n_flagged=len(flagged_ids), overview=overview, overview_json=script_json(overview),
         vis_js=Markup(vis_asset("vis-network.min.js")),
         vis_css=Markup(vis_asset("vis-network.css")),
@@ -111,7 +133,9 @@ def write_report(
             edges=edges_in.get(cohort_id, edges.head(0)),
             evidence=evidence_in.get(cohort_id, evidence.head(0)),
             manifest=manifest, background_dt=background, interactions=interactions,
-            accounts=accounts,
+            accounts=accounts, max_nodes=max_nodes,
+            layers=layer_rows(cohort_layers, cohort_id),
+            context=context_rows(account_context, cohort_id),
         )
         page = out_dir / "cohorts" / f"cohort_{cohort_id}.html"
         written.append(write_text_atomic(page, view.html))
@@ -133,27 +157,36 @@ class CohortView(NamedTuple):
 def cohort_view(
     cohort: pd.Series, *, members: list[str], edges: pd.DataFrame, evidence: pd.DataFrame,
     manifest: dict, background_dt: np.ndarray, interactions: pa.Table | None = None,
-    accounts: pd.DataFrame | None = None,
+    accounts: pd.DataFrame | None = None, max_nodes: int = MAX_NODES,
+    layers: list[tuple[str, ...]] | None = None, context: list[tuple[str, str, str]] | None = None,
 ) -> CohortView:
-    """One cohort's page: explanation, clickable network, evidence panels, methodology."""
+    """One cohort's page: explanation, layers, clickable network, evidence, methodology.
+
+    ``layers`` and ``context`` are the rows of :func:`pipelines.report_layers.layer_rows`
+    and :func:`~pipelines.report_layers.context_rows` (panels left out when empty).
+    """
     stats = account_stats(members, edges, evidence)
-    network = cohort_network(stats, edges, evidence)
+    network = cohort_network(stats, edges, evidence, max_nodes=max_nodes)
     actions = cohort_actions(members, evidence, interactions)
     caption = figure_caption(manifest, actions)
     created = creation_dates(accounts, members)
     for node in network.data["nodes"]:
         node["created"] = created.get(node["account"], "")
+    method = methodology(cohort, manifest.get("parameters") or {})
+    if layers:  # after "what was measured"
+        method.insert(1, layers_paragraph(layers, manifest.get("parameters") or {}))
     html = render(
         "cohort.html",
         cohort_id=int(cohort["cohort_id"]),
         explanation=str(cohort.get("explanation", "")),
         facts=[(k, display(v)) for k, v in cohort.items() if k != "explanation"],
+        layers=layers or [], context=context or [],
         network=network, graph_json=script_json(network.data),
         vis_js=Markup(vis_asset("vis-network.min.js")),
         vis_css=Markup(vis_asset("vis-network.css")),
         panels=evidence_panels(actions, evidence, background_dt, manifest, accounts, members),
         caption=caption,
-        methodology=methodology(cohort, manifest.get("parameters") or {}),
+        methodology=method,
         targets=[[display(v) for v in row] for row in top_shared_targets(evidence).itertuples(
             index=False)],
         n_targets=int(evidence["target_id"].nunique()) if len(evidence) else 0,
@@ -176,83 +209,6 @@ def _write_figures(directory: Path, cohort_id: int, view: CohortView) -> list[Pa
         pairs=[(e["from"], e["to"]) for e in links], weights=[e["weight"] for e in links],
         labels=[n["account"] for n in nodes], actions=view.actions, caption=view.caption,
     )
-
-
-def ranked_cohorts(cohorts: pd.DataFrame) -> pd.DataFrame:
-    """Cohorts with flagged ones first, each group by score descending, then cohort id."""
-    order = cohorts.assign(_flag=cohorts["flagged"].astype(bool))
-    order = order.sort_values(
-        ["_flag", "score", "cohort_id"], ascending=[False, False, True], kind="mergesort"
-    )
-    return order.drop(columns="_flag").reset_index(drop=True)
-
-
-def cohort_table(ranked: pd.DataFrame) -> dict:
-    """Header and cells (display text, sort key, CSS class) of the index's cohort table."""
-    first = [c for c in ("cohort_id", "explanation") if c in ranked.columns]
-    columns = first + [c for c in ranked.columns if c not in first]  # the why next to the id
-    records = ranked.to_dict("records")
-    kinds = ["num" if any(sort_key(r[c]) for r in records) else "text" for c in columns]
-    rows = []
-    for record in records:
-        link = f"cohorts/cohort_{int(record['cohort_id'])}.html" if record["flagged"] else None
-        cells = [
-            (display(record[c]), sort_key(record[c]), kind)
-            for c, kind in zip(columns, kinds, strict=True)
-        ]
-        rows.append({"cells": cells, "link": link, "flagged": bool(record["flagged"])})
-    return {"columns": columns, "rows": rows}
-
-
-def run_summary(manifest: dict) -> dict:
-    """Manifest sections as (key, text) pairs for the index's summary tables."""
-
-    def pairs(section: str) -> list[tuple[str, str]]:
-        return [(str(k), display(v)) for k, v in (manifest.get(section) or {}).items()]
-
-    inputs = [
-        (str(i.get("path", "")), str(i.get("sha256", "")), display(i.get("rows")))
-        for i in manifest.get("inputs") or []
-    ]
-    return {
-        "created_at": str(manifest.get("created_at", "")),
-        "inputs": inputs,
-        "rows": pairs("rows"),
-        "parameters": pairs("parameters"),
-        "timings": pairs("timings_s"),
-        "versions": pairs("versions"),
-    }
-
-
-def display(value: object) -> str:
-    """Short text for a table cell: 4 significant digits, ``—`` for missing values.
-
-    Examples
-    --------
-    >>> [display(v) for v in (0.123456, 11260.4, float("nan"), True, 3, "x")]
-    ['0.1235', '11260', '—', 'yes', '3', 'x']
-    """
-    if isinstance(value, dict | list | tuple):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return "—"
-    if isinstance(value, bool | np.bool_):
-        return "yes" if value else "no"
-    if isinstance(value, numbers.Integral):
-        return str(int(value))
-    if isinstance(value, numbers.Real):
-        number = float(value)
-        return f"{number:.0f}" if 1e4 <= abs(number) < 1e15 else f"{number:.4g}"
-    return str(value)
-
-
-def sort_key(value: object) -> str:
-    """A number as text for the table's numeric sort, or ``""`` for text and missing values."""
-    if isinstance(value, bool | np.bool_):
-        return str(int(value))
-    if isinstance(value, numbers.Real) and not math.isnan(float(value)):
-        return repr(float(value))
-    return ""
 
 
 def script_json(data: object) -> Markup:

@@ -22,7 +22,6 @@ MAX_EVIDENCE_PER_EDGE = 50
 MAX_LABEL_CHARS = 24
 LAYOUT_SEED = 0
 KK_MAX_NODES = 1_000
-MAX_OVERVIEW_COHORTS = 100
 
 
 @dataclass(frozen=True)
@@ -96,7 +95,7 @@ def _capped_edges(edges: pd.DataFrame, kept: set[str], max_edges: int) -> pd.Dat
     return inside.head(max_edges).reset_index(drop=True)
 
 
-def _layout(n: int, pairs: list[tuple[int, int]], weights: list[float]) -> list[list[float]]:
+def network_layout(n: int, pairs: list[tuple[int, int]], weights: list[float]) -> list[list[float]]:
     """Deterministic positions in roughly pixel units.
 
     Kamada-Kawai (unweighted) up to ``KK_MAX_NODES``: on the dense cores typical of
@@ -180,7 +179,7 @@ def cohort_network(
     pairs = [
         (index[a], index[b]) for a, b in zip(shown["account_a"], shown["account_b"], strict=True)
     ]
-    coords = _layout(len(index), pairs, shown["weight"].astype(float).tolist())
+    coords = network_layout(len(index), pairs, shown["weight"].astype(float).tolist())
     w_edge = max(float(shown["weight"].max()) if len(shown) else 0.0, 1e-9)
     net = Network(height="100%", width="100%", directed=False)
     net.nodes = _nodes(kept_stats, coords)
@@ -229,58 +228,3 @@ def json_options(net: Network) -> dict:
         "font": {"size": 12},
     }
     return options
-
-
-def cohort_overview(
-    ranked: pd.DataFrame,
-    memberships: pd.DataFrame,
-    edges: pd.DataFrame,
-    *,
-    max_cohorts: int = MAX_OVERVIEW_COHORTS,
-) -> dict:
-    """vis-network data of the cohorts: one node per cohort, edges by cross-cohort weight.
-
-    Parameters
-    ----------
-    ranked : DataFrame
-        ``cohorts`` in report order (flagged first); the first ``max_cohorts`` are drawn.
-    memberships, edges : DataFrame
-        ``memberships`` and ``co_engagement_edges``.
-
-    Returns
-    -------
-    dict
-        ``{"nodes", "edges", "options", "n_cohorts", "shown"}``; node size grows with
-        members, edge width with the summed weight of the ties between two cohorts.
-    """
-    shown = ranked.head(max_cohorts)
-    index = {int(c): i for i, c in enumerate(shown["cohort_id"])}
-    cohort_of = dict(zip(memberships["account_id"], memberships["cohort_id"].astype(int),
-                         strict=True))
-    ends = pd.DataFrame({"a": edges["account_a"].map(cohort_of).map(index),
-                         "b": edges["account_b"].map(cohort_of).map(index),
-                         "w": edges["weight"].astype(float)}).dropna()
-    ends = ends[ends["a"] != ends["b"]]
-    lo, hi = ends[["a", "b"]].min(axis=1).astype(int), ends[["a", "b"]].max(axis=1).astype(int)
-    cross = ends.groupby([lo.rename("lo"), hi.rename("hi")])["w"].agg(["sum", "size"])
-    pairs = [(int(a), int(b)) for a, b in cross.index]
-    coords = _layout(len(index), pairs, cross["sum"].tolist())
-    w_max = max(float(cross["sum"].max()) if len(cross) else 0.0, 1e-9)
-    s_max = max(int(shown["size"].max()) if len(shown) else 1, 1)
-    nodes = [
-        {"id": i, "label": f"#{int(r.cohort_id)}", "cohort_id": int(r.cohort_id),
-         "members": int(r.size), "flagged": bool(r.flagged), "explanation": str(r.explanation),
-         "x": coords[i][0], "y": coords[i][1], "size": round(6 + 24 * math.sqrt(r.size / s_max), 2),
-         "shape": "dot", "physics": False,
-         "color": "#d9480f" if bool(r.flagged) else "#adb5bd"}
-        for i, r in enumerate(shown.itertuples(index=False))
-    ]
-    links = [
-        {"from": a, "to": b, "width": round(1 + 7 * w / w_max, 2), "weight": round(float(w), 4),
-         "ties": int(n)}
-        for (a, b), w, n in zip(pairs, cross["sum"], cross["size"], strict=True)
-    ]
-    net = Network(height="100%", width="100%", directed=False)
-    net.toggle_physics(False)
-    return {"nodes": nodes, "edges": links, "options": json_options(net),
-            "n_cohorts": len(ranked), "shown": len(nodes)}

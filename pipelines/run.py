@@ -29,7 +29,7 @@ from pipelines import __version__
 from pipelines.adapters import read_inputs
 from pipelines.bundle import write_bundles
 from pipelines.config import RunConfig
-from pipelines.exports import write_gexf, write_graphml
+from pipelines.exports import write_gexf, write_graphml, write_tables
 from pipelines.ingest import InputError, future_timestamps, read_interactions
 from pipelines.layers import account_profiles, input_layers, input_paths
 from pipelines.limits import check_layers_memory, check_resident_memory, default_memory_gb
@@ -102,11 +102,12 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
     with atomic_directory(config.out) as tmp:
         write_csv(scored.flagged_accounts, tmp / "flagged_accounts.csv")
         write_csv(scored.cohorts, tmp / "cohorts.csv")
-        write_csv(cohort_layers(scored.memberships, projected.edges), tmp / "cohort_layers.csv")
-        if accounts is not None:
-            write_csv(account_context(scored.memberships,
-                                      account_profiles(config.accounts, accounts.table)),
-                      tmp / "account_context.csv")
+        layers_tied = cohort_layers(scored.memberships, projected.edges)
+        write_csv(layers_tied, tmp / "cohort_layers.csv")
+        context = None if accounts is None else account_context(
+            scored.memberships, account_profiles(config.accounts, accounts.table))
+        if context is not None:
+            write_csv(context, tmp / "account_context.csv")
         write_csv(shared.memberships, tmp / "memberships.csv")
         write_parquet(shared.edges, tmp / "edges.parquet")
         write_parquet(shared.evidence, tmp / "edge_evidence.parquet")
@@ -116,10 +117,14 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
                             cohorts=scored.cohorts)
         write_gexf(tmp / "graph.gexf", **graph_tables)
         write_graphml(tmp / "graph.graphml", **graph_tables)
+        write_tables(tmp, evidence=shared.evidence, **graph_tables, n_actions=scored.memberships[
+            "account_id"].map(projected.activity.set_index("account_id")["n_actions"]))
         write_report(tmp, cohorts=scored.cohorts, memberships=shared.memberships,
                      edges=shared.edges, evidence=shared.evidence, manifest=manifest,
                      interactions=valid.interactions,
-                     accounts=accounts.table if accounts else None)
+                     accounts=accounts.table if accounts else None,
+                     cohort_layers=layers_tied, account_context=context,
+                     max_nodes=config.max_report_nodes)
         if extra_outputs is not None:
             extra_outputs(tmp, scored, manifest)
         manifest["timings_s"]["outputs"] = round(time.perf_counter() - started, 3)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from pipelines.bundle import check_sums, write_bundles
+from pipelines.bundle import check_sums, check_zip, write_bundles, write_zip
 from pipelines.outputs import write_json
 from pipelines.pseudonyms import pseudonym, pseudonymised, shareable_tables
 from tests.test_report import MANIFEST, tables
@@ -37,6 +38,28 @@ def test_bundle_verifies_with_sha256sum(tmp_path: Path) -> None:
     assert check_sums(folder) == []
     (folder / "edges.csv").write_text("tampered\n")
     assert check_sums(folder) == ["edges.csv"]
+
+
+def test_bundle_zip_holds_the_folder_and_verifies(tmp_path: Path) -> None:
+    write_json(MANIFEST, tmp_path / "manifest.json")
+    [folder] = write_bundles(tmp_path, **tables())
+    archive = tmp_path / "bundles" / "cohort_0.zip"
+    with zipfile.ZipFile(archive) as z:
+        names = z.namelist()
+        assert names == sorted(names) and "cohort_0/SHA256SUMS" in names
+        assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        assert z.read("cohort_0/evidence.csv") == (folder / "evidence.csv").read_bytes()
+        z.extractall(tmp_path / "unzipped")
+    assert check_zip(archive) == []
+    assert check_sums(tmp_path / "unzipped" / "cohort_0") == []
+    first = archive.read_bytes()
+    assert write_zip(folder).read_bytes() == first  # same files, same bytes
+    (folder / "members.csv").write_text("tampered\n")
+    assert check_zip(write_zip(folder)) == ["members.csv"]
+    with zipfile.ZipFile(tmp_path / "plain.zip", "w") as z:
+        z.writestr("x.txt", "no sums")
+    with pytest.raises(ValueError, match="expected one <folder>/SHA256SUMS entry, found 0"):
+        check_zip(tmp_path / "plain.zip")
 
 
 def test_bundle_needs_the_manifest_first(tmp_path: Path) -> None:

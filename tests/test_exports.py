@@ -9,7 +9,14 @@ import networkx as nx
 import pandas as pd
 import pytest
 
-from pipelines.exports import original_id, write_gexf, write_graphml, xml_safe_id
+from pipelines.exports import (
+    accounts_table,
+    original_id,
+    write_gexf,
+    write_graphml,
+    write_tables,
+    xml_safe_id,
+)
 
 NASTY = ["a<&>\"'b", "ctl\x00\x01\x1f\x7f", "tab\tnl\ncr\r", "back\\x00slash", "é\u2028😀\ufffe"]
 FARM = [*NASTY, "farm_ok"]
@@ -68,3 +75,29 @@ def test_empty_flag_set_writes_empty_graph(tmp_path: Path) -> None:
     t["cohorts"]["flagged"] = False
     graph = nx.read_gexf(write_gexf(tmp_path / "none.gexf", **t))
     assert graph.number_of_nodes() == 0
+
+
+def test_tables_cohorts_accounts_and_flagged_evidence(tmp_path: Path) -> None:
+    t = tables()
+    t["memberships"].loc[0, "account_id"] = "=HYPERLINK(1)"  # formula-looking id
+    t["edges"] = t["edges"].replace(NASTY[0], "=HYPERLINK(1)")
+    pairs = t["edges"][["account_a", "account_b"]]
+    evidence = pairs.assign(target_id="+post", time_a=pd.Timestamp("2024-05-01", tz="UTC"),
+                            time_b=pd.Timestamp("2024-05-01 00:00:05", tz="UTC"), dt_s=5.0)
+    n_actions = pd.Series(range(len(t["memberships"])), index=t["memberships"].index)
+    paths = write_tables(tmp_path, evidence=evidence, n_actions=n_actions, **t)
+    assert [p.name for p in paths] == ["cohorts.parquet", "accounts.csv", "evidence.csv"]
+    pd.testing.assert_frame_equal(pd.read_parquet(paths[0]), t["cohorts"])
+    accounts = pd.read_csv(paths[1], keep_default_na=False)
+    assert accounts.columns.tolist() == ["account_id", "cohort_id", "flagged", "degree",
+                                         "weighted_degree", "n_actions"]
+    fan_a = accounts.set_index("account_id").loc["fan_a"]
+    assert (fan_a["cohort_id"], fan_a["flagged"], fan_a["degree"], fan_a["n_actions"]) == (
+        2, False, 2, 6)
+    assert fan_a["weighted_degree"] == pytest.approx(0.75)
+    assert "'=HYPERLINK(1)" in accounts["account_id"].tolist()  # formula-safe
+    ev = pd.read_csv(paths[2], keep_default_na=False)
+    assert ev.columns[0] == "cohort_id" and set(ev["cohort_id"]) == {0}  # farm_ok is alone
+    assert len(ev) == len(NASTY) * (len(NASTY) - 1) // 2  # ties inside flagged cohort 0 only
+    assert set(ev["target_id"]) == {"'+post"}
+    assert "n_actions" not in accounts_table(t["memberships"], t["edges"], t["cohorts"]).columns

@@ -11,7 +11,8 @@ import pytest
 
 from pipelines.report import script_json, write_report
 from pipelines.report_evidence import cohort_actions, methodology, top_shared_targets
-from pipelines.report_network import account_stats, cohort_network, cohort_overview
+from pipelines.report_network import account_stats, cohort_network
+from pipelines.report_overview import cohort_overview
 
 HOSTILE = [
     "<img src=x onerror=alert(1)>",
@@ -208,7 +209,11 @@ def test_overview_sums_cross_cohort_weight() -> None:
         (0, 4, True), (1, 3, False)]
     links = [(e["from"], e["to"], e["weight"], e["ties"]) for e in view["edges"]]
     assert links == [(0, 1, 0.75, 2)]
-    assert cohort_overview(ranked, t["memberships"], edges, max_cohorts=1)["shown"] == 1
+    capped = cohort_overview(ranked, t["memberships"], edges, max_cohorts=0)
+    assert capped["shown"] == 1 and capped["left_out"]["ranked_lower"] == 1  # flagged stays
+    small = cohort_overview(ranked, t["memberships"], edges, min_size=4)
+    assert [n["cohort_id"] for n in small["nodes"]] == [0]
+    assert small["left_out"] == {"small": 1, "ranked_lower": 0, "min_size": 4, "max_cohorts": 50}
 
 
 def test_methodology_states_thresholds_and_verdict() -> None:
