@@ -68,8 +68,11 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     accounts = pd.DataFrame({"account_id": FARM, "created_at": T0 - pd.Timedelta(days=3)})
     manifest = {"parameters": {"window_s": 3600}, "created_at": "2024-05-02T00:00:00Z",
                 "inputs": [{"path": "logs/<img src=q onerror=alert(4)>.csv", "sha256": "0"}]}
+    layers = pd.DataFrame({"cohort_id": [0, 0], "layer": ["text", PAYLOADS[0]], "edges": [90, 30],
+                           "ties": [90, 30], "weight": [9.0, 3.0], "share": [0.75, 0.25]})
     index, cohort = write_report(tmp_path_factory.mktemp("browser") / "report", manifest=manifest,
-                                 accounts=accounts, figures=False, **hostile_tables())
+                                 accounts=accounts, figures=False, cohort_layers=layers,
+                                 **hostile_tables())
     return index, cohort
 
 
@@ -112,6 +115,9 @@ def test_index_overview_and_table(browser, pages) -> None:
     w.page.wait_for_selector("#overview canvas", timeout=10_000)
     assert w.page.evaluate("Object.keys(window.overviewNetwork.body.nodes).length") == 2
     assert "<img src=z onerror=alert(3)> {{7*7}}" in w.page.inner_text("#cohorts")
+    header = w.page.locator("#cohorts thead th").all_inner_texts()
+    layers = w.page.locator("#cohorts tbody tr").first.locator("td").nth(header.index("layers"))
+    assert layers.inner_text() == f"text 75%, {PAYLOADS[0]} 25%"
     w.page.fill("#filter", "pair")
     assert w.page.locator("#cohorts tbody tr:visible").count() == 1
     w.check_clean()
@@ -137,6 +143,7 @@ def test_click_account_shows_its_panel_as_text(browser, pages, account_id: str) 
     w = Watched(browser)
     w.page.goto(pages[1].as_uri())
     w.page.wait_for_selector("#network canvas", timeout=10_000)
+    w.page.locator("#network").scroll_into_view_if_needed()
     w.page.wait_for_timeout(300)
     where = node_point(w.page, account_id)
     w.page.mouse.click(where["x"], where["y"])
@@ -158,6 +165,7 @@ def test_click_edge_shows_shared_targets_with_both_times(browser, pages) -> None
     w = Watched(browser)
     w.page.goto(pages[1].as_uri())
     w.page.wait_for_selector("#network canvas", timeout=10_000)
+    w.page.locator("#network").scroll_into_view_if_needed()
     w.page.wait_for_timeout(300)
     a, b = node_point(w.page, "farm_00"), node_point(w.page, "farm_01")
     # a point on the edge, close to farm_00 but outside its dot
@@ -175,4 +183,9 @@ def test_click_edge_shows_shared_targets_with_both_times(browser, pages) -> None
     targets = rows.evaluate_all("(rows) => rows.map((r) => r.cells[0].textContent)")
     assert targets == sorted(TARGETS)  # equal Δt: by target id; shown verbatim, as text
     assert w.page.locator("#panel img, #panel svg, #panel script").count() == 0
+    layer_rows = w.page.locator("#layers tbody tr")
+    assert layer_rows.count() == 2 and layer_rows.first.is_visible()
+    assert layer_rows.first.locator("td").all_inner_texts() == [
+        "text", "90", "90", "75%", "these accounts posted near-duplicate texts"]
+    assert layer_rows.nth(1).locator("td").first.inner_text() == PAYLOADS[0]  # as text
     w.check_clean()
