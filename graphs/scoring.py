@@ -33,6 +33,7 @@ def scored_cohorts(
     min_size: int = 5, min_shared_targets: int = 5, min_density: float = 0.1,
     min_lift: float = 3.0, max_cohort_p: float = 1e-6,
     min_authors: int = 5, max_top_author_share: float = 0.5, min_member_lift: float = 2.0,
+    min_effective_authors: float = 5.0, min_effective_targets: float = 5.0,
 ) -> ScoredCohorts:
     """Score each cluster and decide which cohorts to flag.
 
@@ -46,6 +47,12 @@ def scored_cohorts(
     ``min_lift`` with ``cohort_p_value`` at most ``max_cohort_p``, and — when ``posts``
     gives the authors — targets from at least ``min_authors`` authors with no single author
     above ``max_top_author_share`` of the co-engagements (fans of one creator are not a farm).
+    Concentration is also tested softly: the *effective number* of targets of the cohort's
+    ties, ``1 / Σ p²`` over each target's share of the internal ties, must be at least
+    ``min_effective_targets``, and the same over authors at least ``min_effective_authors``
+    (when ``posts`` is given). Organic users who happened to co-engage the same two or three
+    popular posts form a tight clique with a high lift but an effective number of 2–4
+    targets; a farm working for many customers spreads its ties over 15–20.
     The score is the lift.
 
     Before scoring, each member's own ties into its cluster are tested the same way: a
@@ -97,7 +104,9 @@ def scored_cohorts(
     features = features.join(_group_test(clusters, inner_edges, activity, n_actions))
     rules = dict(min_size=min_size, min_shared_targets=min_shared_targets,
                  min_density=min_density, min_lift=min_lift, max_cohort_p=max_cohort_p,
-                 min_authors=min_authors, max_top_author_share=max_top_author_share)
+                 min_authors=min_authors, max_top_author_share=max_top_author_share,
+                 min_effective_authors=min_effective_authors,
+                 min_effective_targets=min_effective_targets)
     features["score"] = features["lift"].round(6)
     reasons = pd.Series([_reasons_not_flagged(row, **rules) for _, row in features.iterrows()],
                         index=features.index, dtype=object)
@@ -165,23 +174,34 @@ def _features(clusters, inner_edges, inner_evidence, posts, accounts) -> pd.Data
     by_evidence = inner_evidence.groupby("cluster")
     out["shared_targets"] = by_evidence["target_id"].nunique()
     out["median_dt_s"] = by_evidence["dt_s"].median()
+    out["effective_targets"] = _effective_number(inner_evidence, "target_id")
     out["action"] = by_evidence["action_a"].agg(lambda s: s.mode().iloc[0])
     out = out.join(_author_features(inner_evidence, posts))
     out["creation_spread_days"] = _creation_spread(clusters, accounts)
-    return out.fillna({"shared_targets": 0}).astype({"shared_targets": int})
+    out = out.fillna({"shared_targets": 0, "effective_targets": 0.0})
+    return out.astype({"shared_targets": int})
 
 
 def _author_features(inner_evidence: pd.DataFrame, posts: pd.DataFrame | None) -> pd.DataFrame:
     if posts is None:
         empty = pd.Series(dtype="Int64")
-        return pd.DataFrame({"n_authors": empty, "top_author_share": pd.Series(dtype=float)})
+        return pd.DataFrame({"n_authors": empty, "top_author_share": pd.Series(dtype=float),
+                             "effective_authors": pd.Series(dtype=float)})
     authored = inner_evidence.merge(posts[["target_id", "author_id"]], on="target_id")
     counts = authored.groupby(["cluster", "author_id"]).size()
     per_cluster = counts.groupby(level="cluster")
     return pd.DataFrame({
         "n_authors": per_cluster.size().astype("Int64"),
         "top_author_share": per_cluster.max() / per_cluster.sum(),
+        "effective_authors": _effective_number(authored, "author_id"),
     })
+
+
+def _effective_number(ties: pd.DataFrame, column: str) -> pd.Series:
+    """Per cluster, ``1 / Σ p²`` over the shares ``p`` of its ties on each ``column`` value."""
+    counts = ties.groupby(["cluster", column]).size()
+    share = counts / counts.groupby(level="cluster").transform("sum")
+    return (1.0 / (share**2).groupby(level="cluster").sum()).round(6)
 
 
 def _creation_spread(clusters: pd.DataFrame, accounts: pd.DataFrame | None) -> pd.Series:
@@ -212,7 +232,8 @@ def _group_test(clusters: pd.DataFrame, inner_edges: pd.DataFrame, activity: pd.
 
 
 def _reasons_not_flagged(row: pd.Series, *, min_size, min_shared_targets, min_density,
-                         min_lift, max_cohort_p, min_authors, max_top_author_share) -> list[str]:
+                         min_lift, max_cohort_p, min_authors, max_top_author_share,
+                         min_effective_authors, min_effective_targets) -> list[str]:
     reasons = []
     if row["lift"] < min_lift:
         reasons.append(f"only {row['lift']:.1f}× the co-engagement expected by chance")
@@ -224,10 +245,16 @@ def _reasons_not_flagged(row: pd.Series, *, min_size, min_shared_targets, min_de
         reasons.append(f"density {row['density']:.2f} below {min_density}")
     if row["shared_targets"] < min_shared_targets:
         reasons.append(f"fewer than {min_shared_targets} shared targets")
+    elif row["effective_targets"] < min_effective_targets:
+        reasons.append(f"co-engagements concentrated on {row['effective_targets']:.1f} "
+                       f"effective targets (< {min_effective_targets:g})")
     if pd.notna(row["n_authors"]) and row["n_authors"] < min_authors:
         reasons.append(f"targets from fewer than {min_authors} authors")
     if pd.notna(row["top_author_share"]) and row["top_author_share"] > max_top_author_share:
         reasons.append(f"{row['top_author_share']:.0%} of co-engagements on one author's posts")
+    elif pd.notna(row["effective_authors"]) and row["effective_authors"] < min_effective_authors:
+        reasons.append(f"co-engagements concentrated on {row['effective_authors']:.1f} "
+                       f"effective authors (< {min_effective_authors:g})")
     return reasons
 
 

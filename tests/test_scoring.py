@@ -84,3 +84,54 @@ def test_no_edges_gives_empty_tables():
 def test_single_accounts_are_not_cohorts(world):
     scored = _scored(world)
     assert (scored.cohorts["size"] >= 2).all()
+
+
+def _clique(targets_of_pair):
+    """Clusters, edges, evidence and activity of one cluster whose pairs share given targets."""
+    import pandas as pd
+
+    rows = [(a, b, t) for (a, b), targets in targets_of_pair.items() for t in targets]
+    evidence = pd.DataFrame(rows, columns=["account_a", "account_b", "target_id"]).assign(
+        action_a="like", dt_s=60.0)
+    edges = evidence.groupby(["account_a", "account_b"], as_index=False).agg(
+        shared_targets=("target_id", "size")).assign(weight=1.0, median_dt_s=60.0)
+    ids = sorted(set(edges["account_a"]) | set(edges["account_b"]))
+    clusters = pd.DataFrame({"account_id": ids, "cluster": 0})
+    activity = pd.DataFrame({"account_id": ids, "n_actions": 6.0, "crowd_sum": 6.0})
+    return clusters, edges, evidence, activity
+
+
+def test_ties_concentrated_on_few_targets_are_not_flagged():
+    import itertools
+
+    import pandas as pd
+
+    accounts = [f"u{i}" for i in range(6)]
+    pairs = list(itertools.combinations(accounts, 2))
+    # every pair co-liked the same two popular posts; one pair also shares four more
+    spread = {p: ["v0", "v1"] + (["p2", "p3", "p4", "p5"] if p == pairs[0] else []) for p in pairs}
+    posts = pd.DataFrame({"target_id": ["v0", "v1", "p2", "p3", "p4", "p5"],
+                          "author_id": ["A", "B", "C", "D", "E", "F"]})
+    scored = scored_cohorts(*_clique(spread), n_actions=10_000, posts=posts)
+    row = scored.cohorts.iloc[0]
+    assert round(row["effective_targets"], 2) == round(1 / (2 * (15 / 34) ** 2 + 4 / 34**2), 2)
+    assert not row["flagged"]
+    assert "effective targets (< 5)" in row["explanation"]
+    assert "effective authors (< 5)" in row["explanation"]
+    relaxed = scored_cohorts(*_clique(spread), n_actions=10_000, posts=posts,
+                             min_effective_targets=2.0, min_effective_authors=2.0)
+    assert relaxed.cohorts.iloc[0]["flagged"]
+
+
+def test_ties_spread_over_many_authors_are_flagged():
+    import itertools
+
+    import pandas as pd
+
+    accounts = [f"u{i}" for i in range(6)]
+    targets = [f"p{k}" for k in range(6)]
+    spread = {p: targets for p in itertools.combinations(accounts, 2)}
+    posts = pd.DataFrame({"target_id": targets, "author_id": list("ABCDEF")})
+    row = scored_cohorts(*_clique(spread), n_actions=10_000, posts=posts).cohorts.iloc[0]
+    assert row["effective_targets"] == 6.0 and row["effective_authors"] == 6.0
+    assert row["flagged"]
