@@ -36,6 +36,11 @@ class RunConfig:
     max_cohort_p: float = 1e-6
     min_authors: int = 5
     max_top_author_share: float = 0.5
+    min_effective_authors: float = 5.0
+    min_effective_targets: float = 5.0
+    window_auto: bool = False
+    """``window = "auto"``: scan ``scan_windows`` and pick one (pipelines/window_auto.py)."""
+    scan_windows: tuple[str, ...] = ("10m", "1h", "6h")
     max_rejected_share: float = 0.5
     max_cluster_edge_p: float = 1.0
     """Cluster only edges among accounts with a tie of p <= this (1: all kept edges)."""
@@ -87,8 +92,14 @@ def load_config(path: Path | None, **overrides: Any) -> RunConfig:
     """
     values: dict[str, Any] = _read_toml(path) if path else {}
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if values.get("window") == "auto":
+        values.pop("window")
+        values["window_auto"] = True
     if "window" in values:
         values["window_s"] = window_seconds(values.pop("window"))
+    if "scan_windows" in values:
+        scan = values["scan_windows"]
+        values["scan_windows"] = tuple(str(w) for w in ([scan] if isinstance(scan, str) else scan))
     known = {f.name for f in dataclasses.fields(RunConfig)}
     for key in values:
         if key not in known:

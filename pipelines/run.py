@@ -37,6 +37,7 @@ from pipelines.outputs import atomic_directory, sha256_file, write_csv, write_js
 from pipelines.pseudonyms import shareable_tables
 from pipelines.report import write_report
 from pipelines.side_tables import SideTable, read_accounts, read_posts
+from pipelines.window_auto import auto_window
 
 log = logging.getLogger(__name__)
 PACKAGES = ("duckdb", "pyarrow", "pandas", "numpy", "numba", "igraph", "leidenalg",
@@ -67,6 +68,12 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
         accounts = _side(read_accounts, config.accounts)
         rejected = _rejected(raw.parse_rejects, valid.rejected, posts, accounts)
         rows = _row_accounting(raw.parse_rejects.num_rows, valid, config)
+    window_scan = None
+    if config.window_auto:
+        with _step("window_scan", timings):
+            config, window_scan = auto_window(
+                raw, valid.interactions, config, posts=posts.table if posts else None,
+                accounts=accounts.table if accounts else None)
     with _step("layers", timings):
         layers = input_layers(raw, valid.interactions, config)
     with _step("projection", timings):
@@ -91,8 +98,12 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
             min_size=config.min_size, min_shared_targets=config.min_cohort_targets,
             min_density=config.min_density, min_lift=config.min_lift,
             max_cohort_p=config.max_cohort_p, min_authors=config.min_authors,
-            max_top_author_share=config.max_top_author_share)
+            max_top_author_share=config.max_top_author_share,
+            min_effective_authors=config.min_effective_authors,
+            min_effective_targets=config.min_effective_targets)
     manifest = _manifest(config, files, rows, projected.stats, scored.cohorts, timings)
+    if window_scan is not None:
+        manifest["window_scan"] = window_scan
     shared = shareable_tables(memberships=scored.memberships, edges=projected.edges,
                               evidence=projected.evidence, rejected=rejected,
                               flagged_accounts=scored.flagged_accounts,

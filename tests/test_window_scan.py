@@ -30,3 +30,40 @@ def test_unstable_window_is_not_chosen_even_with_more_accounts():
 def test_no_window_is_an_error():
     with pytest.raises(ValueError, match="flagged_by_window: expected at least one window"):
         chosen_window({})
+
+
+def test_window_auto_scans_and_records_the_choice(tmp_path, world_files):
+    import json
+
+    from pipelines.config import load_config
+    from pipelines.run import run
+    from tests.conftest import FARM
+
+    log, posts = world_files
+    config = load_config(None, inputs=[str(log)], posts=posts, out=tmp_path / "out",
+                         window="auto", scan_windows=["10m", "1h", "6h"])
+    assert config.window_auto and config.scan_windows == ("10m", "1h", "6h")
+    result = run(config)
+    scan = json.loads((result.out / "manifest.json").read_text())["window_scan"]
+    assert scan["candidates_s"] == [600, 3600, 21600]
+    assert [row["window_s"] for row in scan["scan"]] == [600, 3600, 21600]
+    assert scan["chosen_s"] == result.manifest["parameters"]["window_s"]
+    assert scan["reason"].startswith(f"window {scan['chosen_s']} s:")
+    flagged = pd.read_csv(result.out / "flagged_accounts.csv")
+    assert sorted(flagged["account_id"]) == FARM
+
+
+def test_window_auto_rejects_bad_candidates(tmp_path, world_files):
+    from pipelines.config import load_config
+    from pipelines.ingest import InputError
+    from pipelines.run import run
+
+    log, _ = world_files
+    config = load_config(None, inputs=[str(log)], out=tmp_path / "out", window="auto",
+                         scan_windows=["10m", "soon"])
+    with pytest.raises(InputError, match="window: expected a duration"):
+        run(config)
+    empty = load_config(None, inputs=[str(log)], out=tmp_path / "out", window="auto",
+                        scan_windows=[])
+    with pytest.raises(ValueError, match="scan_windows must list at least one window"):
+        run(empty)
