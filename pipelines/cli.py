@@ -109,7 +109,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     grid: Annotated[bool, typer.Option("--grid", help="Run the generator scenario grid.")] = False,
     holdout: Annotated[bool, typer.Option("--holdout", help="Add the held-out cells.")] = False,
-    n_organic: Annotated[int, typer.Option(help="Organic accounts per grid cell.")] = 2000,
+    n_organic: Annotated[int, typer.Option(help="Organic accounts per grid cell.")] = 4000,
 ) -> None:
     """Score a run's flagged accounts against ground-truth labels, or run the scenario grid.
 

@@ -12,6 +12,7 @@ false positive, so its flagged share is the false-positive floor.
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -22,8 +23,11 @@ from graphs.synthetic import synthetic_logs
 from pipelines.config import load_config
 from pipelines.synthetic_io import write_synthetic
 
-COLUMNS = ["cell", "holdout", "scenario", "seed", "posts", "accounts", "n_farm", "n_flagged",
-           "precision", "recall", "f1", "fans_flagged", "organic_flagged", "ari"]
+EVASIVE = {"window": "2d", "max_crowd": 100}
+"""Settings for evasive farms (delivery over days): a 2-day window, popular targets unpaired."""
+COLUMNS = ["cell", "holdout", "scenario", "seed", "settings", "posts", "accounts", "n_farm",
+           "n_flagged",
+           "precision", "recall", "f1", "fans_flagged", "organic_flagged", "ari", "seconds"]
 
 
 class Cell(NamedTuple):
@@ -36,6 +40,8 @@ class Cell(NamedTuple):
     posts: bool = True
     accounts: bool = True
     holdout: bool = False
+    settings: dict[str, Any] = {}
+    """Run settings other than the defaults (config keys), e.g. :data:`EVASIVE`."""
 
 
 def grid_cells(*, holdout: bool = True) -> list[Cell]:
@@ -50,17 +56,23 @@ def grid_cells(*, holdout: bool = True) -> list[Cell]:
         Cell("medium-no-accounts", "medium", 5, accounts=False),
         Cell("organic", "medium", 6, {"n_farms": 0}),
     ]
+    cells += [Cell(f"{s}-s{seed}-evasive-settings", s, seed, settings=EVASIVE)
+              for s in ("medium", "hard") for seed in (1, 2)]
+    cells += [Cell("organic-evasive-settings", "medium", 6, {"n_farms": 0}, settings=EVASIVE)]
     if holdout:
         cells += [Cell(f"holdout-{s}-s{seed}", s, seed, holdout=True)
                   for s in ("easy", "medium", "hard") for seed in (1001, 1002)]
         cells += [Cell("holdout-organic", "medium", 1003, {"n_farms": 0}, holdout=True)]
+        cells += [Cell(f"holdout-{s}-s{seed}-evasive-settings", s, seed, holdout=True,
+                       settings=EVASIVE) for s in ("medium", "hard") for seed in (1001, 1002)]
     return cells
 
 
-def evaluate_cell(cell: Cell, workdir: Path, *, n_organic: int = 2000) -> dict[str, Any]:
+def evaluate_cell(cell: Cell, workdir: Path, *, n_organic: int = 4000) -> dict[str, Any]:
     """Generate, run and score one cell inside ``workdir``; one row of the grid table."""
     from pipelines.run import run
 
+    started = time.perf_counter()
     logs = synthetic_logs(scenario=cell.scenario, seed=cell.seed,
                           **({"n_organic": n_organic} | cell.overrides))
     data = workdir / cell.name / "data"
@@ -68,17 +80,24 @@ def evaluate_cell(cell: Cell, workdir: Path, *, n_organic: int = 2000) -> dict[s
     config = load_config(None, inputs=[str(data / "interactions.csv.gz")],
                          out=workdir / cell.name / "run",
                          posts=data / "posts.csv" if cell.posts else None,
-                         accounts=data / "accounts.csv" if cell.accounts else None)
+                         accounts=data / "accounts.csv" if cell.accounts else None,
+                         **cell.settings)
     result = run(config)
     flagged = pd.read_csv(result.out / "flagged_accounts.csv", dtype={"account_id": str})
     members = pd.read_csv(result.out / "memberships.csv", dtype={"account_id": str})
     scores = detection_scores(flagged, members, logs.labels)
     row = {"cell": cell.name, "holdout": cell.holdout, "scenario": cell.scenario,
-           "seed": cell.seed, "posts": cell.posts, "accounts": cell.accounts}
-    return row | {k: scores[k] for k in COLUMNS if k in scores}
+           "seed": cell.seed, "settings": _settings(cell.settings), "posts": cell.posts,
+           "accounts": cell.accounts}
+    row |= {k: scores[k] for k in COLUMNS if k in scores}
+    return row | {"seconds": round(time.perf_counter() - started, 1)}
 
 
-def evaluation_grid(cells: list[Cell], *, n_organic: int = 2000) -> pd.DataFrame:
+def _settings(settings: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(settings.items())) or "defaults"
+
+
+def evaluation_grid(cells: list[Cell], *, n_organic: int = 4000) -> pd.DataFrame:
     """Run every cell in a temporary directory and return one row per cell (``COLUMNS``)."""
     with tempfile.TemporaryDirectory(prefix="cohortscan-grid-") as tmp:
         rows = [evaluate_cell(cell, Path(tmp), n_organic=n_organic) for cell in cells]
@@ -88,11 +107,13 @@ def evaluation_grid(cells: list[Cell], *, n_organic: int = 2000) -> pd.DataFrame
 def grid_markdown(table: pd.DataFrame) -> str:
     """The grid as a Markdown table (development cells first, then held-out ones)."""
     shown = table.sort_values("holdout", kind="stable")
-    head = "| cell | side tables | farm accts | P | R | F1 | fans flagged | organic flagged | ARI |"
-    lines = [head, "|---|---|---|---|---|---|---|---|---|"]
+    head = ("| cell | settings | side tables | farm accts | P | R | F1 | fans flagged "
+            "| organic flagged | ARI |")
+    lines = [head, "|---|---|---|---|---|---|---|---|---|---|"]
     for r in shown.itertuples():
         side = "+".join(n for n, on in (("posts", r.posts), ("accounts", r.accounts)) if on)
-        lines.append(f"| {r.cell} | {side or 'none'} | {int(r.n_farm)} | {r.precision:.3f} | "
+        lines.append(f"| {r.cell} | {r.settings} | {side or 'none'} | {int(r.n_farm)} | "
+                     f"{r.precision:.3f} | "
                      f"{r.recall:.3f} | {r.f1:.3f} | {r.fans_flagged:.1%} | "
                      f"{r.organic_flagged:.2%} | {r.ari:.3f} |")
     return "\n".join(lines)

@@ -23,7 +23,19 @@ def test_one_small_cell_runs_the_pipeline_and_scores_it(tmp_path):
     assert row["n_farm"] == 30 and row["recall"] > 0.5 and row["fans_flagged"] == 0.0
     assert (tmp_path / "tiny" / "run" / "manifest.json").exists()
     text = grid_markdown(pd.DataFrame([row], columns=COLUMNS))
-    assert text.splitlines()[2].startswith("| tiny | posts+accounts | 30 |")
+    assert text.splitlines()[2].startswith("| tiny | defaults | posts+accounts | 30 |")
+
+
+def test_cell_settings_reach_the_run(tmp_path):
+    import json
+
+    cell = Cell("tiny-2d", "easy", 3, {"n_farms": 1, "farm_size": 30, "n_fandoms": 1},
+                settings={"window": "2d", "max_crowd": 100})
+    row = evaluate_cell(cell, tmp_path, n_organic=300)
+    assert row["settings"] == "max_crowd=100 window=2d"
+    manifest = json.loads((tmp_path / "tiny-2d" / "run" / "manifest.json").read_text())
+    assert manifest["parameters"]["window_s"] == 172800
+    assert manifest["parameters"]["max_crowd"] == 100
 
 
 def test_evaluate_without_grid_needs_run_dir_and_labels():
