@@ -27,6 +27,12 @@ sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.generate import write_logs  # noqa: E402
 
+# --tables-only: the child skips the HTML report, figures, bundles and GEXF/GraphML
+# (its "outputs" time is then the CSV/Parquet tables and the manifest only).
+TABLES_ONLY = ("import pipelines.run as r\n"
+               "for name in ('write_report', 'write_bundles', 'write_gexf', 'write_graphml'):\n"
+               "    setattr(r, name, lambda *a, **k: None)\n"
+               "from pipelines.cli import app\napp()\n")
 STEPS = ("ingest", "layers", "projection", "clustering", "scoring", "outputs")
 
 
@@ -41,7 +47,8 @@ def _timed(cmd: list[str]) -> dict[str, float]:
     return {"wall_s": seconds, "peak_rss_gib": int(rss.group(1)) / 2**20}
 
 
-def bench(rows: int, work: Path, engine: str, max_memory: float, cluster_p: float) -> dict:
+def bench(rows: int, work: Path, engine: str, max_memory: float, cluster_p: float,
+          tables_only: bool = False) -> dict:
     """Generate (once) and run one size; return its measurements."""
     logs = work / f"logs_{rows}"
     if not (logs / "interactions.csv.gz").exists():
@@ -49,7 +56,8 @@ def bench(rows: int, work: Path, engine: str, max_memory: float, cluster_p: floa
     out = work / f"run_{rows}_{engine}_{cluster_p:g}"
     config = work / f"bench_{cluster_p:g}.toml"
     config.write_text(f"max_cluster_edge_p = {cluster_p!r}\n")
-    cmd = [str(BIN / "cohortscan"), "run", str(logs / "interactions.csv.gz"),
+    program = [sys.executable, "-c", TABLES_ONLY] if tables_only else [str(BIN / "cohortscan")]
+    cmd = [*program, "run", str(logs / "interactions.csv.gz"),
            "--posts", str(logs / "posts.csv"), "--accounts", str(logs / "accounts.csv"),
            "--out", str(out), "--window", "1h", "--seed", "0", "--engine", engine,
            "--max-memory", str(max_memory), "--config", str(config)]
@@ -60,7 +68,7 @@ def bench(rows: int, work: Path, engine: str, max_memory: float, cluster_p: floa
         capture_output=True, text=True, check=True).stdout)
     n = manifest["rows"]["rows_read"]
     return {"date": dt.date.today().isoformat(), "rows": n, "engine": engine,
-            "max_cluster_edge_p": cluster_p,
+            "max_cluster_edge_p": cluster_p, "tables_only": tables_only,
             **measured, "rows_per_s": n / measured["wall_s"], "cpus": os.cpu_count(),
             "load_avg_1m": os.getloadavg()[0],
             "timings_s": manifest["timings_s"], "projection": manifest["projection"],
@@ -70,7 +78,7 @@ def bench(rows: int, work: Path, engine: str, max_memory: float, cluster_p: floa
 
 def table(results: list[dict]) -> str:
     """The RESULTS.md table of all recorded runs."""
-    head = ("| date | engine | cluster p | rows | wall s | rows/s | peak RSS GiB | "
+    head = ("| date | engine | cluster p | report | rows | wall s | rows/s | peak RSS GiB | "
             + " | ".join(f"{s} s" for s in STEPS)
             + " | action pairs | edges kept | edges clustered | F1 | ARI | load avg |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
@@ -78,6 +86,7 @@ def table(results: list[dict]) -> str:
         t, p = r["timings_s"], r["projection"]
         lines.append(
             f"| {r['date']} | {r['engine']} | {r.get('max_cluster_edge_p', 1):g} | "
+            f"{'no' if r.get('tables_only') else 'yes'} | "
             f"{r['rows']:,} | {r['wall_s']:.1f} | "
             f"{r['rows_per_s']:,.0f} | {r['peak_rss_gib']:.2f} | "
             + " | ".join(f"{t.get(s, 0):.1f}" for s in STEPS)
@@ -95,10 +104,13 @@ def main() -> None:
     parser.add_argument("--max-memory", type=float, default=64.0)
     parser.add_argument("--cluster-p", type=float, default=1.0,
                         help="max_cluster_edge_p of the runs (1: cluster all kept edges)")
+    parser.add_argument("--tables-only", action="store_true",
+                        help="skip the HTML report, figures, bundles and graph exports")
     args = parser.parse_args()
     store = HERE / "results.jsonl"
     for rows in args.rows:
-        result = bench(rows, args.work, args.engine, args.max_memory, args.cluster_p)
+        result = bench(rows, args.work, args.engine, args.max_memory, args.cluster_p,
+                       args.tables_only)
         print(json.dumps(result), flush=True)
         with open(store, "a") as fh:
             fh.write(json.dumps(result) + "\n")
