@@ -172,13 +172,15 @@ def co_engagement(
     back, ahead, crowd = _bounds(inc, window_s)
     ties = _kept_ties(inc, back, ahead, max_crowd=max_crowd, min_shared=min_shared_targets,
                       chunk_ties=chunk_ties)
-    actions, crowds = _activity(inc, crowd)
+    hub = crowd > max_crowd
+    actions, crowds = _activity(inc, crowd, paired=~hub)
+    n_paired = int(inc.account.size - hub.sum())
     evidence = _evidence_frame(inc, ties.evidence)
     edges = _with_significance(_edges_frame(inc, ties), ties.edges, actions, crowds,
-                               inc.account.size, int(ties.counts[2]))
-    hub = crowd > max_crowd
+                               n_paired, int(ties.counts[2]))
     stats = {
-        "n_actions": int(inc.account.size),
+        "n_actions": n_paired,
+        "n_actions_total": int(inc.account.size),
         "action_pairs_enumerated": int(ties.counts[0]),
         "account_target_pairs": int(ties.counts[1]),
         "candidate_pairs": int(ties.counts[2]),
@@ -193,11 +195,18 @@ def co_engagement(
     return CoEngagement(edges=edges, evidence=evidence, activity=activity, stats=stats)
 
 
-def _activity(inc: Incidence, crowd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per account code: number of actions and summed crowds (minus the action itself)."""
+def _activity(inc: Incidence, crowd: np.ndarray, *, paired: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Per account code: number of paired actions and their summed crowds (minus the action).
+
+    Hub actions (never paired) are left out: counting them would inflate the null's
+    expected ties of every account that also acted on a viral target.
+    """
     n_accounts = len(inc.account_ids)
-    actions = np.bincount(inc.account, minlength=n_accounts).astype(float)
-    return actions, np.bincount(inc.account, weights=crowd - 1.0, minlength=n_accounts)
+    actions = np.bincount(inc.account, weights=paired.astype(float), minlength=n_accounts)
+    crowds = np.bincount(inc.account, weights=np.where(paired, crowd - 1.0, 0.0),
+                         minlength=n_accounts)
+    return actions, crowds
 
 
 def _with_significance(edges: pd.DataFrame, kept: np.ndarray, actions: np.ndarray,
