@@ -2,9 +2,12 @@
 
 The caller runs the chain once per candidate window and passes each run's
 ``flagged_accounts``; this module compares them (ARI between the cohorts of neighbouring
-windows over the union of flagged accounts) and picks a window by the data: the window with
-the most flagged accounts among those whose cohorts agree with a neighbouring window
-(``min_stability``), the shorter window on ties. The reason is returned as a sentence for
+windows over the union of flagged accounts) and picks a window by the data: the shortest
+window that flags something and whose cohorts agree with a neighbouring window
+(``min_stability``). A shorter window gives tighter evidence and fewer chance ties; a longer
+one that agrees with it mostly adds accounts with looser ties (on the bundled sample, 6 h
+flags 177 accounts against 170 at 1 h, all 7 extra ones organic). When no window is stable,
+the one with the most flagged accounts is taken. The reason is returned as a sentence for
 the manifest.
 """
 
@@ -83,10 +86,15 @@ def chosen_window(flagged_by_window: dict[int, pd.DataFrame], *,
                          "ari_next": ari})
     prev = pd.Series([float("nan"), *ari[:-1]])
     stable = (scan["ari_next"] >= min_stability) | (prev >= min_stability) | (len(windows) == 1)
-    pool = scan[stable] if stable.any() else scan
-    best = pool.sort_values(["n_flagged", "window_s"], ascending=[False, True]).iloc[0]
-    why = "stable with a neighbouring window" if stable.any() else "no window was stable"
-    reason = (f"window {int(best.window_s)} s: most flagged accounts ({int(best.n_flagged)}) "
-              f"among {len(pool)} of {len(windows)} candidate windows; {why} "
-              f"(ARI ≥ {min_stability:g})")
+    stable &= scan["n_flagged"] > 0
+    if stable.any():
+        best = scan[stable].iloc[0]
+        reason = (f"window {int(best.window_s)} s: the shortest of {int(stable.sum())} of "
+                  f"{len(windows)} candidate windows that flag accounts ({int(best.n_flagged)}) "
+                  f"with cohorts stable with a neighbouring window (ARI ≥ {min_stability:g})")
+    else:
+        best = scan.sort_values(["n_flagged", "window_s"], ascending=[False, True]).iloc[0]
+        reason = (f"window {int(best.window_s)} s: most flagged accounts "
+                  f"({int(best.n_flagged)}) of {len(windows)} candidate windows; no window "
+                  f"that flags accounts was stable (ARI ≥ {min_stability:g})")
     return WindowChoice(int(best.window_s), scan, reason)

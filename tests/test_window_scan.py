@@ -24,7 +24,23 @@ def test_unstable_window_is_not_chosen_even_with_more_accounts():
     choice = chosen_window({600: farm, 3600: farm, 86400: noisy})
     assert choice.window_s == 600  # 600 and 3600 agree; the tie goes to the shorter window
     assert choice.scan["n_flagged"].tolist() == [8, 8, 12]
-    assert "most flagged accounts (8)" in choice.reason and "2 of 3" in choice.reason
+    assert "the shortest of 2 of 3 candidate windows" in choice.reason
+
+
+def test_shortest_stable_window_that_flags_is_chosen_over_more_accounts():
+    one, two = [f"a{i}" for i in range(20)], [f"b{i}" for i in range(20)]
+    farms, more = _flagged([one, two]), _flagged([one, [*two, "x"]])
+    nothing = _flagged([])
+    choice = chosen_window({600: nothing, 3600: farms, 21600: more, 86400: more})
+    assert choice.window_s == 3600  # 600 flags nothing; 3600 agrees with 21600 (ARI 0.95)
+    assert choice.scan["n_flagged"].tolist() == [0, 40, 41, 41]
+
+
+def test_no_stable_window_takes_the_most_flagged():
+    first = _flagged([["a", "b"], ["c", "d"]])
+    second = _flagged([["a", "c"], ["b", "d", "e"]])
+    choice = chosen_window({600: first, 3600: second})
+    assert choice.window_s == 3600 and "no window that flags accounts was stable" in choice.reason
 
 
 def test_no_window_is_an_error():
