@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from graphs.bipartite import bipartite_incidence
 from graphs.order_windows import EPOCH, rank_clock
@@ -25,6 +26,7 @@ from graphs.text_layer import text_posts
 from graphs.url_layer import url_shares
 
 DEFAULT_LAYERS = {"post_text": "text", "share_url": "url"}
+LAYER_COLUMNS = ["account_id", "target_id", "action", "timestamp"]
 
 
 class Layer(NamedTuple):
@@ -35,7 +37,8 @@ class Layer(NamedTuple):
     weight: float = 1.0
 
 
-def typed_layers(interactions: pd.DataFrame, *, layer_of: dict[str, str] | None = None,
+def typed_layers(interactions: pd.DataFrame | pa.Table, *,
+                 layer_of: dict[str, str] | None = None,
                  order_actions: frozenset[str] = frozenset(), window_s: int = 3600,
                  rank_window: int = 3, windows: dict[str, int] | None = None,
                  weights: dict[str, float] | None = None, text_threshold: float = 0.7,
@@ -60,16 +63,18 @@ def typed_layers(interactions: pd.DataFrame, *, layer_of: dict[str, str] | None 
     {'engage': (2, 3600), 'url': (1, 60)}
     """
     layer_of, windows, weights = layer_of or {}, windows or {}, weights or {}
-    name = interactions["action"].map(lambda a: layer_of.get(a) or DEFAULT_LAYERS.get(a)
-                                      or "engage")
+    actions_of: dict[str, list[str]] = {}
+    for action in _distinct_actions(interactions):
+        layer = layer_of.get(action) or DEFAULT_LAYERS.get(action) or "engage"
+        actions_of.setdefault(layer, []).append(action)
     layers = {}
-    for layer in sorted(name.unique()):
-        rows = interactions.loc[name == layer, ["account_id", "target_id", "action",
-                                                "timestamp"]].reset_index(drop=True)
-        ordered = rows["action"].isin(order_actions)
-        if ordered.any() and not ordered.all():
+    for layer in sorted(actions_of):
+        ordered = [a in order_actions for a in actions_of[layer]]
+        if any(ordered) and not all(ordered):
             raise ValueError(f"layer '{layer}': mixes timed and order-only actions")
-        if ordered.all():
+        plain = not all(ordered) and layer not in ("text", "url")
+        rows = _layer_rows(interactions, actions_of[layer], arrow_backed=plain)
+        if all(ordered):
             rank = (rows["timestamp"] - EPOCH).dt.total_seconds().round().astype("int64")
             rows = rank_clock(rows.drop(columns="timestamp").assign(rank=rank))
         elif layer == "text":
@@ -77,9 +82,29 @@ def typed_layers(interactions: pd.DataFrame, *, layer_of: dict[str, str] | None 
                               threshold=text_threshold).assign(action=rows["action"])
         elif layer == "url":
             rows = url_shares(rows.rename(columns={"target_id": "url"}))
-        window = windows.get(layer, rank_window if ordered.all() else window_s)
+        window = windows.get(layer, rank_window if all(ordered) else window_s)
         layers[layer] = Layer(rows, int(window), float(weights.get(layer, 1.0)))
     return layers
+
+
+def _distinct_actions(interactions: pd.DataFrame | pa.Table) -> list[str]:
+    if isinstance(interactions, pa.Table):
+        return sorted(pc.unique(interactions["action"]).drop_null().to_pylist())
+    return sorted(interactions["action"].dropna().unique())
+
+
+def _layer_rows(interactions: pd.DataFrame | pa.Table, actions: list[str], *,
+                arrow_backed: bool) -> pd.DataFrame:
+    """Rows of ``actions``; from an Arrow table without copying the strings when
+    ``arrow_backed`` (pandas ``ArrowDtype`` columns: the whole log is never held as Python
+    objects), as plain pandas columns otherwise (the text, URL and order layers)."""
+    if not isinstance(interactions, pa.Table):
+        return interactions.loc[interactions["action"].isin(actions),
+                                LAYER_COLUMNS].reset_index(drop=True)
+    value_set = pa.array(actions, interactions.schema.field("action").type)
+    rows = interactions.filter(pc.is_in(interactions["action"], value_set=value_set))
+    rows = rows.select(LAYER_COLUMNS)
+    return rows.to_pandas(types_mapper=pd.ArrowDtype) if arrow_backed else rows.to_pandas()
 
 
 def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from graphs.multiplex import Layer, typed_layers
 from pipelines.config import RunConfig, window_seconds
@@ -35,6 +36,7 @@ def input_layers(raw: Any, interactions: Any, config: RunConfig) -> dict[str, La
     ``raw`` is an :class:`pipelines.adapters.Adapted` (or a plain raw table without layer
     information: everything is then one ``engage`` layer, plus ``text``/``url`` rows); the
     config's ``[action_layers]`` (action → layer) overrides the adapter's layer of an action.
+    An Arrow ``interactions`` table stays Arrow-backed (no whole-log pandas copy).
     """
     windows = {}
     for name, value in config.layer_windows.items():
@@ -50,10 +52,10 @@ def input_layers(raw: Any, interactions: Any, config: RunConfig) -> dict[str, La
         raise InputError("config: [action_layers] must map actions to layer names")
     if config.rank_window <= 0:
         raise InputError(f"config: rank_window must be positive, got {config.rank_window}")
-    table = interactions.to_pandas() if hasattr(interactions, "to_pandas") else interactions
+    table = interactions if isinstance(interactions, pa.Table) else pd.DataFrame(interactions)
     try:
         return typed_layers(
-            pd.DataFrame(table), layer_of={**getattr(raw, "layer_of", {}),
+            table, layer_of={**getattr(raw, "layer_of", {}),
                                            **config.action_layers},
             order_actions=getattr(raw, "order_actions", frozenset()),
             window_s=config.window_s, rank_window=config.rank_window, windows=windows,
