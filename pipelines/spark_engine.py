@@ -124,8 +124,10 @@ def spark_co_engagement(interactions: Any, *, window_s: int = 3600, max_crowd: i
     evidence = per_target.join(kept.select("account_a", "account_b"),
                                ["account_a", "account_b"], "left_semi")
     counts = _counts(acts, pairs, per_target, max_crowd)
-    activity = acts.groupBy("account_id").agg(F.count(F.lit(1)).alias("n_actions"),
-                                             F.sum(F.col("crowd") - 1).alias("crowd_sum"))
+    is_paired = F.col("crowd") <= max_crowd  # hub actions stay out of the null, as in DuckDB
+    activity = acts.groupBy("account_id").agg(
+        F.sum(F.when(is_paired, 1).otherwise(0)).alias("n_actions"),
+        F.sum(F.when(is_paired, F.col("crowd") - 1).otherwise(0)).alias("crowd_sum"))
     result = _driver_tables(kept.toPandas(), evidence.select(
         "account_a", "account_b", "target_id", "tie.*").toPandas(), activity.toPandas(), counts)
     for frame in (acts, pairs, per_target, kept):
@@ -137,12 +139,14 @@ def _counts(acts: Any, pairs: Any, per_target: Any, max_crowd: int) -> dict[str,
     from pyspark.sql import functions as F
 
     hub = acts.where(F.col("crowd") > max_crowd)
+    n_total, n_hub = acts.count(), hub.count()
     return {
-        "n_actions": acts.count(),
+        "n_actions": n_total - n_hub,
+        "n_actions_total": n_total,
         "action_pairs_enumerated": pairs.count(),
         "account_target_pairs": per_target.count(),
         "candidate_pairs": per_target.select("account_a", "account_b").distinct().count(),
-        "hub_actions_skipped": hub.count(),
+        "hub_actions_skipped": n_hub,
         "hub_targets": hub.select("target_id").distinct().count(),
     }
 
