@@ -62,9 +62,8 @@ def write_bundles(
     manifest = out_dir / "manifest.json"
     if not manifest.is_file():
         raise ValueError(f"write_bundles: {manifest} must be written before the bundles")
-    cohort_of = dict(zip(memberships["account_id"], memberships["cohort_id"].astype(int),
-                         strict=True))
-    edges_in, evidence_in = within_cohort(edges, cohort_of), within_cohort(evidence, cohort_of)
+    edges_in = within_cohort(edges, memberships)
+    evidence_in = within_cohort(evidence, memberships)
     flagged = sorted(int(c) for c in cohorts.loc[cohorts["flagged"].astype(bool), "cohort_id"])
     written = []
     for cohort_id in flagged:

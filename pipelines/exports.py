@@ -19,9 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 
 from pipelines.outputs import write_csv, write_parquet
+from pipelines.report_network import cohort_codes
 
 logger = logging.getLogger(__name__)
 
@@ -197,9 +199,8 @@ def flagged_evidence(memberships: pd.DataFrame, evidence: pd.DataFrame,
                      cohorts: pd.DataFrame) -> pd.DataFrame:
     """``edge_evidence`` rows of ties inside flagged cohorts, with ``cohort_id`` first."""
     flagged = set(cohorts.loc[cohorts["flagged"].astype(bool), "cohort_id"].astype(int))
-    cohort_of = memberships.set_index("account_id")["cohort_id"]
-    a = evidence["account_a"].map(cohort_of)
-    inside = (a == evidence["account_b"].map(cohort_of)) & a.isin(flagged)
+    a = cohort_codes(evidence["account_a"], memberships)
+    inside = (a == cohort_codes(evidence["account_b"], memberships)) & np.isin(a, list(flagged))
     out = evidence[inside].copy()
     out.insert(0, "cohort_id", a[inside].astype("int64"))
     return out.sort_values(["cohort_id", "account_a", "account_b", "target_id"],

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing as mp
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -38,6 +40,7 @@ from pipelines.report_network import (
     MAX_NODES,
     CohortNetwork,
     account_stats,
+    cohort_codes,
     cohort_network,
 )
 from pipelines.report_overview import cohort_overview
@@ -54,6 +57,7 @@ logger = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
 VIS_DIR = "lib/vis-9.1.2"
 TOP_ACCOUNTS = 50
+MIN_PARALLEL_PAGES = 8
 
 
 def write_report(
@@ -70,6 +74,7 @@ def write_report(
     cohort_layers: pd.DataFrame | None = None,
     account_context: pd.DataFrame | None = None,
     max_nodes: int = MAX_NODES,
+    workers: int | None = None,
 ) -> list[Path]:
     """Write ``index.html``, one ``cohorts/cohort_<id>.html`` per flagged cohort and figures.
 
@@ -97,6 +102,8 @@ def write_report(
         ``account_context.csv``'s table: an Account context panel (supporting evidence).
     max_nodes : int, default 2000
         Most accounts drawn in a cohort's interactive network (config ``max_report_nodes``).
+    workers : int, optional
+        Processes rendering the cohort pages and figures (see :func:`parallel_map`).
 
     Returns
     -------
@@ -119,15 +126,13 @@ def write_report(
         vis_css=Markup(vis_asset("vis-network.css")),
     )
     written = [write_text_atomic(out_dir / "index.html", index_html)]
-    cohort_of = dict(
-        zip(memberships["account_id"], memberships["cohort_id"].astype(int), strict=True)
-    )
-    edges_in = within_cohort(edges, cohort_of)
-    evidence_in = within_cohort(evidence, cohort_of)
+    edges_in = within_cohort(edges, memberships)
+    evidence_in = within_cohort(evidence, memberships)
     members = memberships.groupby("cohort_id")["account_id"].apply(list)
     rows = ranked.set_index("cohort_id", drop=False)
     background = evidence["dt_s"].to_numpy(dtype=float)
-    for cohort_id in flagged_ids:
+
+    def page(cohort_id: int) -> Path:
         view = cohort_view(
             rows.loc[cohort_id], members=list(members.get(cohort_id, [])),
             edges=edges_in.get(cohort_id, edges.head(0)),
@@ -137,12 +142,41 @@ def write_report(
             layers=layer_rows(cohort_layers, cohort_id),
             context=context_rows(account_context, cohort_id),
         )
-        page = out_dir / "cohorts" / f"cohort_{cohort_id}.html"
-        written.append(write_text_atomic(page, view.html))
         if figures:
             _write_figures(out_dir / "figures", cohort_id, view)
+        return write_text_atomic(out_dir / "cohorts" / f"cohort_{cohort_id}.html", view.html)
+
+    written += parallel_map(page, flagged_ids, workers=workers)
     logger.info("report: %d pages written to %s", len(written), out_dir)
     return written
+
+
+_TASK: list[Callable[[int], Path]] = []
+
+
+def _run_task(item: int) -> Path:
+    return _TASK[0](item)
+
+
+def parallel_map(task: Callable[[int], Path], items: list[int], *,
+                 workers: int | None = None) -> list[Path]:
+    """``[task(i) for i in items]``, in forked worker processes when there are enough items.
+
+    Cohort pages are independent (each renders its own figures with matplotlib, the bulk
+    of a report's time), so they run on ``workers`` processes (default: the CPUs, at most
+    4, once there are at least ``MIN_PARALLEL_PAGES`` pages). Workers inherit the inputs
+    by ``fork`` instead of pickling them; results come back in ``items`` order.
+    """
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if len(items) >= MIN_PARALLEL_PAGES else 1
+    if workers <= 1 or len(items) < 2 or "fork" not in mp.get_all_start_methods():
+        return [task(i) for i in items]
+    _TASK[:] = [task]
+    try:
+        with mp.get_context("fork").Pool(min(workers, len(items))) as pool:
+            return pool.map(_run_task, items, chunksize=1)
+    finally:
+        _TASK.clear()
 
 
 class CohortView(NamedTuple):
@@ -254,10 +288,9 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def within_cohort(table: pd.DataFrame, cohort_of: dict[str, int]) -> dict[int, pd.DataFrame]:
+def within_cohort(table: pd.DataFrame, memberships: pd.DataFrame) -> dict[int, pd.DataFrame]:
     """Rows whose two accounts share a cohort, split by that cohort id."""
-    a = table["account_a"].map(cohort_of)
-    b = table["account_b"].map(cohort_of)
-    same = a.notna() & (a == b)
+    a = cohort_codes(table["account_a"], memberships)
+    same = (a >= 0) & (a == cohort_codes(table["account_b"], memberships))
     inside = table[same]
-    return {int(cid): rows for cid, rows in inside.groupby(a[same].astype(int), sort=False)}
+    return {int(cid): rows for cid, rows in inside.groupby(a[same], sort=False)}

@@ -12,7 +12,7 @@ import math
 import pandas as pd
 from pyvis.network import Network
 
-from pipelines.report_network import json_options, network_layout
+from pipelines.report_network import cohort_codes, json_options, network_layout
 
 MAX_OVERVIEW_COHORTS = 50
 
@@ -47,11 +47,12 @@ def cohort_overview(
     """
     shown, left_out = overview_cohorts(ranked, min_size=min_size, max_cohorts=max_cohorts)
     index = {int(c): i for i, c in enumerate(shown["cohort_id"])}
-    cohort_of = dict(zip(memberships["account_id"], memberships["cohort_id"].astype(int),
-                         strict=True))
-    ends = pd.DataFrame({"a": edges["account_a"].map(cohort_of).map(index),
-                         "b": edges["account_b"].map(cohort_of).map(index),
-                         "w": edges["weight"].astype(float)}).dropna()
+    position = pd.Series(index, dtype="float64")
+    ends = pd.DataFrame({"a": position.reindex(cohort_codes(edges["account_a"], memberships))
+                         .to_numpy(),
+                         "b": position.reindex(cohort_codes(edges["account_b"], memberships))
+                         .to_numpy(),
+                         "w": edges["weight"].astype(float).to_numpy()}).dropna()
     ends = ends[ends["a"] != ends["b"]]
     lo, hi = ends[["a", "b"]].min(axis=1).astype(int), ends[["a", "b"]].max(axis=1).astype(int)
     cross = ends.groupby([lo.rename("lo"), hi.rename("hi")])["w"].agg(["sum", "size"])

@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from pipelines.report import script_json, write_report
+from pipelines.report import parallel_map, script_json, write_report
 from pipelines.report_evidence import cohort_actions, methodology, top_shared_targets
 from pipelines.report_network import account_stats, cohort_network
 from pipelines.report_overview import cohort_overview
@@ -221,3 +221,28 @@ def test_methodology_states_thresholds_and_verdict() -> None:
     text = " ".join(methodology(row, {"window_s": 600, "min_authors": 7}))
     assert "within 600 seconds" in text and "≥ 7 authors" in text
     assert "This cohort: flagged. 4 accounts" in text and "density 1" in text
+
+
+def test_pages_rendered_in_worker_processes_are_identical(tmp_path: Path) -> None:
+    t = tables()
+    t["cohorts"]["flagged"] = True  # two cohort pages
+    out = {}
+    for workers in (1, 2):
+        paths = write_report(tmp_path / str(workers), manifest=MANIFEST, accounts=ACCOUNTS,
+                             workers=workers, **t)
+        assert [p.relative_to(tmp_path / str(workers)) for p in paths] == [
+            Path("index.html"), Path("cohorts/cohort_0.html"), Path("cohorts/cohort_1.html")]
+        out[workers] = {p.relative_to(tmp_path / str(workers)): p.read_bytes()
+                        for p in (tmp_path / str(workers)).rglob("*") if p.is_file()}
+    assert len(out[1]) == 11 and out[1] == out[2]
+
+
+def test_parallel_map_keeps_order_and_raises() -> None:
+    assert parallel_map(lambda i: Path(str(i * i)), [3, 1, 2], workers=2) == [
+        Path("9"), Path("1"), Path("4")]
+
+    def broken(i: int) -> Path:
+        raise ValueError(f"cohort {i} failed")
+
+    with pytest.raises(ValueError, match="cohort 1 failed"):
+        parallel_map(broken, [1, 2], workers=2)
