@@ -56,3 +56,15 @@ def test_duplicates_collapse_and_ids_are_trimmed():
 def test_empty_input_accounts_for_zero_rows():
     v = validated_interactions(_raw(("u", "p", "like", "1")).slice(0, 0))
     assert (v.rows_read, v.rows_accepted, v.rejected.num_rows) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("pad", [" ", "\t", "\n", "\x0b", "\x0c", "\r", "\u00a0", "\ufeff",
+                                 " \ufeff\t"])
+def test_every_trimmed_character_is_trimmed_at_both_ends_only(pad):
+    v = validated_interactions(_raw(
+        (f"{pad}u 1{pad}", f"{pad}p{pad}", f"{pad}LIKE{pad}", f"{pad}1793527200{pad}"),
+        (pad, "p", "like", "1793527200"), ("x\u2003", "p", "like", "1793527200")))
+    row = v.interactions.to_pylist()
+    assert [(r["account_id"], r["target_id"], r["action"]) for r in row] == [
+        ("u 1", "p", "like"), ("x\u2003", "p", "like")]  # em space is not trimmed
+    assert v.rejected["reason"].to_pylist() == ["missing account_id"]
