@@ -188,11 +188,7 @@ def _fused_edges(long: pd.DataFrame, evidence: pd.DataFrame, names: list[str],
     edges = long.groupby(key, as_index=False).agg(
         shared_targets=("shared_targets", "sum"), weight=("_w", "sum"),
         expected_ties=("expected_ties", "sum"))
-    by_pair = evidence.groupby(key)
-    edges = edges.join(by_pair["dt_s"].median().rename("median_dt_s"), on=key)
-    targets = by_pair["target_id"].agg(
-        lambda s: json.dumps(sorted(set(s)), separators=(",", ":"), ensure_ascii=False))
-    edges = edges.join(targets.rename("targets"), on=key)
+    edges = edges.join(_median_and_targets(long, evidence), on=key)
     n_tests = sum(p.stats["candidate_pairs"] for p in projections.values())
     edges["p_value"] = tie_p_values(edges["shared_targets"].to_numpy(),
                                     edges["expected_ties"].to_numpy())
@@ -202,13 +198,31 @@ def _fused_edges(long: pd.DataFrame, evidence: pd.DataFrame, names: list[str],
     weight = long.pivot_table(index=key, columns="layer", values="_w", aggfunc="sum",
                               fill_value=0.0).reindex(columns=names, fill_value=0.0)
     present = ties.to_numpy() > 0
-    edges["layers"] = [json.dumps([n for n, p in zip(names, row, strict=True) if p],
-                                  separators=(",", ":")) for row in present]
+    pattern = present.astype(object) @ [1 << i for i in range(len(names))]  # layers as bits
+    spelled = {int(bits): json.dumps([n for i, n in enumerate(names) if bits >> i & 1],
+                                     separators=(",", ":")) for bits in set(pattern.tolist())}
+    edges["layers"] = [spelled[bits] for bits in pattern.tolist()]
     edges = edges.join(ties.add_prefix("ties:").astype("int64"), on=key)
     edges = edges.join(weight.add_prefix("weight:").astype(float), on=key)
     first = ["account_a", "account_b", "shared_targets", "weight", "median_dt_s", "targets",
              "expected_ties", "p_value", "q_value", "layers"]
     return edges[first + [c for c in edges.columns if c not in first]]
+
+
+def _median_and_targets(long: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFrame:
+    """``median_dt_s`` and ``targets`` (JSON) per pair: a pair tied in one layer keeps its
+    layer's values; pairs tied in several layers are recomputed from their evidence."""
+    key = ["account_a", "account_b"]
+    layers_of_pair = long.groupby(key)["layer"].transform("size")
+    parts = [long.loc[layers_of_pair == 1, [*key, "median_dt_s", "targets"]]]
+    multi = long.loc[layers_of_pair > 1, key].drop_duplicates()
+    if len(multi):
+        by_pair = evidence.merge(multi, on=key).groupby(key)
+        targets = by_pair["target_id"].agg(
+            lambda s: json.dumps(sorted(set(s)), separators=(",", ":"), ensure_ascii=False))
+        parts.append(pd.concat([by_pair["dt_s"].median().rename("median_dt_s"),
+                                targets.rename("targets")], axis=1).reset_index())
+    return pd.concat(parts, ignore_index=True).set_index(key)
 
 
 def _fused_stats(projections: dict[str, CoEngagement], n_edges: int) -> dict:
