@@ -219,8 +219,9 @@ def _with_significance(edges: pd.DataFrame, kept: np.ndarray, actions: np.ndarra
                         q_value=bh_q_values(p_values, n_tests=n_candidates))
 
 
-def _ids(ids: pa.Array, codes: np.ndarray) -> np.ndarray:
-    return ids.take(pa.array(codes)).to_numpy(zero_copy_only=False)
+def _ids(ids: pa.Array, codes: np.ndarray) -> pd.Series:
+    """Ids of ``codes`` as an Arrow-backed pandas column (no Python string per row)."""
+    return ids.take(pa.array(codes)).to_pandas()
 
 
 def _times(inc: Incidence, entries: np.ndarray) -> pd.Series:
