@@ -220,7 +220,10 @@ def _with_significance(edges: pd.DataFrame, kept: np.ndarray, actions: np.ndarra
 
 
 def _ids(ids: pa.Array, codes: np.ndarray) -> pd.Series:
-    """Ids of ``codes`` as an Arrow-backed pandas column (no Python string per row)."""
+    """Ids of ``codes`` as an Arrow-backed pandas column (no Python string per row); an
+    empty object column when there are none (pandas cannot group empty Arrow chunks)."""
+    if len(codes) == 0:
+        return pd.Series([], dtype=object)
     return ids.take(pa.array(codes)).to_pandas()
 
 
