@@ -62,9 +62,7 @@ def _read(path: Path, ids: list[str], *, time_column: str, time_required: bool) 
 
 def _validated(path: Path, frame: pd.DataFrame, ids: list[str], time_column: str | None):
     """Split rows into kept and rejected (missing id, bad time, repeated key) with reasons."""
-    text = frame.drop(columns="line").astype(object).where(frame.drop(columns="line").notna(), "")
-    raw = (text.astype(str).agg(",".join, axis=1) if len(text)
-           else pd.Series([], index=frame.index, dtype=object))
+    original = frame
     reason = pd.Series("", index=frame.index, dtype=object)
     for col in reversed(ids):
         reason = reason.mask(frame[col].isna(), f"missing {col}")
@@ -80,7 +78,11 @@ def _validated(path: Path, frame: pd.DataFrame, ids: list[str], time_column: str
                          + first_line.reindex(frame.index).astype("Int64").astype(str)
                          + ", is kept)")
     ok = reason == ""
+    text = original.loc[~ok].drop(columns="line").astype(object)  # raw text of rejected rows only
+    text = text.where(text.notna(), "")
+    raw = (text.astype(str).agg(",".join, axis=1) if len(text)
+           else pd.Series([], index=text.index, dtype=str))
     rejected = pd.DataFrame({"source": str(path), "line": frame.loc[~ok, "line"].astype("int64"),
-                             "reason": reason[~ok].astype(str), "raw": raw[~ok]})
+                             "reason": reason[~ok].astype(str), "raw": raw})
     table = frame.loc[ok].drop(columns="line")
     return SideTable(table.reset_index(drop=True), rejected.reset_index(drop=True))
