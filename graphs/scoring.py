@@ -23,7 +23,9 @@ class ScoredCohorts(NamedTuple):
 
 VERBS = {"like": "co-liked", "share": "co-shared", "retweet": "co-retweeted",
          "comment": "co-commented on", "reply": "co-replied to", "follow": "co-followed",
-         "star": "co-starred"}
+         "star": "co-starred", "post_text": "posted", "share_url": "co-shared"}
+NOUNS = {"post_text": "near-duplicate texts", "share_url": "URLs"}
+"""Actions whose targets are not posts (text and URL layers): what the targets are."""
 
 
 def scored_cohorts(
@@ -260,8 +262,9 @@ def _reasons_not_flagged(row: pd.Series, *, min_size, min_shared_targets, min_de
 
 def _explanation(row, reasons: list[str]) -> str:
     verb = VERBS.get(str(row.action), "co-engaged")
-    what = f"{row.size} accounts {verb} {row.shared_targets} targets"
-    if pd.notna(row.n_authors):
+    noun = NOUNS.get(str(row.action), "targets")
+    what = f"{row.size} accounts {verb} {row.shared_targets} {noun}"
+    if pd.notna(row.n_authors) and str(row.action) not in NOUNS:
         what = f"{row.size} accounts {verb} {row.shared_targets} posts of {row.n_authors} authors"
     if pd.notna(row.median_dt_s):
         what += f", median {_duration(row.median_dt_s)} apart"

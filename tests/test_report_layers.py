@@ -94,6 +94,9 @@ def test_comment_farm_report_says_text(comment_farm_run: tuple[Path, set[str]]) 
     panel = text_of(page, "Layers")
     assert "text" in panel and "100% these accounts posted near-duplicate texts" in panel
     assert "engage" not in panel
+    cohorts = pd.read_csv(out / "cohorts.csv").set_index("cohort_id")
+    assert f"accounts posted {cohorts.loc[cohort_id, 'shared_targets']} near-duplicate texts" \
+        in cohorts.loc[cohort_id, "explanation"]
     assert "creation_burst_share" not in page  # plain words, not column names
     assert "Account context (supporting evidence, not used for flagging)" in page
     assert f"Showing 5 of {len(flagged)} accounts" in page  # config max_report_nodes
