@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
 import pandas as pd
 
 from pipelines.exports import csv_times
-from pipelines.outputs import sha256_file, write_csv
+from pipelines.outputs import atomic_file, sha256_file, write_csv
 from pipelines.report import within_cohort
 
 logger = logging.getLogger(__name__)
@@ -118,21 +116,13 @@ def write_zip(folder: Path) -> Path:
     """
     folder = Path(folder)
     target = folder.with_name(folder.name + ".zip")
-    fd, tmp = tempfile.mkstemp(dir=folder.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-                info = zipfile.ZipInfo(f"{folder.name}/{path.relative_to(folder).as_posix()}",
-                                       date_time=ZIP_TIME)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o100644 << 16
-                archive.writestr(info, path.read_bytes())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(target) as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(f"{folder.name}/{path.relative_to(folder).as_posix()}",
+                                   date_time=ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o100644 << 16
+            archive.writestr(info, path.read_bytes())
     return target
 
 

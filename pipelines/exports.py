@@ -11,9 +11,7 @@ specials such as ``<`` and ``&``, is written as is (the XML writer escapes it).
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.outputs import write_csv, write_parquet
+from pipelines.outputs import atomic_file, write_csv, write_parquet
 from pipelines.report_network import cohort_codes
 
 logger = logging.getLogger(__name__)
@@ -135,7 +133,7 @@ def write_gexf(
         ``path``.
     """
     graph = flagged_graph(memberships=memberships, edges=edges, cohorts=cohorts)
-    return _write_atomic(Path(path), lambda fh: nx.write_gexf(graph, fh), graph)
+    return _write_atomic(Path(path), nx.write_gexf, graph)
 
 
 def write_graphml(
@@ -156,20 +154,27 @@ def write_graphml(
         ``path``.
     """
     graph = flagged_graph(memberships=memberships, edges=edges, cohorts=cohorts)
-    return _write_atomic(Path(path), lambda fh: nx.write_graphml(graph, fh), graph)
+    return _write_atomic(Path(path), nx.write_graphml, graph)
 
 
-def _write_atomic(path: Path, write: Callable[[object], None], graph: nx.Graph) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_graphs(out_dir: Path, *, memberships: pd.DataFrame, edges: pd.DataFrame,
+                 cohorts: pd.DataFrame) -> list[Path]:
+    """Write ``graph.gexf`` and ``graph.graphml`` of the flagged cohorts, building the graph once.
+
+    Returns
+    -------
+    list of Path
+        The two files, as :func:`write_gexf` and :func:`write_graphml` write them.
+    """
+    graph = flagged_graph(memberships=memberships, edges=edges, cohorts=cohorts)
+    return [_write_atomic(Path(out_dir) / "graph.gexf", nx.write_gexf, graph),
+            _write_atomic(Path(out_dir) / "graph.graphml", nx.write_graphml, graph)]
+
+
+def _write_atomic(path: Path, write: Callable[[nx.Graph, object], None], graph: nx.Graph
+                  ) -> Path:
+    with atomic_file(path) as fh:
+        write(graph, fh)
     logger.info(
         "wrote %s (%d accounts, %d edges)", path, graph.number_of_nodes(), graph.number_of_edges()
     )

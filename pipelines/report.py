@@ -13,7 +13,6 @@ import logging
 import multiprocessing as mp
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from functools import cache
 from importlib.resources import files
@@ -27,6 +26,7 @@ import pyarrow as pa
 from markupsafe import Markup
 
 from pipelines.figures import write_cohort_figures
+from pipelines.outputs import atomic_file
 from pipelines.report_evidence import (
     cohort_actions,
     creation_dates,
@@ -275,16 +275,8 @@ def render(template: str, **context: object) -> str:
 
 def write_text_atomic(path: Path, text: str) -> Path:
     """Write UTF-8 text via a temporary file and ``os.replace``; return ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "w", encoding="utf-8", errors="replace", newline="\n") as fh:
+        fh.write(text)
     return path
 
 

@@ -29,7 +29,7 @@ from pipelines import __version__
 from pipelines.adapters import read_inputs
 from pipelines.bundle import write_bundles
 from pipelines.config import RunConfig
-from pipelines.exports import write_gexf, write_graphml, write_tables
+from pipelines.exports import write_graphs, write_tables
 from pipelines.ingest import InputError, future_timestamps, read_interactions
 from pipelines.layers import account_profiles, input_layers, input_paths
 from pipelines.limits import check_layers_memory, check_resident_memory, default_memory_gb
@@ -126,8 +126,7 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
             write_csv(shared.rejected, tmp / "rejected.csv")
         graph_tables = dict(memberships=shared.memberships, edges=shared.edges,
                             cohorts=scored.cohorts)
-        write_gexf(tmp / "graph.gexf", **graph_tables)
-        write_graphml(tmp / "graph.graphml", **graph_tables)
+        write_graphs(tmp, **graph_tables)
         write_tables(tmp, evidence=shared.evidence, **graph_tables, n_actions=scored.memberships[
             "account_id"].map(projected.activity.set_index("account_id")["n_actions"]))
         write_report(tmp, cohorts=scored.cohorts, memberships=shared.memberships,

@@ -55,7 +55,7 @@ def leftovers(out: Path) -> list[str]:
     # between steps: dies when clustering starts
     "r.leiden_clusters = lambda *a, **k: os._exit(1)",
     # mid-write: dies after some files of the new report were written
-    "r.write_gexf = lambda *a, **k: os._exit(1)",
+    "r.write_graphs = lambda *a, **k: os._exit(1)",
     # at the rename itself
     "o.os.replace = lambda *a, **k: os._exit(1)",
 ])
@@ -70,7 +70,7 @@ def test_killed_run_leaves_previous_outputs_intact(first_run, patch):
 
 def test_rerun_after_a_kill_removes_stale_partial_directories(first_run):
     log, _, out, _ = first_run
-    killed_run(log, out, "r.write_gexf = lambda *a, **k: os._exit(1)")
+    killed_run(log, out, "r.write_graphs = lambda *a, **k: os._exit(1)")
     assert any(n.startswith(f".{out.name}.partial-") for n in leftovers(out))
     run(load_config(None, inputs=[str(log)], out=out))
     assert leftovers(out) == []
@@ -101,7 +101,7 @@ def test_disk_full_is_one_clear_error_and_keeps_previous_outputs(first_run, monk
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("pipelines.run.write_gexf", full)
+    monkeypatch.setattr("pipelines.run.write_graphs", full)
     result = CliRunner().invoke(app, ["run", str(log), "--out", str(out)])
     assert result.exit_code == 1
     assert "error: [Errno 28] No space left on device" in result.stderr
