@@ -165,7 +165,9 @@ def parallel_map(task: Callable[[int], Path], items: list[int], *,
     Cohort pages are independent (each renders its own figures with matplotlib, the bulk
     of a report's time), so they run on ``workers`` processes (default: the CPUs, at most
     4, once there are at least ``MIN_PARALLEL_PAGES`` pages). Workers inherit the inputs
-    by ``fork`` instead of pickling them; results come back in ``items`` order.
+    by ``fork`` instead of pickling them; results come back in ``items`` order, and when
+    tasks fail the error raised is that of the first failing item in ``items`` order (not
+    whichever worker failed first), so a failure is reported the same way on every run.
     """
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if len(items) >= MIN_PARALLEL_PAGES else 1
@@ -174,7 +176,7 @@ def parallel_map(task: Callable[[int], Path], items: list[int], *,
     _TASK[:] = [task]
     try:
         with mp.get_context("fork").Pool(min(workers, len(items))) as pool:
-            return pool.map(_run_task, items, chunksize=1)
+            return list(pool.imap(_run_task, items, chunksize=1))
     finally:
         _TASK.clear()
 
