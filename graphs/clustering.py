@@ -7,6 +7,10 @@ import leidenalg
 import numpy as np
 import pandas as pd
 
+LEIDEN_ITERATIONS = 2
+"""Leiden passes (leidenalg's default). Iterating until nothing moves (``-1``) took 203 s
+instead of 40 s on the 3.5M edges of the 10M benchmark for a 0.003% higher quality."""
+
 
 def leiden_clusters(
     edges: pd.DataFrame, *, seed: int = 0, resolution: float = 1.0, weight: str = "weight"
@@ -43,14 +47,14 @@ def leiden_clusters(
     if edges.empty:
         return pd.DataFrame({"account_id": pd.Series(dtype=str), "cluster": pd.Series(dtype=int)})
     ids = np.unique(np.concatenate([edges["account_a"].to_numpy(), edges["account_b"].to_numpy()]))
-    ordered = edges.assign(
-        _a=np.searchsorted(ids, edges["account_a"].to_numpy()),
-        _b=np.searchsorted(ids, edges["account_b"].to_numpy()),
-    ).sort_values(["_a", "_b"], kind="stable")
-    graph = ig.Graph(n=len(ids), edges=list(zip(ordered["_a"], ordered["_b"], strict=True)))
+    a = np.searchsorted(ids, edges["account_a"].to_numpy())
+    b = np.searchsorted(ids, edges["account_b"].to_numpy())
+    order = np.lexsort((b, a))
+    graph = ig.Graph(n=len(ids), edges=np.column_stack([a[order], b[order]]))
     partition = leidenalg.find_partition(
-        graph, leidenalg.RBConfigurationVertexPartition, weights=ordered[weight].tolist(),
-        resolution_parameter=resolution, seed=seed, n_iterations=-1,
+        graph, leidenalg.RBConfigurationVertexPartition,
+        weights=edges[weight].to_numpy(dtype=float)[order].tolist(),
+        resolution_parameter=resolution, seed=seed, n_iterations=LEIDEN_ITERATIONS,
     )
     raw = pd.DataFrame({"account_id": ids, "raw": partition.membership})
     return raw.assign(cluster=_ranked(raw))[["account_id", "cluster"]]
