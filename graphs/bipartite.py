@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 class Incidence(NamedTuple):
@@ -27,16 +27,6 @@ class Incidence(NamedTuple):
     action: np.ndarray
     time: np.ndarray
     """Seconds since the epoch (int64)."""
-
-
-_CODED_SQL = """
-SELECT dense_rank() OVER (ORDER BY account_id) - 1 AS account,
-       dense_rank() OVER (ORDER BY target_id) - 1 AS target,
-       dense_rank() OVER (ORDER BY action) - 1 AS action,
-       CAST(floor(epoch(CAST(timestamp AS TIMESTAMPTZ))) AS BIGINT) AS time
-FROM interactions
-ORDER BY target, time, account, action
-"""
 
 
 def bipartite_incidence(interactions: pa.Table) -> Incidence:
@@ -62,22 +52,61 @@ def bipartite_incidence(interactions: pa.Table) -> Incidence:
     >>> inc.account_ids.to_pylist(), inc.target_ids.to_pylist(), inc.account.tolist()
     (['a', 'b'], ['a', 'x'], [0, 0, 1])
     """
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    con.register("interactions", interactions)
-    coded = con.sql(_CODED_SQL).fetchnumpy()
-    ids = {
-        name: con.sql(f"SELECT DISTINCT {name} FROM interactions ORDER BY 1")
-        .to_arrow_table()[name].combine_chunks()
-        for name in ("account_id", "target_id", "action")
-    }
-    con.close()
+    account_ids, account = _codes(interactions, "account_id")
+    target_ids, target = _codes(interactions, "target_id")
+    action_names, action = _codes(interactions, "action")
+    time = _seconds(interactions["timestamp"])
+    order = _entry_order(target, time, account, action)
     return Incidence(
-        account_ids=ids["account_id"],
-        target_ids=ids["target_id"],
-        action_names=ids["action"],
-        account=np.asarray(coded["account"], dtype=np.int32),
-        target=np.asarray(coded["target"], dtype=np.int32),
-        action=np.asarray(coded["action"], dtype=np.int16),
-        time=np.asarray(coded["time"], dtype=np.int64),
+        account_ids=account_ids, target_ids=target_ids, action_names=action_names,
+        account=account[order], target=target[order],
+        action=action[order].astype(np.int16), time=time[order],
     )
+
+
+def _entry_order(*keys: np.ndarray) -> np.ndarray:
+    """Indices sorting the entries by ``keys`` (most significant first).
+
+    One int64 composite key and a single argsort when the keys' ranges fit in 63 bits (at
+    10M rows: ≈ 1 s against ≈ 5 s for ``np.lexsort``); entries with equal keys are equal in
+    every column, so their order does not matter.
+    """
+    if keys[0].size == 0:
+        return np.zeros(0, dtype=np.int64)
+    lows = [int(k.min()) for k in keys]
+    spans = [int(k.max()) - low + 1 for k, low in zip(keys, lows, strict=True)]
+    if np.prod([float(s) for s in spans]) >= 2.0**62:
+        return np.lexsort(keys[::-1])
+    composite = np.zeros(keys[0].size, dtype=np.int64)
+    for key, low, span in zip(keys, lows, spans, strict=True):
+        composite *= span
+        composite += key.astype(np.int64) - low
+    return np.argsort(composite)
+
+
+def _codes(interactions: pa.Table, name: str) -> tuple[pa.Array, np.ndarray]:
+    """Distinct values of a text column in byte order, and each row's code (int32).
+
+    Hash-encoded by Arrow, then the (few) distinct values are sorted: the same ids and
+    codes as a dense rank over the sorted column, without sorting the whole column.
+    """
+    column = interactions[name]
+    if column.null_count:
+        raise ValueError(f"bipartite_incidence: column '{name}' has {column.null_count} nulls")
+    encoded = column.combine_chunks().cast(pa.string()).dictionary_encode()
+    order = pc.sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(order.size, dtype=np.int32)
+    rank[order] = np.arange(order.size, dtype=np.int32)
+    return encoded.dictionary.take(pa.array(order)), rank[encoded.indices.to_numpy()]
+
+
+def _seconds(stamps: pa.ChunkedArray) -> np.ndarray:
+    """Whole seconds since the epoch (floored), from timestamps of any unit; naive is UTC."""
+    if not pa.types.is_timestamp(stamps.type):
+        raise ValueError(f"bipartite_incidence: column 'timestamp' must hold timestamps, "
+                         f"got {stamps.type}")
+    if stamps.null_count:
+        raise ValueError(f"bipartite_incidence: column 'timestamp' has {stamps.null_count} nulls")
+    per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[stamps.type.unit]
+    ticks = stamps.combine_chunks().view(pa.int64()).to_numpy()
+    return np.floor_divide(ticks, per_second)
