@@ -211,6 +211,8 @@ def _creation_spread(clusters: pd.DataFrame, accounts: pd.DataFrame | None) -> p
     if accounts is None:
         return pd.Series(np.nan, index=clusters["cluster"].unique())
     created = clusters.merge(accounts[["account_id", "created_at"]], on="account_id")
+    if created.empty:
+        return pd.Series(np.nan, index=clusters["cluster"].unique())
     days = created["created_at"].astype("int64") / 86_400e9
     q = days.groupby(created["cluster"]).quantile([0.25, 0.75]).unstack()
     return q[0.75] - q[0.25]

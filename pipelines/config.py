@@ -42,6 +42,12 @@ class RunConfig:
     """``window = "auto"``: scan ``scan_windows`` and pick one (pipelines/window_auto.py)."""
     scan_windows: tuple[str, ...] = ("10m", "1h", "6h")
     max_rejected_share: float = 0.5
+    slow_window_s: int = 7 * 86400
+    """Slow pass (graphs/passes.py): engagements this far apart tie; 0 (``"off"``) disables."""
+    slow_max_crowd: int = 100
+    """Slow pass: targets with more engagers within ``slow_window`` are not paired."""
+    slow_min_member_lift: float = 1.5
+    """Slow pass: members with fewer ties into their cohort than this × chance are dropped."""
     max_cluster_edge_p: float = 1.0
     """Cluster only edges among accounts with a tie of p <= this (1: all kept edges)."""
     max_memory_gb: float = 0.0
@@ -97,6 +103,11 @@ def load_config(path: Path | None, **overrides: Any) -> RunConfig:
         values["window_auto"] = True
     if "window" in values:
         values["window_s"] = window_seconds(values.pop("window"))
+    if values.get("slow_window") in ("off", 0):
+        values.pop("slow_window")
+        values["slow_window_s"] = 0
+    if "slow_window" in values:
+        values["slow_window_s"] = window_seconds(values.pop("slow_window"))
     if "scan_windows" in values:
         scan = values["scan_windows"]
         values["scan_windows"] = tuple(str(w) for w in ([scan] if isinstance(scan, str) else scan))

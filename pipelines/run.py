@@ -24,7 +24,6 @@ from graphs.clustering import leiden_clusters
 from graphs.interactions import validated_interactions
 from graphs.multiplex import cohort_layers, fused_co_engagement, layer_projections
 from graphs.projection import clustered_edges
-from graphs.scoring import scored_cohorts
 from pipelines import __version__
 from pipelines.adapters import read_inputs
 from pipelines.bundle import write_bundles
@@ -37,6 +36,7 @@ from pipelines.outputs import atomic_directory, sha256_file, write_csv, write_js
 from pipelines.pseudonyms import shareable_tables
 from pipelines.report import write_report
 from pipelines.side_tables import SideTable, read_accounts, read_posts
+from pipelines.slow_pass import scored_passes, slow_projection, slow_stats, with_slow_evidence
 from pipelines.window_auto import auto_window
 
 log = logging.getLogger(__name__)
@@ -79,9 +79,11 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
     with _step("projection", timings):
         max_memory_gb = config.max_memory_gb or default_memory_gb()
         check_layers_memory(layers, max_crowd=config.max_crowd, max_memory_gb=max_memory_gb)
-        projected = fused_co_engagement(
-            _projections(files, layers, config),
-            {name: layer.weight for name, layer in layers.items()})
+        per_layer = _projections(files, layers, config)
+        weights = {name: layer.weight for name, layer in layers.items()}
+        projected = fused_co_engagement(per_layer, weights)
+        slow = slow_projection(layers, config, lambda ls, c: _projections(files, ls, c),
+                               max_memory_gb=max_memory_gb)
     check_resident_memory("projection", max_memory_gb)
     with _step("clustering", timings):
         clustered = clustered_edges(projected.edges, max_edge_p=config.max_cluster_edge_p)
@@ -90,17 +92,15 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
             "all kept edges" if config.max_cluster_edge_p >= 1 else
             f"edges among accounts with a tie of p <= {config.max_cluster_edge_p:g}")
         clusters = leiden_clusters(clustered, seed=config.seed, resolution=config.resolution)
+        slow_clusters = None if slow is None else leiden_clusters(
+            slow.edges, seed=config.seed, resolution=config.resolution)
     with _step("scoring", timings):
-        scored = scored_cohorts(
-            clusters, projected.edges, projected.evidence, projected.activity,
-            n_actions=projected.stats["n_actions"], posts=posts.table if posts else None,
-            accounts=accounts.table if accounts else None,
-            min_size=config.min_size, min_shared_targets=config.min_cohort_targets,
-            min_density=config.min_density, min_lift=config.min_lift,
-            max_cohort_p=config.max_cohort_p, min_authors=config.min_authors,
-            max_top_author_share=config.max_top_author_share,
-            min_effective_authors=config.min_effective_authors,
-            min_effective_targets=config.min_effective_targets)
+        scored = scored_passes(config, projected, clusters, slow, slow_clusters,
+                               posts=posts.table if posts else None,
+                               accounts=accounts.table if accounts else None)
+        projected = with_slow_evidence(per_layer, weights, projected, slow, scored)
+        projected.stats["slow_pass"] = slow_stats(slow, config, slow_clusters, scored)
+        del per_layer, slow
     manifest = _manifest(config, files, rows, projected.stats, scored.cohorts, timings)
     if window_scan is not None:
         manifest["window_scan"] = window_scan

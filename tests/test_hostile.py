@@ -11,6 +11,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -40,7 +41,9 @@ T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
 def hostile_world(tmp_path: Path) -> tuple[Path, Path]:
     """A farm whose 12 accounts are the hostile strings, liking 6 hostile-named posts of 6
-    hostile-named customers within minutes; 200 organic accounts scattered; one NUL row."""
+    hostile-named customers within minutes; 200 organic accounts liking 4 random posts each
+    at scattered times; one NUL row."""
+    rng = np.random.default_rng(0)
     rows, posts = [], []
     for k in range(6):
         target = f"{HOSTILE[k]}#post{k}"
@@ -48,8 +51,8 @@ def hostile_world(tmp_path: Path) -> tuple[Path, Path]:
         rows += [(acc, target, "like", T0 + dt.timedelta(hours=5 * k, minutes=i))
                  for i, acc in enumerate(HOSTILE)]
     for i in range(200):
-        for j in range(4):
-            rows.append((f"o{i}", f"x{(i * 7 + j) % 150}", "like",
+        for j, post in enumerate(rng.choice(150, size=4, replace=False)):
+            rows.append((f"o{i}", f"x{post}", "like",
                          T0 + dt.timedelta(hours=3 * j + i % 29, minutes=7 * i)))
     posts += [(f"x{k}", f"author{k % 10}") for k in range(150)]
     rows.append(("nul\x00id", "x1", "like", T0))

@@ -1,0 +1,114 @@
+"""Two detection passes: a fast window for lockstep delivery, a slow one for evasive farms.
+
+Farms that spread each order over one to three days and use a random part of their pool
+for each order leave each pair of their accounts one or two shared targets, rarely within
+an hour of each other: the fast pass (the run's ``window``) sees nothing. The slow pass pairs
+the same engagements within days (``slow_window``) but only on targets with few engagers
+(``slow_max_crowd``): popular posts, where organic users meet by the thousand over days,
+are left out, while a farm's orders — posts of small customers that the farm's accounts
+engage and few others — stay in. Each pass is clustered and scored on its own graph; the
+slow pass only looks at accounts the fast pass did not flag, and its flagged cohorts are
+added to the fast pass's cohorts (the accounts it flags leave their fast-pass clusters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from graphs.scoring import ScoredCohorts
+
+Score = Callable[[pd.DataFrame], ScoredCohorts]
+
+
+def two_pass_cohorts(fast_clusters: pd.DataFrame, slow_clusters: pd.DataFrame | None, *,
+                     score_fast: Score, score_slow: Score, slow_note: str = "") -> ScoredCohorts:
+    """Cohorts of the fast pass plus the flagged cohorts of the slow pass, ranked together.
+
+    Parameters
+    ----------
+    fast_clusters, slow_clusters : pandas.DataFrame
+        ``account_id, cluster`` of each pass (e.g. from
+        :func:`graphs.clustering.leiden_clusters`); ``slow_clusters`` is ``None`` when the
+        slow pass is off (the fast pass's cohorts are returned, with the ``pass`` column).
+    score_fast, score_slow : callable
+        Cluster table → :class:`graphs.scoring.ScoredCohorts`, each on its own pass's edges
+        (e.g. :func:`graphs.scoring.scored_cohorts` with the pass's projection bound).
+    slow_note : str
+        Appended to the explanation of every slow-pass cohort (what the slow pass paired).
+
+    Returns
+    -------
+    ScoredCohorts
+        Fast-pass cohorts (flagged or not) and the slow pass's flagged cohorts, with a
+        ``pass`` column (``fast``/``slow``), ranked as :func:`graphs.scoring.scored_cohorts`
+        ranks (flagged first, then by score), ``cohort_id`` renumbered 0..; every account is
+        in at most one cohort.
+
+    Examples
+    --------
+    >>> from graphs.scoring import ScoredCohorts
+    >>> def score(clusters, flag):
+    ...     c = clusters.groupby("cluster").size().rename("size").reset_index()
+    ...     c = c.assign(cohort_id=c["cluster"], score=c["size"] * 1.0,
+    ...                  flagged=c["cluster"].isin(flag), explanation="x")
+    ...     m = clusters.rename(columns={"cluster": "cohort_id"})
+    ...     f = m.merge(c[c.flagged], on="cohort_id")[["account_id", "cohort_id", "score"]]
+    ...     return ScoredCohorts(c.drop(columns="cluster"), m,
+    ...                          f.rename(columns={"score": "cohort_score"}))
+    >>> fast = pd.DataFrame({"account_id": list("abcdef"), "cluster": [0, 0, 1, 1, 1, 1]})
+    >>> slow = pd.DataFrame({"account_id": list("cdefg"), "cluster": [5, 5, 5, 6, 6]})
+    >>> out = two_pass_cohorts(fast, slow, score_fast=lambda c: score(c, {0}),
+    ...                        score_slow=lambda c: score(c, {5}))
+    >>> out.cohorts[["cohort_id", "pass", "size", "flagged"]].values.tolist()
+    [[0, 'slow', 3, True], [1, 'fast', 2, True], [2, 'fast', 1, False]]
+    >>> out.memberships.values.tolist()
+    [['c', 0], ['d', 0], ['e', 0], ['a', 1], ['b', 1], ['f', 2]]
+    """
+    fast = score_fast(fast_clusters)
+    if slow_clusters is None:
+        return _with_pass(fast, "fast")
+    taken = set(fast.flagged_accounts["account_id"])
+    rest = slow_clusters[~slow_clusters["account_id"].isin(taken)]
+    if rest.empty:
+        return _with_pass(fast, "fast")
+    slow = score_slow(rest)
+    slow_flagged = set(slow.flagged_accounts["account_id"])
+    if not slow_flagged:
+        return _with_pass(fast, "fast")
+    fast = score_fast(fast_clusters[~fast_clusters["account_id"].isin(slow_flagged)])
+    kept = slow.cohorts["flagged"].to_numpy()
+    slow = ScoredCohorts(
+        cohorts=slow.cohorts[kept].assign(explanation=slow.cohorts.loc[kept, "explanation"]
+                                          + slow_note),
+        memberships=slow.memberships[slow.memberships["account_id"].isin(slow_flagged)],
+        flagged_accounts=slow.flagged_accounts)
+    return _merged(_with_pass(fast, "fast"), _with_pass(slow, "slow"))
+
+
+def _with_pass(scored: ScoredCohorts, name: str) -> ScoredCohorts:
+    cohorts = scored.cohorts.copy()
+    cohorts.insert(1, "pass", name)
+    return scored._replace(cohorts=cohorts)
+
+
+def _merged(fast: ScoredCohorts, slow: ScoredCohorts) -> ScoredCohorts:
+    """Both passes' cohorts ranked together (flagged first, then score, then size)."""
+    offset = int(fast.cohorts["cohort_id"].max()) + 1 if len(fast.cohorts) else 0
+    cohorts = pd.concat([fast.cohorts, slow.cohorts.assign(
+        cohort_id=slow.cohorts["cohort_id"] + offset)], ignore_index=True)
+    memberships = pd.concat([fast.memberships, slow.memberships.assign(
+        cohort_id=slow.memberships["cohort_id"] + offset)], ignore_index=True)
+    ranked = cohorts.sort_values(["flagged", "score", "size"], ascending=[False, False, False],
+                                 kind="stable")
+    new_id = pd.Series(np.arange(len(ranked)), index=ranked["cohort_id"].to_numpy())
+    cohorts = ranked.assign(cohort_id=np.arange(len(ranked))).reset_index(drop=True)
+    memberships = memberships.assign(
+        cohort_id=new_id.loc[memberships["cohort_id"]].to_numpy()).sort_values(
+        ["cohort_id", "account_id"], ignore_index=True)
+    flagged = memberships.merge(cohorts.loc[cohorts["flagged"], ["cohort_id", "score"]],
+                                on="cohort_id")
+    return ScoredCohorts(cohorts=cohorts, memberships=memberships,
+                         flagged_accounts=flagged.rename(columns={"score": "cohort_score"}))

@@ -1,0 +1,104 @@
+"""Wiring of the slow pass (:mod:`graphs.passes`): its projection, scoring and evidence."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import pandas as pd
+
+from graphs.multiplex import Layer, fused_co_engagement
+from graphs.passes import two_pass_cohorts
+from graphs.projection import CoEngagement
+from graphs.scoring import ScoredCohorts, scored_cohorts
+from pipelines.config import RunConfig
+from pipelines.limits import check_layers_memory
+
+SLOW_LAYER = "slow"
+"""Layer name of the slow pass's ties in the output edges and evidence."""
+
+
+def slow_projection(layers: dict[str, Layer], config: RunConfig,
+                    project: Callable[[dict[str, Layer], RunConfig], dict[str, CoEngagement]],
+                    *, max_memory_gb: float) -> CoEngagement | None:
+    """The ``engage`` layer paired within ``slow_window``, targets above ``slow_max_crowd``
+    engagers unpaired; ``None`` when the slow pass is off or there is no ``engage`` layer."""
+    engage = layers.get("engage")
+    if config.slow_window_s <= 0 or engage is None or len(engage.interactions) == 0:
+        return None
+    slow = {"engage": engage._replace(window_s=config.slow_window_s)}
+    check_layers_memory(slow, max_crowd=config.slow_max_crowd, max_memory_gb=max_memory_gb)
+    return project(slow, dataclasses.replace(config, max_crowd=config.slow_max_crowd))["engage"]
+
+
+def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataFrame,
+                  slow: CoEngagement | None, slow_clusters: pd.DataFrame | None, *,
+                  posts: pd.DataFrame | None, accounts: pd.DataFrame | None) -> ScoredCohorts:
+    """Score both passes with the configured flag rules and combine them."""
+    score = partial(scored_cohorts, posts=posts, accounts=accounts,
+                    min_size=config.min_size, min_shared_targets=config.min_cohort_targets,
+                    min_density=config.min_density, min_lift=config.min_lift,
+                    max_cohort_p=config.max_cohort_p, min_authors=config.min_authors,
+                    max_top_author_share=config.max_top_author_share,
+                    min_effective_authors=config.min_effective_authors,
+                    min_effective_targets=config.min_effective_targets)
+
+    def score_fast(c: pd.DataFrame) -> ScoredCohorts:
+        return score(c, projected.edges, projected.evidence, projected.activity,
+                     n_actions=projected.stats["n_actions"])
+
+    def score_slow(c: pd.DataFrame) -> ScoredCohorts:
+        assert slow is not None
+        return score(c, slow.edges, slow.evidence, slow.activity,
+                     n_actions=slow.stats["n_actions"],
+                     min_member_lift=config.slow_min_member_lift)
+
+    note = (f" (slow pass: engagements up to {config.slow_window_s / 86400:g} d apart on "
+            f"targets with at most {config.slow_max_crowd} engagers)")
+    return two_pass_cohorts(clusters, slow_clusters if slow is not None else None,
+                            score_fast=score_fast, score_slow=score_slow, slow_note=note)
+
+
+def with_slow_evidence(per_layer: dict[str, CoEngagement], weights: dict[str, float],
+                       projected: CoEngagement, slow: CoEngagement | None,
+                       scored: ScoredCohorts) -> CoEngagement:
+    """The output edges and evidence: the fast layers plus, as layer ``slow``, the slow
+    pass's ties among the members of each slow-pass cohort (nothing else of the slow pass is
+    kept, so runs where the slow pass flags nothing write the same tables as without it)."""
+    cohorts = scored.cohorts
+    slow_ids = cohorts.loc[cohorts["pass"].eq("slow"), "cohort_id"]
+    if slow is None or slow_ids.empty:
+        return projected
+    members = scored.memberships[scored.memberships["cohort_id"].isin(slow_ids)]
+    cohort_of = members.set_index("account_id")["cohort_id"]
+    kept = _inside(slow.edges, cohort_of)
+    restricted = slow._replace(edges=slow.edges[kept],
+                               evidence=slow.evidence[_inside(slow.evidence, cohort_of)])
+    fused = fused_co_engagement({**per_layer, SLOW_LAYER: restricted}, weights)
+    stats: dict[str, Any] = {**projected.stats, "edges_kept": fused.stats["edges_kept"],
+                             "layers": fused.stats["layers"]}
+    return fused._replace(activity=projected.activity, stats=stats)
+
+
+def slow_stats(slow: CoEngagement | None, config: RunConfig,
+               slow_clusters: pd.DataFrame | None, scored: ScoredCohorts) -> dict[str, Any]:
+    """What the slow pass did, for the manifest."""
+    if slow is None:
+        return {"enabled": False}
+    flagged = scored.cohorts[scored.cohorts["pass"].eq("slow")]
+    return {"enabled": True, "window_s": config.slow_window_s,
+            "max_crowd": config.slow_max_crowd,
+            "min_member_lift": config.slow_min_member_lift,
+            **{k: slow.stats[k] for k in ("n_actions", "action_pairs_enumerated",
+                                          "hub_actions_skipped", "edges_kept")},
+            "accounts_clustered": 0 if slow_clusters is None else int(len(slow_clusters)),
+            "cohorts_flagged": int(len(flagged)),
+            "accounts_flagged": int(flagged["size"].sum())}
+
+
+def _inside(table: pd.DataFrame, cohort_of: pd.Series) -> pd.Series:
+    ca = cohort_of.reindex(table["account_a"]).to_numpy()
+    cb = cohort_of.reindex(table["account_b"]).to_numpy()
+    return pd.Series((ca == cb) & pd.notna(ca), index=table.index)
