@@ -102,8 +102,9 @@ def _layer_rows(interactions: pd.DataFrame | pa.Table, actions: list[str], *,
         return interactions.loc[interactions["action"].isin(actions),
                                 LAYER_COLUMNS].reset_index(drop=True)
     value_set = pa.array(actions, interactions.schema.field("action").type)
-    rows = interactions.filter(pc.is_in(interactions["action"], value_set=value_set))
-    rows = rows.select(LAYER_COLUMNS)
+    inside = pc.is_in(interactions["action"], value_set=value_set)
+    whole = pc.all(inside).as_py() is not False  # one layer: no filtered copy of the log
+    rows = (interactions if whole else interactions.filter(inside)).select(LAYER_COLUMNS)
     return rows.to_pandas(types_mapper=pd.ArrowDtype) if arrow_backed else rows.to_pandas()
 
 
@@ -167,19 +168,52 @@ def fused_co_engagement(projections: dict[str, CoEngagement],
     """
     weights = weights or {}
     names = sorted(projections)
-    parts = [projections[n].edges.assign(layer=n, _w=projections[n].edges["weight"]
-                                         * float(weights.get(n, 1.0))) for n in names]
-    if not parts:
+    if not names:
         raise ValueError("fused_co_engagement: no layer has any interaction")
-    long = pd.concat(parts, ignore_index=True)
-    evidence = pd.concat([projections[n].evidence.assign(layer=n) for n in names],
-                         ignore_index=True).sort_values(["account_a", "account_b", "layer",
-                                                         "target_id"], ignore_index=True)
-    edges = _fused_edges(long, evidence, names, projections)
+    if len(names) == 1 and len(projections[names[0]].edges):  # sorted, nothing to combine
+        evidence = projections[names[0]].evidence.assign(layer=names[0])
+        edges = _single_layer_edges(projections[names[0]], names[0],
+                                    float(weights.get(names[0], 1.0)))
+    else:
+        edges, evidence = _fused_tables(projections, weights, names)
     activity = (pd.concat([projections[n].activity for n in names])
                 .groupby("account_id", as_index=False)[["n_actions", "crowd_sum"]].sum())
     stats = _fused_stats(projections, len(edges))
     return CoEngagement(edges=edges, evidence=evidence, activity=activity, stats=stats)
+
+
+def _fused_tables(projections: dict[str, CoEngagement], weights: dict[str, float],
+                  names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fused edges and evidence of several layers (the general path)."""
+    parts = [projections[n].edges.assign(layer=n, _w=projections[n].edges["weight"]
+                                         * float(weights.get(n, 1.0))) for n in names]
+    long = pd.concat(parts, ignore_index=True)
+    evidence = pd.concat([projections[n].evidence.assign(layer=n) for n in names],
+                         ignore_index=True).sort_values(["account_a", "account_b", "layer",
+                                                         "target_id"], ignore_index=True)
+    return _fused_edges(long, evidence, names, projections), evidence
+
+
+def _single_layer_edges(projection: CoEngagement, name: str, factor: float) -> pd.DataFrame:
+    """The fused edges of one layer: what :func:`_fused_tables` computes for a single layer
+    (same values, columns and dtypes; tested), without grouping or pivoting. Relies on
+    :func:`graphs.projection.co_engagement` returning edges sorted by (account_a, account_b)
+    and evidence sorted by (account_a, account_b, target_id)."""
+    layer = projection.edges
+    weight = layer["weight"] * factor
+    edges = pd.DataFrame({
+        "account_a": layer["account_a"], "account_b": layer["account_b"],
+        "shared_targets": layer["shared_targets"].astype("int64"), "weight": weight,
+        "median_dt_s": layer["median_dt_s"], "targets": layer["targets"],
+        "expected_ties": layer["expected_ties"]})
+    edges["p_value"] = tie_p_values(edges["shared_targets"].to_numpy(),
+                                    edges["expected_ties"].to_numpy())
+    edges["q_value"] = bh_q_values(edges["p_value"].to_numpy(),
+                                   n_tests=max(projection.stats["candidate_pairs"], 1))
+    edges["layers"] = json.dumps([name], separators=(",", ":"))
+    edges[f"ties:{name}"] = edges["shared_targets"]
+    edges[f"weight:{name}"] = weight.astype(float)
+    return edges
 
 
 def _fused_edges(long: pd.DataFrame, evidence: pd.DataFrame, names: list[str],

@@ -115,3 +115,24 @@ def test_comment_farm_is_found_only_through_the_text_layer():
     without_text = logs.interactions[logs.interactions["action"] != "post_text"]
     blind, _ = _chain(logs, without_text)
     assert not set(blind.flagged_accounts["account_id"]) & farm
+
+
+def _random_likes(n: int, seed: int) -> pd.DataFrame:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return _rows([f"u{i}" for i in rng.integers(0, 60, n)],
+                 [f"p{i}" for i in rng.integers(0, 30, n)], "like",
+                 rng.integers(0, 600, n).tolist())
+
+
+@pytest.mark.parametrize(("n", "factor"), [(1500, 1.0), (1500, 0.3), (4, 1.0)])  # 4: no edge
+def test_single_layer_fusion_equals_the_general_path(n, factor):
+    from graphs.multiplex import _fused_tables
+
+    proj = layer_projections({"like": Layer(_random_likes(n, n), 3600)})
+    fused = fused_co_engagement(proj, {"like": factor})
+    edges, evidence = _fused_tables(proj, {"like": factor}, ["like"])
+    assert len(edges) > 10 or n == 4
+    pd.testing.assert_frame_equal(fused.edges, edges)
+    pd.testing.assert_frame_equal(fused.evidence, evidence)
