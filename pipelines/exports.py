@@ -23,7 +23,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.outputs import atomic_file, write_csv, write_parquet
-from pipelines.report_network import cohort_codes
 
 logger = logging.getLogger(__name__)
 
@@ -204,14 +203,55 @@ def accounts_table(memberships: pd.DataFrame, edges: pd.DataFrame, cohorts: pd.D
 
 def flagged_evidence(memberships: pd.DataFrame, evidence: pd.DataFrame,
                      cohorts: pd.DataFrame) -> pd.DataFrame:
-    """``edge_evidence`` rows of ties inside flagged cohorts, with ``cohort_id`` first."""
-    flagged = set(cohorts.loc[cohorts["flagged"].astype(bool), "cohort_id"].astype(int))
-    a = cohort_codes(evidence["account_a"], memberships)
-    inside = (a == cohort_codes(evidence["account_b"], memberships)) & np.isin(a, list(flagged))
+    """``edge_evidence`` rows of ties inside flagged cohorts, with ``cohort_id`` first.
+
+    Sorted by (cohort_id, account_a, account_b, target_id), stably. Evidence comes sorted by
+    account pair, so a stable sort by cohort alone usually gives that order: it is checked
+    (adjacent rows, Arrow comparisons) and the full sort runs only when it does not hold.
+    """
+    flagged = cohorts.loc[cohorts["flagged"].astype(bool), "cohort_id"].astype("int64")
+    members = memberships[memberships["cohort_id"].isin(flagged)]
+    keys = _arrow_text(members["account_id"])
+    codes = members["cohort_id"].to_numpy(dtype="int64")
+    a = _cohort_of(_arrow_text(evidence["account_a"]), keys, codes)
+    inside = (a == _cohort_of(_arrow_text(evidence["account_b"]), keys, codes)) & (a >= 0)
     out = evidence[inside].copy()
-    out.insert(0, "cohort_id", a[inside].astype("int64"))
-    return out.sort_values(["cohort_id", "account_a", "account_b", "target_id"],
-                           kind="mergesort", ignore_index=True)
+    out.insert(0, "cohort_id", a[inside])
+    order = np.argsort(out["cohort_id"].to_numpy(), kind="stable")
+    out = out.take(order).reset_index(drop=True)
+    key = ["cohort_id", "account_a", "account_b", "target_id"]
+    if _sorted_by(out, key):
+        return out
+    return out.sort_values(key, kind="mergesort", ignore_index=True)
+
+
+def _arrow_text(column: pd.Series) -> pa.Array:
+    return pa.array(column.astype(object) if column.dtype == object else column,
+                    pa.large_string())
+
+
+def _cohort_of(accounts: pa.Array, keys: pa.Array, codes: np.ndarray) -> np.ndarray:
+    """Cohort code of each account (-1 when it has none), by an Arrow hash lookup."""
+    found = pc.index_in(accounts, value_set=keys)
+    if not len(codes):
+        return np.full(len(accounts), -1, dtype="int64")
+    picked = codes[found.fill_null(0).to_numpy(zero_copy_only=False)]
+    return np.where(found.is_valid().to_numpy(zero_copy_only=False), picked, -1)
+
+
+def _sorted_by(frame: pd.DataFrame, key: list[str]) -> bool:
+    """Whether ``frame``'s rows are in ascending order of the ``key`` columns (byte order)."""
+    if len(frame) < 2:
+        return True
+    tied = np.ones(len(frame) - 1, dtype=bool)  # adjacent rows equal on the keys so far
+    for name in key:
+        column = pa.chunked_array(pa.array(frame[name]) if frame[name].dtype != object
+                                  else _arrow_text(frame[name]))
+        before, after = column.slice(0, len(frame) - 1), column.slice(1)
+        if (tied & pc.less(after, before).to_numpy(zero_copy_only=False)).any():
+            return False
+        tied &= pc.equal(after, before).to_numpy(zero_copy_only=False)
+    return True
 
 
 def csv_times(frame: pd.DataFrame) -> pd.DataFrame:
@@ -256,5 +296,5 @@ def write_tables(out_dir: Path, *, cohorts: pd.DataFrame, memberships: pd.DataFr
     return [write_parquet(cohorts, out_dir / "cohorts.parquet"),
             write_csv(accounts_table(memberships, edges, cohorts, n_actions),
                       out_dir / "accounts.csv"),
-            write_csv(csv_times(flagged_evidence(memberships, evidence, cohorts)),
+            write_csv(flagged_evidence(memberships, evidence, cohorts),
                       out_dir / "evidence.csv")]

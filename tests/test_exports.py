@@ -6,12 +6,14 @@ import math
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 import pytest
 
 from pipelines.exports import (
     accounts_table,
     csv_times,
+    flagged_evidence,
     original_id,
     write_gexf,
     write_graphml,
@@ -112,3 +114,40 @@ def test_csv_times_writes_the_same_bytes_as_pandas() -> None:
     assert fast["t"].dtype != frame["t"].dtype and fast["frac"].dtype == frame["frac"].dtype
     assert fast.to_csv(index=False) == frame.to_csv(index=False)
     assert csv_times(frame.head(0)).to_csv(index=False) == frame.head(0).to_csv(index=False)
+
+
+def _reference_flagged_evidence(memberships, evidence, cohorts):
+    """The former implementation: dict lookups and a full four-column sort."""
+    flagged = set(cohorts.loc[cohorts["flagged"], "cohort_id"])
+    cohort_of = dict(zip(memberships["account_id"], memberships["cohort_id"], strict=True))
+    a = evidence["account_a"].map(cohort_of)
+    inside = (a == evidence["account_b"].map(cohort_of)) & a.isin(flagged)
+    out = evidence[inside.to_numpy()].copy()
+    out.insert(0, "cohort_id", a[inside].astype("int64").to_numpy())
+    return out.sort_values(["cohort_id", "account_a", "account_b", "target_id"],
+                           kind="mergesort", ignore_index=True)
+
+
+@pytest.mark.parametrize("layers", [["like"], ["like", "text"]])
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_flagged_evidence_equals_the_full_sort(layers, dtype) -> None:
+    rng = np.random.default_rng(len(layers))
+    ids = [f"u{i}" for i in range(40)] + ["é", "=x", "a,b"]
+    n = 3000
+    evidence = pd.DataFrame({
+        "account_a": [ids[i] for i in rng.integers(0, len(ids), n)],
+        "account_b": [ids[i] for i in rng.integers(0, len(ids), n)],
+        "target_id": [f"t{i}" for i in rng.integers(0, 9, n)],
+        "dt_s": rng.integers(0, 100, n).astype(float),
+        "layer": [layers[i] for i in rng.integers(0, len(layers), n)]}).astype(
+        {"account_a": dtype, "account_b": dtype, "target_id": dtype})
+    evidence = evidence.sort_values(["account_a", "account_b", "layer", "target_id"],
+                                    ignore_index=True)  # as fusion hands it over
+    memberships = pd.DataFrame({"account_id": ids[:-2], "cohort_id": rng.integers(0, 6, 41)})
+    cohorts = pd.DataFrame({"cohort_id": range(6), "flagged": [True, False] * 3})
+    got = flagged_evidence(memberships, evidence, cohorts)
+    assert len(got) > 100
+    pd.testing.assert_frame_equal(got, _reference_flagged_evidence(memberships, evidence, cohorts))
+    shuffled = evidence.sample(frac=1, random_state=0)  # not pre-sorted: the full sort runs
+    pd.testing.assert_frame_equal(flagged_evidence(memberships, shuffled, cohorts),
+                                  _reference_flagged_evidence(memberships, shuffled, cohorts))

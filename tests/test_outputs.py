@@ -1,0 +1,80 @@
+"""write_csv: the DuckDB-formatted CSV has the bytes pandas' to_csv writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pipelines.outputs as outputs
+from pipelines.outputs import safe_for_spreadsheets, write_csv
+
+HOSTILE = ["plain", "", "a,b", 'q"q', '"', "new\nline", "cr\rx", "\r\n", " lead", "trail ",
+           "tab\tx", "é日本", "x;y", "=1+2", "+1", "-1", "@a", "\tx", "\rx", "'=1", "nul\x00x",
+           "#hash", "a\u2028b", "\\back", "😀,\"\n", "=a,b", "-\"x\""]
+
+
+def _pandas_bytes(frame: pd.DataFrame, tmp_path: Path) -> bytes:
+    path = tmp_path / "pandas.csv"
+    safe_for_spreadsheets(frame).to_csv(path, index=False, lineterminator="\n")
+    return path.read_bytes()
+
+
+def _fast_bytes(frame: pd.DataFrame, tmp_path: Path) -> bytes:
+    assert outputs._csv_table(frame) is not None  # the DuckDB path, not the fallback
+    return write_csv(frame, tmp_path / "fast.csv").read_bytes()
+
+
+def _floats(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    values = rng.standard_normal(n) * 10.0 ** rng.integers(-12, 22, n)
+    values[: n // 4] = np.round(values[: n // 4])  # whole numbers print with ".0"
+    special = [0.0, -0.0, 1e16, 1e15, 9999999999999998.0, 1e-5, 1e-4, 0.1, 1 / 3, 2.5e-5,
+               np.inf, -np.inf, np.nan, 5e-324, 1.7976931348623157e308, 123456789.0]
+    return np.concatenate([values, special])
+
+
+def test_hostile_text_ints_bools_floats_and_times_give_pandas_bytes(tmp_path):
+    n = len(_floats(400, 0))
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({
+        "text": [HOSTILE[i] for i in rng.integers(0, len(HOSTILE), n)],
+        "object": pd.Series([HOSTILE[i] for i in rng.integers(0, len(HOSTILE), n)],
+                            dtype=object),
+        "count": rng.integers(-10**12, 10**12, n),
+        "maybe": pd.array([None if i % 5 == 0 else i for i in range(n)], dtype="Int64"),
+        "flag": rng.integers(0, 2, n).astype(bool),
+        "value": _floats(400, 0),
+        "time": pd.to_datetime(1_793_527_200 + rng.integers(0, 10**6, n), unit="s", utc=True),
+        'odd, "name"': 1.5,
+    })
+    assert _fast_bytes(frame, tmp_path) == _pandas_bytes(frame, tmp_path)
+
+
+def test_times_at_midnight_and_text_with_missing_values_give_pandas_bytes(tmp_path):
+    frame = pd.DataFrame({
+        "day": pd.to_datetime(["2026-11-01", "2026-11-02"], utc=True),
+        "text": pd.array(["x", None], dtype="str"), "value": [np.nan, 2.0]})
+    assert _fast_bytes(frame, tmp_path) == _pandas_bytes(frame, tmp_path)
+    assert _fast_bytes(frame.head(0), tmp_path) == _pandas_bytes(frame.head(0), tmp_path)
+
+
+def test_rows_are_written_in_order_across_slices(tmp_path, monkeypatch):
+    monkeypatch.setattr(outputs, "CSV_SLICE_ROWS", 7)
+    frame = pd.DataFrame({"k": np.arange(50)[::-1], "s": [f"r{i}" for i in range(50)]})
+    assert _fast_bytes(frame, tmp_path) == _pandas_bytes(frame, tmp_path)
+
+
+@pytest.mark.parametrize("column", [
+    pd.to_datetime(["2026-11-01 10:00:00.5"], utc=True),  # fractions of a second
+    pd.to_datetime(["2026-11-01 10:00:00"]),  # naive
+    pd.to_datetime(["2026-11-01 10:00:00"]).tz_localize("Europe/Paris"),
+    pd.array([1.5], dtype="Float64"), np.array([1.5], dtype=np.float32),
+    pd.Categorical(["x"]), pd.Series([{"a": 1}], dtype=object), pd.array([True], "boolean"),
+])
+def test_other_columns_fall_back_to_pandas(tmp_path, column):
+    frame = pd.DataFrame({"c": column, "s": ["=x"]})
+    assert outputs._csv_table(frame) is None
+    assert write_csv(frame, tmp_path / "x.csv").read_bytes() == _pandas_bytes(frame, tmp_path)
