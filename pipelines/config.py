@@ -48,6 +48,8 @@ class RunConfig:
     """Slow pass: targets with more engagers within ``slow_window`` are not paired."""
     slow_min_member_lift: float = 1.5
     """Slow pass: members with fewer ties into their cohort than this × chance are dropped."""
+    slow_min_density: float = 0.25
+    """Slow pass: cohorts need this density (farms reuse their pool: 0.34-0.53 measured)."""
     max_cluster_edge_p: float = 1.0
     """Cluster only edges among accounts with a tie of p <= this (1: all kept edges)."""
     max_memory_gb: float = 0.0

@@ -36,7 +36,13 @@ from pipelines.outputs import atomic_directory, sha256_file, write_csv, write_js
 from pipelines.pseudonyms import shareable_tables
 from pipelines.report import write_report
 from pipelines.side_tables import SideTable, read_accounts, read_posts
-from pipelines.slow_pass import scored_passes, slow_projection, slow_stats, with_slow_evidence
+from pipelines.slow_pass import (
+    scored_passes,
+    slow_projection,
+    slow_skipped,
+    slow_stats,
+    with_slow_evidence,
+)
 from pipelines.window_auto import auto_window
 
 log = logging.getLogger(__name__)
@@ -99,7 +105,8 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
                                posts=posts.table if posts else None,
                                accounts=accounts.table if accounts else None)
         projected = with_slow_evidence(per_layer, weights, projected, slow, scored)
-        projected.stats["slow_pass"] = slow_stats(slow, config, slow_clusters, scored)
+        projected.stats["slow_pass"] = slow_stats(slow, config, slow_clusters, scored,
+                                                  skipped=slow_skipped(layers, config))
         del per_layer, slow
     manifest = _manifest(config, files, rows, projected.stats, scored.cohorts, timings)
     if window_scan is not None:

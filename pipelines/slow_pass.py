@@ -24,13 +24,26 @@ def slow_projection(layers: dict[str, Layer], config: RunConfig,
                     project: Callable[[dict[str, Layer], RunConfig], dict[str, CoEngagement]],
                     *, max_memory_gb: float) -> CoEngagement | None:
     """The ``engage`` layer paired within ``slow_window``, targets above ``slow_max_crowd``
-    engagers unpaired; ``None`` when the slow pass is off or there is no ``engage`` layer."""
-    engage = layers.get("engage")
-    if config.slow_window_s <= 0 or engage is None or len(engage.interactions) == 0:
+    engagers unpaired; ``None`` when the slow pass does not run (:func:`slow_skipped`)."""
+    if slow_skipped(layers, config):
         return None
+    engage = layers["engage"]
     slow = {"engage": engage._replace(window_s=config.slow_window_s)}
     check_layers_memory(slow, max_crowd=config.slow_max_crowd, max_memory_gb=max_memory_gb)
     return project(slow, dataclasses.replace(config, max_crowd=config.slow_max_crowd))["engage"]
+
+
+def slow_skipped(layers: dict[str, Layer], config: RunConfig) -> str:
+    """Why the slow pass does not run ("" when it does)."""
+    if config.slow_window_s <= 0:
+        return "slow_window = off"
+    if config.posts is None:
+        return ("no posts table: over days, only the authors' diversity tells a farm's "
+                "customers from one creator's fans")
+    engage = layers.get("engage")
+    if engage is None or len(engage.interactions) == 0:
+        return "no engage layer (the slow pass pairs generic engagements only)"
+    return ""
 
 
 def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataFrame,
@@ -53,7 +66,8 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
         assert slow is not None
         return score(c, slow.edges, slow.evidence, slow.activity,
                      n_actions=slow.stats["n_actions"],
-                     min_member_lift=config.slow_min_member_lift)
+                     min_member_lift=config.slow_min_member_lift,
+                     min_density=max(config.min_density, config.slow_min_density))
 
     note = (f" (slow pass: engagements up to {config.slow_window_s / 86400:g} d apart on "
             f"targets with at most {config.slow_max_crowd} engagers)")
@@ -83,14 +97,16 @@ def with_slow_evidence(per_layer: dict[str, CoEngagement], weights: dict[str, fl
 
 
 def slow_stats(slow: CoEngagement | None, config: RunConfig,
-               slow_clusters: pd.DataFrame | None, scored: ScoredCohorts) -> dict[str, Any]:
-    """What the slow pass did, for the manifest."""
+               slow_clusters: pd.DataFrame | None, scored: ScoredCohorts, *,
+               skipped: str = "") -> dict[str, Any]:
+    """What the slow pass did (or why it did not run), for the manifest."""
     if slow is None:
-        return {"enabled": False}
+        return {"enabled": False, "reason": skipped}
     flagged = scored.cohorts[scored.cohorts["pass"].eq("slow")]
     return {"enabled": True, "window_s": config.slow_window_s,
             "max_crowd": config.slow_max_crowd,
             "min_member_lift": config.slow_min_member_lift,
+            "min_density": max(config.min_density, config.slow_min_density),
             **{k: slow.stats[k] for k in ("n_actions", "action_pairs_enumerated",
                                           "hub_actions_skipped", "edges_kept")},
             "accounts_clustered": 0 if slow_clusters is None else int(len(slow_clusters)),

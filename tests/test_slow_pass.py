@@ -1,0 +1,98 @@
+"""The slow pass end to end: a farm delivering each order over a day, hours between likes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.config import load_config
+from pipelines.ingest import InputError
+from pipelines.run import run
+
+T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+FARM = [f"farm{i:02d}" for i in range(16)]
+
+
+def evasive_world(tmp_path: Path) -> tuple[Path, Path]:
+    """16 farm accounts deliver 10 orders (7 random accounts each, 3 h apart: no two likes
+    of an order within an hour) for 10 customers; 300 organic accounts like 5 posts each,
+    picked by popularity, at random times over a week."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for k in range(10):
+        start = T0 + dt.timedelta(hours=float(rng.uniform(0, 120)))
+        for n, acc in enumerate(rng.choice(FARM, size=7, replace=False)):
+            rows.append((acc, f"order{k}", "like", start + dt.timedelta(hours=3 * n)))
+    popularity = 1.0 / np.arange(1, 61)
+    for i in range(300):
+        for post in rng.choice(60, size=5, replace=False, p=popularity / popularity.sum()):
+            rows.append((f"user{i}", f"post{post}", "like",
+                         T0 + dt.timedelta(hours=float(rng.uniform(0, 168)))))
+    posts = [(f"order{k}", f"customer{k}") for k in range(10)]
+    posts += [(f"post{k}", f"creator{k % 30}") for k in range(60)]
+    log, posts_path = tmp_path / "logs.csv", tmp_path / "posts.csv"
+    pd.DataFrame(rows, columns=["account_id", "target_id", "action", "timestamp"]).assign(
+        timestamp=lambda f: f["timestamp"].map(lambda t: t.isoformat())).to_csv(log, index=False)
+    pd.DataFrame(posts, columns=["target_id", "author_id"]).to_csv(posts_path, index=False)
+    return log, posts_path
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> tuple[Path, Path, Path]:
+    tmp = tmp_path_factory.mktemp("evasive")
+    return (*evasive_world(tmp), tmp)
+
+
+def _run(world, name: str, **options):
+    log, posts, tmp = world
+    return run(load_config(None, inputs=[str(log)], posts=posts, out=tmp / name, **options))
+
+
+def test_the_slow_pass_finds_the_farm_the_hour_window_cannot_see(world):
+    result = _run(world, "default")
+    flagged = pd.read_csv(result.out / "flagged_accounts.csv")
+    cohorts = pd.read_csv(result.out / "cohorts.csv")
+    assert set(flagged["account_id"]) <= set(FARM)
+    assert len(flagged) >= 12
+    slow = cohorts[cohorts["flagged"]]
+    assert slow["pass"].tolist() == ["slow"]
+    assert "slow pass: engagements up to 7 d apart" in slow["explanation"].iloc[0]
+    edges = pd.read_parquet(result.out / "edges.parquet")
+    tied = edges[edges["account_a"].isin(flagged["account_id"])
+                 & edges["account_b"].isin(flagged["account_id"])]
+    assert len(tied) > 0 and tied["layers"].eq('["slow"]').all()
+    evidence = pd.read_parquet(result.out / "edge_evidence.parquet")
+    inside = evidence["account_a"].isin(flagged["account_id"])
+    assert set(evidence.loc[inside, "layer"]) == {"slow"}
+    assert set(evidence.loc[~inside, "layer"]) == {"engage"}  # organic ties of the 1 h pass
+    stats = result.manifest["projection"]["slow_pass"]
+    assert stats["enabled"] and stats["cohorts_flagged"] == 1
+    assert stats["accounts_flagged"] == len(flagged)
+    assert stats["window_s"] == 7 * 86400 and stats["max_crowd"] == 100
+
+
+def test_without_the_slow_pass_nothing_is_flagged(world):
+    result = _run(world, "off", slow_window="off")
+    assert result.manifest["cohorts"]["n_flagged"] == 0
+    assert result.manifest["projection"]["slow_pass"] == {"enabled": False,
+                                                          "reason": "slow_window = off"}
+    manifest = json.loads((result.out / "manifest.json").read_text())
+    assert manifest["parameters"]["slow_window_s"] == 0
+
+
+def test_without_posts_the_slow_pass_does_not_run(world):
+    log, _, tmp = world
+    result = run(load_config(None, inputs=[str(log)], out=tmp / "no-posts"))
+    assert result.manifest["cohorts"]["n_flagged"] == 0
+    assert result.manifest["projection"]["slow_pass"]["reason"].startswith("no posts table")
+
+
+def test_slow_window_is_parsed_and_checked():
+    assert load_config(None, inputs=["x"], out="o", slow_window="2d").slow_window_s == 172800
+    with pytest.raises(InputError, match="window: expected a duration like 90s"):
+        load_config(None, inputs=["x"], out="o", slow_window="soon")
