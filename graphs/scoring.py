@@ -7,6 +7,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from graphs.cohort_features import cohort_features
 from graphs.significance import tie_p_values
 
 
@@ -104,6 +105,8 @@ def scored_cohorts(
     inner_evidence = _internal(evidence, cluster_of)
     features = _features(clusters, inner_edges, inner_evidence, posts, accounts)
     features = features.join(_group_test(clusters, inner_edges, activity, n_actions))
+    features = features.join(cohort_features(clusters, edges, evidence, inner_edges,
+                                             inner_evidence))
     rules = dict(min_size=min_size, min_shared_targets=min_shared_targets,
                  min_density=min_density, min_lift=min_lift, max_cohort_p=max_cohort_p,
                  min_authors=min_authors, max_top_author_share=max_top_author_share,

@@ -1,0 +1,47 @@
+"""graphs/cohort_features.py: lockstep coverage, timing against the background, exclusivity."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from graphs.cohort_features import cohort_features
+
+
+def _pairs(rows):
+    return pd.DataFrame(rows, columns=["account_a", "account_b", "target_id", "dt_s"])
+
+
+def test_a_lockstep_farm_and_a_loose_group():
+    # cluster 0: a, b, c all tied on p and q (full lockstep); cluster 1: d, e, f tied on
+    # one target each by one pair only; f is also tied to an outsider z on two targets.
+    clusters = pd.DataFrame({"account_id": list("abcdef"), "cluster": [0, 0, 0, 1, 1, 1]})
+    evidence = _pairs([("a", "b", "p", 5.0), ("a", "c", "p", 5.0), ("b", "c", "p", 5.0),
+                       ("a", "b", "q", 5.0), ("a", "c", "q", 5.0), ("b", "c", "q", 5.0),
+                       ("d", "e", "r", 100.0), ("e", "f", "s", 100.0),
+                       ("f", "z", "t", 50.0), ("f", "z", "u", 50.0)])
+    edges = (evidence.groupby(["account_a", "account_b"]).size()
+             .rename("shared_targets").reset_index())
+    cluster_of = clusters.set_index("account_id")["cluster"]
+    inside = lambda t: t[t["account_a"].map(cluster_of).eq(t["account_b"].map(cluster_of))]
+    inner_edges = inside(edges).assign(cluster=lambda t: t["account_a"].map(cluster_of))
+    inner_ev = inside(evidence).assign(cluster=lambda t: t["account_a"].map(cluster_of))
+    out = cohort_features(clusters, edges, evidence, inner_edges, inner_ev)
+    assert out.loc[0, "lockstep_coverage"] == 1.0
+    assert out.loc[1, "lockstep_coverage"] == pytest.approx(2 / 3)
+    assert out.loc[0, "dt_vs_background"] == pytest.approx(5.0 / 5.0)  # background median 5
+    assert out.loc[1, "dt_vs_background"] == pytest.approx(100.0 / 5.0)
+    assert out.loc[0, "inside_share"] == 1.0
+    # d: 1/1, e: 2/2, f: 1 inside of 3 ties -> median 1.0
+    assert out.loc[1, "inside_share"] == 1.0
+
+
+def test_members_without_inside_ties_lower_the_inside_share():
+    clusters = pd.DataFrame({"account_id": list("abc"), "cluster": [0, 0, 0]})
+    evidence = _pairs([("a", "b", "p", 1.0), ("a", "z", "q", 1.0), ("b", "z", "q", 1.0),
+                       ("c", "z", "q", 1.0)])
+    edges = evidence.assign(shared_targets=1)
+    inner_edges = edges.iloc[:1].assign(cluster=0)
+    out = cohort_features(clusters, edges, evidence, inner_edges, evidence.iloc[:1].assign(
+        cluster=0))
+    assert out.loc[0, "inside_share"] == 0.5  # a 1/2, b 1/2, c 0/1
