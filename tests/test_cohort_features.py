@@ -23,7 +23,10 @@ def test_a_lockstep_farm_and_a_loose_group():
     edges = (evidence.groupby(["account_a", "account_b"]).size()
              .rename("shared_targets").reset_index())
     cluster_of = clusters.set_index("account_id")["cluster"]
-    inside = lambda t: t[t["account_a"].map(cluster_of).eq(t["account_b"].map(cluster_of))]
+
+    def inside(t: pd.DataFrame) -> pd.DataFrame:
+        return t[t["account_a"].map(cluster_of).eq(t["account_b"].map(cluster_of))]
+
     inner_edges = inside(edges).assign(cluster=lambda t: t["account_a"].map(cluster_of))
     inner_ev = inside(evidence).assign(cluster=lambda t: t["account_a"].map(cluster_of))
     out = cohort_features(clusters, edges, evidence, inner_edges, inner_ev)
