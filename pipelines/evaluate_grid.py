@@ -6,7 +6,8 @@ inputs differ: with or without the posts and accounts tables) and scores the fla
 accounts against the labels (:func:`graphs.evaluation.detection_scores`). Cells marked
 ``holdout`` use fixed seeds that were never looked at while choosing the defaults; they
 are reported separately. Seeds 2001–2003 were added with the slow pass (graphs/passes.py),
-whose settings were chosen after seeds 1001–1003 had been run once with a draft of it. The ``organic`` cell has no farms: every flagged account there is a
+whose settings were chosen after seeds 1001–1003 had been run once with a draft of it.
+The ``organic`` cell has no farms: every flagged account there is a
 false positive, so its flagged share is the false-positive floor.
 """
 

@@ -74,6 +74,8 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
         accounts = _side(read_accounts, config.accounts)
         rejected = _rejected(raw.parse_rejects, valid.rejected, posts, accounts)
         rows = _row_accounting(raw.parse_rejects.num_rows, valid, config)
+        rows["side_tables"] = {name: _side_accounting(side) for name, side in
+                               (("posts", posts), ("accounts", accounts)) if side is not None}
     window_scan = None
     if config.window_auto:
         with _step("window_scan", timings):
@@ -215,6 +217,15 @@ def _row_accounting(parse_rejected: int, valid, config: RunConfig) -> dict[str, 
         raise InputError(f"{rows['rows_rejected']} of {rows['rows_read']} rows rejected "
                          f"({share:.0%} > max_rejected_share {config.max_rejected_share:.0%})")
     return rows
+
+
+def _side_accounting(side: SideTable) -> dict[str, int]:
+    """Rows read = accepted + rejected for a posts or accounts table (its rejects are in
+    ``rejected.csv`` next to the interactions' ones, under the table's path)."""
+    counts = {"rows_read": side.rows_read,
+              "rows_accepted": len(side.table), "rows_rejected": len(side.rejected)}
+    assert counts["rows_read"] == counts["rows_accepted"] + counts["rows_rejected"]
+    return counts
 
 
 def _manifest(config: RunConfig, files: list[Path], rows: dict[str, int], projection: dict,

@@ -15,6 +15,8 @@ class SideTable(NamedTuple):
     table: pd.DataFrame
     rejected: pd.DataFrame
     """source, line, reason, raw — rows dropped from the side table."""
+    rows_read: int = 0
+    """Data rows read from the file (``len(table) + len(rejected)`` by construction)."""
 
 
 def read_posts(path: Path) -> SideTable:
@@ -85,4 +87,5 @@ def _validated(path: Path, frame: pd.DataFrame, ids: list[str], time_column: str
     rejected = pd.DataFrame({"source": str(path), "line": frame.loc[~ok, "line"].astype("int64"),
                              "reason": reason[~ok].astype(str), "raw": raw})
     table = frame.loc[ok].drop(columns="line")
-    return SideTable(table.reset_index(drop=True), rejected.reset_index(drop=True))
+    return SideTable(table.reset_index(drop=True), rejected.reset_index(drop=True),
+                     rows_read=len(original))

@@ -63,6 +63,20 @@ def test_bad_row_is_quarantined_and_run_succeeds(world_files, tmp_path):
     assert rows["rows_rejected"] == 2
 
 
+def test_side_table_rows_are_accounted_and_their_rejects_quarantined(world_files, tmp_path):
+    log, posts = world_files
+    with open(posts, "a") as fh:
+        fh.write(",nobody\n")
+    n_posts = sum(1 for _ in open(posts)) - 1
+    result = _run(log, posts, tmp_path / "out")
+    side = result.manifest["rows"]["side_tables"]
+    assert side == {"posts": {"rows_read": n_posts, "rows_accepted": n_posts - 1,
+                              "rows_rejected": 1}}
+    rejected = pd.read_csv(tmp_path / "out" / "rejected.csv")
+    assert rejected[["line", "reason"]].values.tolist() == [[n_posts + 1, "missing target_id"]]
+    assert len(rejected) == result.manifest["rows"]["rows_rejected"] + 1
+
+
 def test_too_many_rejects_is_an_error(world_files, tmp_path):
     log, posts = world_files
     with pytest.raises(InputError, match="rows rejected"):
