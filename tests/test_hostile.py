@@ -18,6 +18,7 @@ import pytest
 from pipelines.config import load_config
 from pipelines.outputs import FORMULA_PREFIXES
 from pipelines.run import run
+from tests.worlds import write_world
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -56,11 +57,7 @@ def hostile_world(tmp_path: Path) -> tuple[Path, Path]:
                          T0 + dt.timedelta(hours=3 * j + i % 29, minutes=7 * i)))
     posts += [(f"x{k}", f"author{k % 10}") for k in range(150)]
     rows.append(("nul\x00id", "x1", "like", T0))
-    log, posts_path = tmp_path / "logs.csv", tmp_path / "posts.csv"
-    pd.DataFrame(rows, columns=["account_id", "target_id", "action", "timestamp"]).assign(
-        timestamp=lambda f: f["timestamp"].map(lambda t: t.isoformat())).to_csv(log, index=False)
-    pd.DataFrame(posts, columns=["target_id", "author_id"]).to_csv(posts_path, index=False)
-    return log, posts_path
+    return write_world(rows, posts, tmp_path)
 
 
 @pytest.fixture(scope="module")

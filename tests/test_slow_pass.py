@@ -13,6 +13,7 @@ import pytest
 from pipelines.config import load_config
 from pipelines.ingest import InputError
 from pipelines.run import run
+from tests.worlds import write_world
 
 T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 FARM = [f"farm{i:02d}" for i in range(16)]
@@ -35,11 +36,7 @@ def evasive_world(tmp_path: Path) -> tuple[Path, Path]:
                          T0 + dt.timedelta(hours=float(rng.uniform(0, 168)))))
     posts = [(f"order{k}", f"customer{k}") for k in range(10)]
     posts += [(f"post{k}", f"creator{k % 30}") for k in range(60)]
-    log, posts_path = tmp_path / "logs.csv", tmp_path / "posts.csv"
-    pd.DataFrame(rows, columns=["account_id", "target_id", "action", "timestamp"]).assign(
-        timestamp=lambda f: f["timestamp"].map(lambda t: t.isoformat())).to_csv(log, index=False)
-    pd.DataFrame(posts, columns=["target_id", "author_id"]).to_csv(posts_path, index=False)
-    return log, posts_path
+    return write_world(rows, posts, tmp_path)
 
 
 @pytest.fixture(scope="module")
