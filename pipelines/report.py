@@ -33,6 +33,7 @@ from pipelines.report_evidence import (
     evidence_panels,
     figure_caption,
     methodology,
+    pass_manifest,
     top_shared_targets,
 )
 from pipelines.report_layers import context_rows, layer_rows, layer_summaries, layers_paragraph
@@ -201,6 +202,7 @@ def cohort_view(
     ``layers`` and ``context`` are the rows of :func:`pipelines.report_layers.layer_rows`
     and :func:`~pipelines.report_layers.context_rows` (panels left out when empty).
     """
+    manifest = pass_manifest(cohort, manifest)
     stats = account_stats(members, edges, evidence)
     network = cohort_network(stats, edges, evidence, max_nodes=max_nodes)
     actions = cohort_actions(members, evidence, interactions)

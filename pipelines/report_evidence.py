@@ -113,6 +113,18 @@ def figure_caption(manifest: dict, actions: pd.DataFrame) -> str:
     return f"Data: {source}. Co-engagement window {window_text}. Actions shown: {span}."
 
 
+def pass_manifest(cohort: pd.Series, manifest: dict) -> dict:
+    """``manifest`` with the parameters of the pass that found ``cohort``: for a slow-pass
+    cohort (``pass == "slow"``) its window, crowd cap and density floor, so that captions,
+    the Δt histogram and the methodology state what tied these accounts."""
+    p = manifest.get("parameters") or {}
+    if cohort.get("pass") != "slow" or "slow_window_s" not in p:
+        return manifest
+    slow = {"window_s": p["slow_window_s"], "max_crowd": p.get("slow_max_crowd"),
+            "min_density": max(p.get("min_density") or 0, p.get("slow_min_density") or 0)}
+    return {**manifest, "parameters": {**p, **slow}}
+
+
 def methodology(cohort: pd.Series, parameters: dict) -> list[str]:
     """Plain-words paragraphs: what was measured, the thresholds, the null model, the verdict."""
     p = {k: parameters.get(k, "—") for k in (
@@ -134,6 +146,10 @@ def methodology(cohort: pd.Series, parameters: dict) -> list[str]:
         f"expected co-engagement with group p ≤ {p['max_cohort_p']}; with a posts table, the "
         f"posts come from ≥ {p['min_authors']} authors and no author has more than "
         f"{p['max_top_author_share']} of the co-engagements (fans of one creator are not a farm).",
+        *([f"Slow pass: this cohort was found by the second pass, which pairs engagements up "
+           f"to {p['window_s']} seconds apart but only on posts with at most {p['max_crowd']} "
+           "engagers in that window, among the accounts the first pass did not flag — for "
+           "farms that spread each order over days."] if cohort.get("pass") == "slow" else []),
         "This cohort: " + _verdict(cohort),
     ]
 

@@ -13,6 +13,7 @@ import pandas as pd
 
 LAYER_WORDS = {
     "engage": "engaged the same targets within the window",
+    "slow": "engaged the same little-engaged targets within the slow window (days)",
     "text": "these accounts posted near-duplicate texts",
     "url": "shared the same URLs",
     "domain": "shared links to the same domains",

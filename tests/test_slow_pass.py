@@ -73,6 +73,17 @@ def test_the_slow_pass_finds_the_farm_the_hour_window_cannot_see(world):
     assert stats["window_s"] == 7 * 86400 and stats["max_crowd"] == 100
 
 
+def test_the_slow_cohort_page_states_the_slow_window(world):
+    result = _run(world, "page")
+    page = (result.out / "cohorts").glob("*.html")
+    html = [p.read_text(encoding="utf-8") for p in page if "Slow pass:" in p.read_text(
+        encoding="utf-8")]
+    assert len(html) == 1
+    assert "Co-engagement window 604800 s" in html[0]
+    assert "within 604800 seconds of each other" in html[0]
+    assert "Co-engagement window 3600 s" not in html[0]
+
+
 def test_without_the_slow_pass_nothing_is_flagged(world):
     result = _run(world, "off", slow_window="off")
     assert result.manifest["cohorts"]["n_flagged"] == 0
