@@ -128,12 +128,12 @@ def draw_heatmap(fig: Figure, actions: pd.DataFrame, *, max_rows: int = 60,
 
 
 def draw_dt_histogram(fig: Figure, cohort_dt: np.ndarray, background_dt: np.ndarray,
-                      window_s: float) -> None:
-    """Density of Δt (closest gap of a tie) inside the cohort against all kept edges."""
+                      window_s: float, background_label: str = "all kept edges") -> None:
+    """Density of Δt (closest gap of a tie) inside the cohort against the background."""
     ax = fig.add_subplot(1, 1, 1)
     top = max(float(window_s), 1.0) / 60
     bins = np.linspace(0, top, 31)
-    for values, label, colour in ((background_dt, "all kept edges", "#adb5bd"),
+    for values, label, colour in ((background_dt, background_label, "#adb5bd"),
                                   (cohort_dt, "this cohort", "#d9480f")):
         if len(values):
             ax.hist(np.asarray(values, dtype=float) / 60, bins=bins, density=True, alpha=0.6,

@@ -76,6 +76,7 @@ def write_report(
     account_context: pd.DataFrame | None = None,
     max_nodes: int = MAX_NODES,
     workers: int | None = None,
+    slow_background_dt: np.ndarray | None = None,
 ) -> list[Path]:
     """Write ``index.html``, one ``cohorts/cohort_<id>.html`` per flagged cohort and figures.
 
@@ -131,14 +132,19 @@ def write_report(
     evidence_in = within_cohort(evidence, memberships)
     members = memberships.groupby("cohort_id")["account_id"].apply(list)
     rows = ranked.set_index("cohort_id", drop=False)
-    background = evidence["dt_s"].to_numpy(dtype=float)
+    fast = evidence["layer"].ne("slow") if "layer" in evidence else slice(None)
+    backgrounds = {"fast": (evidence.loc[fast, "dt_s"].to_numpy(dtype=float), "all kept edges"),
+                   "slow": (slow_background_dt, "all slow-pass edges")}
 
     def page(cohort_id: int) -> Path:
         view = cohort_view(
             rows.loc[cohort_id], members=list(members.get(cohort_id, [])),
             edges=edges_in.get(cohort_id, edges.head(0)),
             evidence=evidence_in.get(cohort_id, evidence.head(0)),
-            manifest=manifest, background_dt=background, interactions=interactions,
+            manifest=manifest, background=backgrounds[
+                "slow" if rows.loc[cohort_id].get("pass") == "slow"
+                and slow_background_dt is not None else "fast"],
+            interactions=interactions,
             accounts=accounts, max_nodes=max_nodes,
             layers=layer_rows(cohort_layers, cohort_id),
             context=context_rows(account_context, cohort_id),
@@ -193,7 +199,7 @@ class CohortView(NamedTuple):
 
 def cohort_view(
     cohort: pd.Series, *, members: list[str], edges: pd.DataFrame, evidence: pd.DataFrame,
-    manifest: dict, background_dt: np.ndarray, interactions: pa.Table | None = None,
+    manifest: dict, background: tuple[np.ndarray, str], interactions: pa.Table | None = None,
     accounts: pd.DataFrame | None = None, max_nodes: int = MAX_NODES,
     layers: list[tuple[str, ...]] | None = None, context: list[tuple[str, str, str]] | None = None,
 ) -> CohortView:
@@ -222,7 +228,8 @@ def cohort_view(
         network=network, graph_json=script_json(network.data),
         vis_js=Markup(vis_asset("vis-network.min.js")),
         vis_css=Markup(vis_asset("vis-network.css")),
-        panels=evidence_panels(actions, evidence, background_dt, manifest, accounts, members),
+        panels=evidence_panels(actions, evidence, background[0], manifest, accounts, members,
+                               background_label=background[1]),
         caption=caption,
         methodology=method,
         targets=[[display(v) for v in row] for row in top_shared_targets(evidence).itertuples(

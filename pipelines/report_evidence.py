@@ -175,7 +175,8 @@ def _num(value: object) -> str:
 
 def evidence_panels(actions: pd.DataFrame, evidence: pd.DataFrame, background_dt: np.ndarray,
                     manifest: dict, accounts: pd.DataFrame | None,
-                    members: list[str]) -> list[tuple[str, str]]:
+                    members: list[str], *,
+                    background_label: str = "all kept edges") -> list[tuple[str, str]]:
     """(title, PNG data URI) of the raster, heatmap, Δt histogram and creation dates."""
     n_accounts = actions["account_id"].nunique() if len(actions) else 0
     window = float((manifest.get("parameters") or {}).get("window_s") or 3600)
@@ -187,7 +188,8 @@ def evidence_panels(actions: pd.DataFrame, evidence: pd.DataFrame, background_dt
         draw_heatmap(fig, actions)
         panels.append(("Account × target heatmap", png_data_uri(fig)))
     with figure(7.0, 3.2) as fig:
-        draw_dt_histogram(fig, evidence["dt_s"].to_numpy(dtype=float), background_dt, window)
+        draw_dt_histogram(fig, evidence["dt_s"].to_numpy(dtype=float), background_dt, window,
+                          background_label)
         panels.append(("Δt against the background", png_data_uri(fig)))
     if accounts is not None and len(accounts):
         created = pd.to_datetime(accounts["created_at"], utc=True)

@@ -109,6 +109,7 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
         projected = with_slow_evidence(per_layer, weights, projected, slow, scored)
         projected.stats["slow_pass"] = slow_stats(slow, config, slow_clusters, scored,
                                                   skipped=slow_skipped(layers, config))
+        slow_dt = None if slow is None else slow.evidence["dt_s"].to_numpy(dtype=float)
         del per_layer, slow
     manifest = _manifest(config, files, rows, projected.stats, scored.cohorts, timings)
     if window_scan is not None:
@@ -143,7 +144,7 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
                      interactions=valid.interactions,
                      accounts=accounts.table if accounts else None,
                      cohort_layers=layers_tied, account_context=context,
-                     max_nodes=config.max_report_nodes)
+                     max_nodes=config.max_report_nodes, slow_background_dt=slow_dt)
         if extra_outputs is not None:
             extra_outputs(tmp, scored, manifest)
         manifest["timings_s"]["outputs"] = round(time.perf_counter() - started, 3)
