@@ -12,6 +12,7 @@ in chunks whose summed bound stays below a budget, so memory is bounded by const
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -65,9 +66,52 @@ def account_bounds(starts, order, back, ahead, max_crowd):
 
 
 @njit(cache=True)
+def _slot(keys, b, mask):
+    """Slot of account ``b`` in an open-addressing table (linear probing; -1 = empty)."""
+    h = (b * 2654435761) & mask
+    while keys[h] != b and keys[h] != -1:
+        h = (h + 1) & mask
+    return h
+
+
+@njit(cache=True)
+def _count_ties(a, starts, order, account, target, back, ahead, max_crowd, table, mask,
+                touched):
+    """Pass 1: per account ``b > a``, its distinct shared targets and action pairs.
+
+    ``table`` rows: 0 the b of each slot (-1 empty), 1 distinct shared targets, 2 action
+    pairs, 3 the last target counted (+1), 4 keep flag; ``touched`` gets the used slots.
+    ``a``'s entries on one target are consecutive (entries are sorted by (target, time)),
+    so remembering the last target is enough to count each (b, target) once. Returns
+    (action pairs, distinct b's).
+    """
+    n, n_touched = 0, 0
+    for r in range(starts[a], starts[a + 1]):
+        i = order[r]
+        if back[i] + ahead[i] + 1 > max_crowd:
+            continue
+        tag = target[i] + 1
+        for j in range(i - back[i], i + ahead[i] + 1):
+            b = account[j]
+            if b <= a or back[j] + ahead[j] + 1 > max_crowd:
+                continue
+            n += 1
+            h = _slot(table[0], b, mask)
+            if table[0, h] == -1:
+                table[0, h] = b
+                touched[n_touched] = h
+                n_touched += 1
+            table[2, h] += 1
+            if table[3, h] != tag:
+                table[3, h] = tag
+                table[1, h] += 1
+    return n, n_touched
+
+
+@njit(cache=True)
 def _collect(a, starts, order, account, target, time, back, ahead, max_crowd, n_targets,
-             key, dt, w, ia, ib):
-    """Fill the buffers with a's ties to accounts b > a; return how many."""
+             table, mask, key, dt, w, ia, ib):
+    """Pass 2: fill the buffers with a's ties to the accounts b > a whose slot is kept."""
     n = 0
     for r in range(starts[a], starts[a + 1]):
         i = order[r]
@@ -77,6 +121,8 @@ def _collect(a, starts, order, account, target, time, back, ahead, max_crowd, n_
         for j in range(i - back[i], i + ahead[i] + 1):
             crowd_j = back[j] + ahead[j] + 1
             if account[j] <= a or crowd_j > max_crowd:
+                continue
+            if table[4, _slot(table[0], account[j], mask)] == 0:
                 continue
             key[n] = np.int64(account[j]) * n_targets + target[i]
             dt[n] = abs(time[j] - time[i])
@@ -117,45 +163,87 @@ def _median(values):
 
 @njit(parallel=True, cache=True)
 def chunk_ties(first, last, offsets, starts, order, account, target, time, back, ahead,
-               max_crowd, min_shared, n_targets, out_e, out_ef, out_v, counts):
+               max_crowd, min_shared, n_targets, out_e, out_ef, out_v, counts, tables):
     """Ties of accounts ``first..last-1`` into per-account regions of the output arrays.
 
     ``offsets`` (relative to the chunk) start each account's region, sized by its bound.
     ``out_e`` (b, shared) and ``out_ef`` (weight, median dt) get one row per kept pair,
     ``out_v`` (b, target, dt, ia, ib) one row per shared target of a kept pair, and
     ``counts`` (edges, evidence, action pairs, (pair, target) ties, candidate pairs).
+    ``tables`` (threads × 5 × 2^k, int32; row 0 all -1, the rest 0; left so) are each
+    thread's hash tables of b's (see :func:`_count_ties`); an account with more possible
+    b's than fit gets its own table. Pass 1 counts every b's shared targets without storing
+    ties; pass 2 collects and sorts only the ties of the b's sharing ``min_shared`` targets.
     """
     for a in prange(first, last):
         size = offsets[a - first + 1] - offsets[a - first]
-        key = np.empty(size, np.int64)
-        dt = np.empty(size, np.int64)
-        w = np.empty(size, np.float64)
-        ia = np.empty(size, np.int64)
-        ib = np.empty(size, np.int64)
-        n = _collect(a, starts, order, account, target, time, back, ahead, max_crowd,
-                     n_targets, key, dt, w, ia, ib)
-        m = _per_target(n, key, dt, w, ia, ib)
-        base, n_edges, n_evidence, n_candidates, r = offsets[a - first], 0, 0, 0, 0
-        while r < m:
-            b = key[r] // n_targets
-            end = r
-            while end < m and key[end] // n_targets == b:
-                end += 1
-            n_candidates += 1
-            if end - r >= min_shared:
-                e = base + n_edges
-                out_e[e, 0], out_e[e, 1] = b, end - r
-                out_ef[e, 0], out_ef[e, 1] = w[r:end].sum(), _median(dt[r:end].astype(np.float64))
-                for q in range(r, end):
-                    v = base + n_evidence
-                    out_v[v, 0], out_v[v, 1], out_v[v, 2] = b, key[q] % n_targets, dt[q]
-                    out_v[v, 3], out_v[v, 4] = ia[q], ib[q]
-                    n_evidence += 1
-                n_edges += 1
-            r = end
-        row = a - first
-        counts[row, 0], counts[row, 1], counts[row, 2] = n_edges, n_evidence, n
-        counts[row, 3], counts[row, 4] = m, n_candidates
+        cap = 16
+        while cap < 2 * size:
+            cap *= 2
+        shared_table = tables[numba.get_thread_id()]
+        if cap > shared_table.shape[1]:
+            own = np.zeros((5, cap), np.int32)
+            own[0] = -1
+            _account_ties(a, first, offsets, starts, order, account, target, time, back, ahead,
+                          max_crowd, min_shared, n_targets, own, out_e, out_ef, out_v, counts)
+        else:
+            _account_ties(a, first, offsets, starts, order, account, target, time, back, ahead,
+                          max_crowd, min_shared, n_targets, shared_table[:, :cap], out_e, out_ef,
+                          out_v, counts)
+
+
+@njit(cache=True)
+def _account_ties(a, first, offsets, starts, order, account, target, time, back, ahead,
+                  max_crowd, min_shared, n_targets, table, out_e, out_ef, out_v, counts):
+    """One account of :func:`chunk_ties`, with a clean hash table (left clean) of 2^k slots."""
+    mask = table.shape[1] - 1
+    touched = np.empty(offsets[a - first + 1] - offsets[a - first], np.int64)
+    n, n_touched = _count_ties(a, starts, order, account, target, back, ahead, max_crowd,
+                               table, mask, touched)
+    m, kept_pairs = 0, 0
+    for q in range(n_touched):
+        h = touched[q]
+        m += table[1, h]
+        if table[1, h] >= min_shared:
+            table[4, h] = 1
+            kept_pairs += table[2, h]
+    key, dt = np.empty(kept_pairs, np.int64), np.empty(kept_pairs, np.int64)
+    w = np.empty(kept_pairs, np.float64)
+    ia, ib = np.empty(kept_pairs, np.int64), np.empty(kept_pairs, np.int64)
+    found = _collect(a, starts, order, account, target, time, back, ahead, max_crowd,
+                     n_targets, table, mask, key, dt, w, ia, ib)
+    n_edges, n_evidence = _emit(offsets[a - first], _per_target(found, key, dt, w, ia, ib),
+                                min_shared, n_targets, key, dt, w, ia, ib, out_e, out_ef, out_v)
+    for q in range(n_touched):
+        h = touched[q]
+        table[0, h] = -1
+        table[1, h], table[2, h], table[3, h], table[4, h] = 0, 0, 0, 0
+    row = a - first
+    counts[row, 0], counts[row, 1], counts[row, 2] = n_edges, n_evidence, n
+    counts[row, 3], counts[row, 4] = m, n_touched
+
+
+@njit(cache=True)
+def _emit(base, m, min_shared, n_targets, key, dt, w, ia, ib, out_e, out_ef, out_v):
+    """Write the pairs of the first ``m`` reduced ties (sorted by key) from ``base``."""
+    n_edges, n_evidence, r = 0, 0, 0
+    while r < m:
+        b = key[r] // n_targets
+        end = r
+        while end < m and key[end] // n_targets == b:
+            end += 1
+        if end - r >= min_shared:
+            e = base + n_edges
+            out_e[e, 0], out_e[e, 1] = b, end - r
+            out_ef[e, 0], out_ef[e, 1] = w[r:end].sum(), _median(dt[r:end].astype(np.float64))
+            for q in range(r, end):
+                v = base + n_evidence
+                out_v[v, 0], out_v[v, 1], out_v[v, 2] = b, key[q] % n_targets, dt[q]
+                out_v[v, 3], out_v[v, 4] = ia[q], ib[q]
+                n_evidence += 1
+            n_edges += 1
+        r = end
+    return n_edges, n_evidence
 
 
 @njit(cache=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from typing import NamedTuple
 
+import numba
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -43,6 +44,7 @@ class CoEngagement(NamedTuple):
 
 
 CHUNK_TIES = 1 << 22
+TABLE_SLOTS = 1 << 18  # per thread, 5 MiB; accounts with more possible partners get their own
 
 
 def _bounds(inc: Incidence, window_s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -103,6 +105,8 @@ def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
     cum[1:] = np.cumsum(account_bounds(starts, order, back, ahead, max_crowd))
     parts: list[tuple[np.ndarray, ...]] = []
     totals, first = np.zeros(4, dtype=np.int64), 0
+    tables = np.zeros((numba.get_num_threads(), 5, TABLE_SLOTS), dtype=np.int32)
+    tables[:, 0] = -1  # empty slots of the per-thread hash tables (graphs.pair_kernel)
     while first < n_accounts:
         last = int(np.searchsorted(cum, cum[first] + chunk_ties, side="right")) - 1
         last = min(max(last, first + 1), n_accounts)
@@ -111,7 +115,7 @@ def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
         out_v, counts = np.empty((offsets[-1], 5), np.int64), np.empty((last - first, 5), np.int64)
         chunk_ties_kernel(first, last, offsets, starts, order, inc.account, inc.target, inc.time,
                           back, ahead, max_crowd, min_shared, n_targets, out_e, out_ef, out_v,
-                          counts)
+                          counts, tables)
         own = np.arange(first, last, dtype=np.int64)
         parts.append((np.repeat(own, counts[:, 0]), compact(offsets[:-1], counts[:, 0], out_e),
                       compact(offsets[:-1], counts[:, 0], out_ef),

@@ -110,3 +110,45 @@ def test_clustered_edges_keep_weak_ties_among_significant_accounts():
     assert kept[["account_a", "account_b"]].values.tolist() == [["a", "b"], ["a", "c"],
                                                                 ["b", "c"]]
     assert clustered_edges(edges) is edges
+
+
+def _random_incidence(seed: int, n: int = 1500):
+    rng = np.random.default_rng(seed)
+    return _inc([(f"u{rng.integers(0, 80)}", f"p{rng.integers(0, 25)}",
+                  int(rng.integers(0, 20_000))) for _ in range(n)])
+
+
+@pytest.mark.parametrize(("min_shared", "max_crowd"), [(1, 1000), (2, 1000), (3, 40)])
+def test_kernel_equals_a_reduction_of_every_windowed_pair(min_shared, max_crowd):
+    inc = _random_incidence(min_shared)
+    pairs = windowed_pairs(inc, window_s=1800, max_crowd=max_crowd).to_pandas()
+    closest = pairs.sort_values(["a", "b", "target", "dt", "ia", "ib"]).groupby(
+        ["a", "b", "target"], as_index=False).agg(dt=("dt", "first"), w=("w", "max"))
+    per_pair = closest.groupby(["a", "b"]).agg(shared=("target", "size"), weight=("w", "sum"))
+    kept = per_pair[per_pair["shared"] >= min_shared]
+    result = co_engagement(inc, window_s=1800, max_crowd=max_crowd,
+                           min_shared_targets=min_shared)
+    ids = inc.account_ids.to_pylist()
+    got = result.edges.assign(a=result.edges["account_a"].map(ids.index),
+                              b=result.edges["account_b"].map(ids.index)).set_index(["a", "b"])
+    assert len(kept) > 20 and got.index.tolist() == kept.index.tolist()
+    assert got["shared_targets"].tolist() == kept["shared"].tolist()
+    np.testing.assert_allclose(got["weight"], kept["weight"])
+    assert result.stats["action_pairs_enumerated"] == len(pairs)
+    assert result.stats["account_target_pairs"] == len(closest)
+    assert result.stats["candidate_pairs"] == len(per_pair)
+    evidence = closest.set_index(["a", "b"]).loc[kept.index]
+    assert result.evidence["dt_s"].tolist() == evidence["dt"].astype(float).tolist()
+
+
+def test_accounts_beyond_the_shared_hash_table_get_their_own(monkeypatch):
+    import graphs.projection as projection
+
+    inc = _random_incidence(9)
+    usual = co_engagement(inc, window_s=1800)
+    monkeypatch.setattr(projection, "TABLE_SLOTS", 16)  # every account needs more slots
+    small = co_engagement(inc, window_s=1800)
+    assert len(usual.edges) > 20
+    pd.testing.assert_frame_equal(small.edges, usual.edges)
+    pd.testing.assert_frame_equal(small.evidence, usual.evidence)
+    assert small.stats == usual.stats
