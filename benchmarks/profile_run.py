@@ -28,7 +28,7 @@ WRAPPED = ("read_inputs", "validated_interactions", "read_posts", "read_accounts
            "clustered_edges", "leiden_clusters", "scored_cohorts", "shareable_tables",
            "write_csv", "cohort_layers", "account_context", "write_parquet", "write_graphs",
            "write_tables", "write_report", "write_bundles", "write_json", "_rejected",
-           "_manifest")
+           "_manifest", "slow_projection", "scored_passes", "with_slow_evidence")
 SKIPPED = ("write_report", "write_bundles", "write_graphs")
 
 

@@ -205,7 +205,7 @@ def _single_layer_edges(projection: CoEngagement, name: str, factor: float) -> p
         "account_a": layer["account_a"], "account_b": layer["account_b"],
         "shared_targets": layer["shared_targets"].astype("int64"), "weight": weight,
         "median_dt_s": layer["median_dt_s"], "targets": layer["targets"],
-        "expected_ties": layer["expected_ties"]})
+        "expected_ties": layer["expected_ties"]}, copy=False)  # share the layer's columns
     edges["p_value"] = tie_p_values(edges["shared_targets"].to_numpy(),
                                     edges["expected_ties"].to_numpy())
     edges["q_value"] = bh_q_values(edges["p_value"].to_numpy(),
