@@ -51,7 +51,7 @@ def test_accounts_flagged_by_the_slow_pass_leave_their_fast_cluster_which_is_res
     slow = pd.DataFrame({"account_id": list("cdeg"), "cluster": [7, 7, 7, 8]})
     out = two_pass_cohorts(FAST, slow, score_fast=_score({0}, calls),
                            score_slow=_score({7}, calls))
-    assert calls == [list("abcdef"), list("cdeg"), list("abf")]
+    assert calls == [list("abcdef"), list("cdeg"), ["f"]]  # only the touched cluster again
     assert out.memberships.values.tolist() == [["c", 0], ["d", 0], ["e", 0], ["a", 1],
                                                ["b", 1], ["f", 2]]
     assert out.memberships["account_id"].is_unique
@@ -65,3 +65,20 @@ def test_slow_clusters_of_only_fast_flagged_accounts_are_not_scored():
                            score_slow=_score({0}, calls))
     assert len(calls) == 1
     assert out.cohorts["pass"].tolist() == ["fast", "fast"]
+
+
+def test_rescoring_only_the_touched_clusters_equals_rescoring_all():
+    fast = pd.DataFrame({"account_id": list("abcdefghij"),
+                         "cluster": [0, 0, 0, 1, 1, 1, 2, 2, 3, 3]})
+    slow = pd.DataFrame({"account_id": list("dexy"), "cluster": [4, 4, 5, 5]})
+    calls: list[list[str]] = []
+    out = two_pass_cohorts(fast, slow, score_fast=_score({0}, calls),
+                           score_slow=_score({4}, calls))
+    full = two_pass_cohorts(fast[~fast["account_id"].isin(["d", "e"])], None,
+                            score_fast=_score({0}, []), score_slow=_score(set(), []))
+    fast_part = out.cohorts[out.cohorts["pass"].eq("fast")].drop(columns="cohort_id")
+    assert sorted(map(tuple, fast_part.values.tolist())) == sorted(
+        map(tuple, full.cohorts.drop(columns="cohort_id").values.tolist()))
+    assert set(out.memberships["account_id"]) == set("abcdefghij")
+    assert calls[2] == ["f"]
+    assert out.cohorts["pass"].tolist() == ["fast", "slow", "fast", "fast", "fast"]
