@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from graphs.cohort_features import cohort_features
+from graphs.lookup import lookup_codes
 from graphs.significance import tie_p_values
 
 
@@ -161,9 +162,12 @@ def pruned_members(clusters: pd.DataFrame, edges: pd.DataFrame, activity: pd.Dat
 
 
 def _internal(table: pd.DataFrame, cluster_of: pd.Series) -> pd.DataFrame:
-    ca = cluster_of.reindex(table["account_a"]).to_numpy()
-    cb = cluster_of.reindex(table["account_b"]).to_numpy()
-    same = ca == cb
+    """Rows of ``table`` whose two accounts are in the same cluster, with ``cluster``."""
+    keys = pd.Series(cluster_of.index)
+    codes = cluster_of.to_numpy(dtype="int64")
+    ca = lookup_codes(table["account_a"], keys, codes)
+    cb = lookup_codes(table["account_b"], keys, codes)
+    same = (ca == cb) & (ca >= 0)
     return table.loc[same].assign(cluster=ca[same])
 
 
