@@ -23,16 +23,20 @@ from graphs.scoring import ScoredCohorts
 Score = Callable[[pd.DataFrame], ScoredCohorts]
 
 
-def two_pass_cohorts(fast_clusters: pd.DataFrame, slow_clusters: pd.DataFrame | None, *,
+def two_pass_cohorts(fast_clusters: pd.DataFrame,
+                     cluster_slow: Callable[[set[str]], pd.DataFrame] | None, *,
                      score_fast: Score, score_slow: Score, slow_note: str = "") -> ScoredCohorts:
     """Cohorts of the fast pass plus the flagged cohorts of the slow pass, ranked together.
 
     Parameters
     ----------
-    fast_clusters, slow_clusters : pandas.DataFrame
-        ``account_id, cluster`` of each pass (e.g. from
-        :func:`graphs.clustering.leiden_clusters`); ``slow_clusters`` is ``None`` when the
-        slow pass is off (the fast pass's cohorts are returned, with the ``pass`` column).
+    fast_clusters : pandas.DataFrame
+        ``account_id, cluster`` of the fast pass (e.g. from
+        :func:`graphs.clustering.leiden_clusters`).
+    cluster_slow : callable or None
+        Accounts flagged by the fast pass → ``account_id, cluster`` of the slow pass over the
+        other accounts (its graph without the flagged ones); ``None`` when the slow pass is
+        off (the fast pass's cohorts are returned, with the ``pass`` column).
     score_fast, score_slow : callable
         Cluster table → :class:`graphs.scoring.ScoredCohorts`, each on its own pass's edges
         (e.g. :func:`graphs.scoring.scored_cohorts` with the pass's projection bound).
@@ -60,7 +64,7 @@ def two_pass_cohorts(fast_clusters: pd.DataFrame, slow_clusters: pd.DataFrame | 
     ...                          f.rename(columns={"score": "cohort_score"}))
     >>> fast = pd.DataFrame({"account_id": list("abcdef"), "cluster": [0, 0, 1, 1, 1, 1]})
     >>> slow = pd.DataFrame({"account_id": list("cdefg"), "cluster": [5, 5, 5, 6, 6]})
-    >>> out = two_pass_cohorts(fast, slow, score_fast=lambda c: score(c, {0}),
+    >>> out = two_pass_cohorts(fast, lambda taken: slow, score_fast=lambda c: score(c, {0}),
     ...                        score_slow=lambda c: score(c, {5}))
     >>> out.cohorts[["cohort_id", "pass", "size", "flagged"]].values.tolist()
     [[0, 'slow', 3, True], [1, 'fast', 2, True], [2, 'fast', 1, False]]
@@ -68,9 +72,10 @@ def two_pass_cohorts(fast_clusters: pd.DataFrame, slow_clusters: pd.DataFrame | 
     [['c', 0], ['d', 0], ['e', 0], ['a', 1], ['b', 1], ['f', 2]]
     """
     fast = score_fast(fast_clusters)
-    if slow_clusters is None:
+    if cluster_slow is None:
         return _with_pass(fast, "fast")
     taken = set(fast.flagged_accounts["account_id"])
+    slow_clusters = cluster_slow(taken)
     rest = slow_clusters[~slow_clusters["account_id"].isin(taken)]
     if rest.empty:
         return _with_pass(fast, "fast")

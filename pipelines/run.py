@@ -102,14 +102,12 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
             f"edges among accounts with a tie of p <= {config.max_cluster_edge_p:g}")
         clusters = leiden_clusters(clustered, seed=config.seed, resolution=config.resolution)
         del clustered  # a copy of the edges when max_cluster_edge_p < 1
-        slow_clusters = None if slow is None else leiden_clusters(
-            slow.edges, seed=config.seed, resolution=config.resolution)
-    with _step("scoring", timings):
-        scored = scored_passes(config, projected, clusters, slow, slow_clusters,
+    with _step("scoring", timings):  # incl. the slow pass's Leiden (on unflagged accounts)
+        scored = scored_passes(config, projected, clusters, slow,
                                posts=posts.table if posts else None,
                                accounts=accounts.table if accounts else None)
         projected = with_slow_evidence(per_layer, weights, projected, slow, scored)
-        projected.stats["slow_pass"] = slow_stats(slow, config, slow_clusters, scored,
+        projected.stats["slow_pass"] = slow_stats(slow, config, scored,
                                                   skipped=slow_skipped(layers, config))
         slow_dt = None if slow is None else slow.evidence["dt_s"].to_numpy(dtype=float)
         del per_layer, slow

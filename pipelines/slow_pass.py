@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from graphs.clustering import leiden_clusters
 from graphs.multiplex import Layer, fused_co_engagement
 from graphs.passes import two_pass_cohorts
 from graphs.projection import CoEngagement
@@ -47,9 +48,10 @@ def slow_skipped(layers: dict[str, Layer], config: RunConfig) -> str:
 
 
 def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataFrame,
-                  slow: CoEngagement | None, slow_clusters: pd.DataFrame | None, *,
+                  slow: CoEngagement | None, *,
                   posts: pd.DataFrame | None, accounts: pd.DataFrame | None) -> ScoredCohorts:
-    """Score both passes with the configured flag rules and combine them."""
+    """Score the 1 h pass, cluster the slow pass's edges among the accounts it did not flag
+    (Leiden, same seed and resolution), score them, and combine both passes."""
     score = partial(scored_cohorts, posts=posts, accounts=accounts,
                     min_size=config.min_size, min_shared_targets=config.min_cohort_targets,
                     min_density=config.min_density, min_lift=config.min_lift,
@@ -71,7 +73,16 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
 
     note = (f" (slow pass: engagements up to {config.slow_window_s / 86400:g} d apart on "
             f"targets with at most {config.slow_max_crowd} engagers)")
-    return two_pass_cohorts(clusters, slow_clusters if slow is not None else None,
+    def cluster_slow(taken: set[str]) -> pd.DataFrame:
+        assert slow is not None
+        edges = slow.edges
+        edges = edges[~(edges["account_a"].isin(taken) | edges["account_b"].isin(taken))]
+        slow.stats["edges_clustered"] = int(len(edges))
+        found = leiden_clusters(edges, seed=config.seed, resolution=config.resolution)
+        slow.stats["accounts_clustered"] = int(len(found))
+        return found
+
+    return two_pass_cohorts(clusters, cluster_slow if slow is not None else None,
                             score_fast=score_fast, score_slow=score_slow, slow_note=note)
 
 
@@ -96,8 +107,7 @@ def with_slow_evidence(per_layer: dict[str, CoEngagement], weights: dict[str, fl
     return fused._replace(activity=projected.activity, stats=stats)
 
 
-def slow_stats(slow: CoEngagement | None, config: RunConfig,
-               slow_clusters: pd.DataFrame | None, scored: ScoredCohorts, *,
+def slow_stats(slow: CoEngagement | None, config: RunConfig, scored: ScoredCohorts, *,
                skipped: str = "") -> dict[str, Any]:
     """What the slow pass did (or why it did not run), for the manifest."""
     if slow is None:
@@ -109,7 +119,8 @@ def slow_stats(slow: CoEngagement | None, config: RunConfig,
             "min_density": max(config.min_density, config.slow_min_density),
             **{k: slow.stats[k] for k in ("n_actions", "action_pairs_enumerated",
                                           "hub_actions_skipped", "edges_kept")},
-            "accounts_clustered": 0 if slow_clusters is None else int(len(slow_clusters)),
+            "edges_clustered": slow.stats.get("edges_clustered", 0),
+            "accounts_clustered": slow.stats.get("accounts_clustered", 0),
             "cohorts_flagged": int(len(flagged)),
             "accounts_flagged": int(flagged["size"].sum())}
 

@@ -36,7 +36,7 @@ def test_without_slow_pass_the_fast_cohorts_come_back_with_the_pass_column():
 def test_slow_pass_sees_only_accounts_the_fast_pass_did_not_flag():
     calls: list[list[str]] = []
     slow = pd.DataFrame({"account_id": list("abgh"), "cluster": [3, 3, 4, 4]})
-    out = two_pass_cohorts(FAST, slow, score_fast=_score({0}, calls),
+    out = two_pass_cohorts(FAST, lambda taken: slow, score_fast=_score({0}, calls),
                            score_slow=_score({4}, calls), slow_note=" (slow)")
     assert calls[1] == ["g", "h"]  # a and b were flagged by the fast pass
     assert out.cohorts[["cohort_id", "pass", "size", "flagged", "explanation"]].values.tolist() == [
@@ -49,7 +49,7 @@ def test_slow_pass_sees_only_accounts_the_fast_pass_did_not_flag():
 def test_accounts_flagged_by_the_slow_pass_leave_their_fast_cluster_which_is_rescored():
     calls: list[list[str]] = []
     slow = pd.DataFrame({"account_id": list("cdeg"), "cluster": [7, 7, 7, 8]})
-    out = two_pass_cohorts(FAST, slow, score_fast=_score({0}, calls),
+    out = two_pass_cohorts(FAST, lambda taken: slow, score_fast=_score({0}, calls),
                            score_slow=_score({7}, calls))
     assert calls == [list("abcdef"), list("cdeg"), ["f"]]  # only the touched cluster again
     assert out.memberships.values.tolist() == [["c", 0], ["d", 0], ["e", 0], ["a", 1],
@@ -61,7 +61,7 @@ def test_accounts_flagged_by_the_slow_pass_leave_their_fast_cluster_which_is_res
 def test_slow_clusters_of_only_fast_flagged_accounts_are_not_scored():
     calls: list[list[str]] = []
     slow = pd.DataFrame({"account_id": list("ab"), "cluster": [0, 0]})
-    out = two_pass_cohorts(FAST, slow, score_fast=_score({0}, calls),
+    out = two_pass_cohorts(FAST, lambda taken: slow, score_fast=_score({0}, calls),
                            score_slow=_score({0}, calls))
     assert len(calls) == 1
     assert out.cohorts["pass"].tolist() == ["fast", "fast"]
@@ -72,7 +72,7 @@ def test_rescoring_only_the_touched_clusters_equals_rescoring_all():
                          "cluster": [0, 0, 0, 1, 1, 1, 2, 2, 3, 3]})
     slow = pd.DataFrame({"account_id": list("dexy"), "cluster": [4, 4, 5, 5]})
     calls: list[list[str]] = []
-    out = two_pass_cohorts(fast, slow, score_fast=_score({0}, calls),
+    out = two_pass_cohorts(fast, lambda taken: slow, score_fast=_score({0}, calls),
                            score_slow=_score({4}, calls))
     full = two_pass_cohorts(fast[~fast["account_id"].isin(["d", "e"])], None,
                             score_fast=_score({0}, []), score_slow=_score(set(), []))
@@ -82,3 +82,14 @@ def test_rescoring_only_the_touched_clusters_equals_rescoring_all():
     assert set(out.memberships["account_id"]) == set("abcdefghij")
     assert calls[2] == ["f"]
     assert out.cohorts["pass"].tolist() == ["fast", "slow", "fast", "fast", "fast"]
+
+
+def test_the_slow_pass_is_clustered_without_the_accounts_the_fast_pass_flagged():
+    seen: list[list[str]] = []
+
+    def cluster_slow(taken: set[str]) -> pd.DataFrame:
+        seen.append(sorted(taken))
+        return pd.DataFrame({"account_id": list("gh"), "cluster": [0, 0]})
+
+    two_pass_cohorts(FAST, cluster_slow, score_fast=_score({0}, []), score_slow=_score({0}, []))
+    assert seen == [["a", "b"]]

@@ -71,6 +71,8 @@ def test_the_slow_pass_finds_the_farm_the_hour_window_cannot_see(world):
     assert stats["enabled"] and stats["cohorts_flagged"] == 1
     assert stats["accounts_flagged"] == len(flagged)
     assert stats["window_s"] == 7 * 86400 and stats["max_crowd"] == 100
+    assert 0 < stats["edges_clustered"] <= stats["edges_kept"]
+    assert stats["accounts_clustered"] >= len(flagged)
 
 
 def test_the_slow_cohort_page_states_the_slow_window(world):
