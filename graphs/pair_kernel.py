@@ -178,7 +178,7 @@ def chunk_ties(first, last, offsets, starts, order, account, target, time, back,
     for a in prange(first, last):
         size = offsets[a - first + 1] - offsets[a - first]
         cap = 16
-        while cap < 2 * size:
+        while cap < 2 * min(size, starts.size - 1):  # at most one slot per other account
             cap *= 2
         shared_table = tables[numba.get_thread_id()]
         if cap > shared_table.shape[1]:
