@@ -13,7 +13,7 @@ false discovery rate across all candidate pairs.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 
 def expected_ties(n_a: np.ndarray, n_b: np.ndarray, crowd_a: np.ndarray, crowd_b: np.ndarray,
@@ -32,7 +32,9 @@ def tie_p_values(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
     >>> tie_p_values(np.array([0, 3]), np.array([0.5, 0.5])).round(4).tolist()
     [1.0, 0.0144]
     """
-    return stats.poisson.sf(np.asarray(observed) - 1, np.maximum(expected, 1e-12))
+    observed = np.asarray(observed)
+    tail = special.pdtrc(np.maximum(observed - 1, 0), np.maximum(expected, 1e-12))
+    return np.where(observed <= 0, 1.0, tail)  # scipy.stats.poisson.sf(observed - 1, ...)
 
 
 def bh_q_values(p_values: np.ndarray, n_tests: int | None = None) -> np.ndarray:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import igraph as ig
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from pyvis.network import Network
+
+from graphs.lookup import lookup_codes
 
 MAX_NODES = 2_000
 MAX_EDGES = 10_000
@@ -93,14 +93,8 @@ def account_stats(members: list[str], edges: pd.DataFrame, evidence: pd.DataFram
 def cohort_codes(accounts: pd.Series, memberships: pd.DataFrame) -> np.ndarray:
     """Cohort id of each account in ``accounts`` (-1 when not clustered), via an Arrow hash
     lookup: ``Series.map(dict)`` over millions of string rows is ~20× slower."""
-    keys = pa.array(memberships["account_id"].astype(object).to_numpy(), pa.string())
-    found = pc.index_in(pa.array(accounts.astype(object).to_numpy(), pa.string()),
-                        value_set=keys)
-    cohorts = memberships["cohort_id"].to_numpy(dtype="int64")
-    if not len(cohorts):
-        return np.full(len(accounts), -1, dtype="int64")
-    codes = cohorts[found.fill_null(0).to_numpy(zero_copy_only=False)]
-    return np.where(found.is_valid().to_numpy(zero_copy_only=False), codes, -1)
+    return lookup_codes(accounts, memberships["account_id"],
+                        memberships["cohort_id"].to_numpy(dtype="int64"))
 
 
 def _capped_edges(edges: pd.DataFrame, kept: set[str], max_edges: int) -> pd.DataFrame:

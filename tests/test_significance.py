@@ -26,3 +26,12 @@ def test_expected_ties_are_symmetric_and_scale_with_crowds():
 def test_p_values_fall_as_observed_rises():
     p = tie_p_values(np.array([1, 2, 5]), np.array([0.5, 0.5, 0.5]))
     assert p[0] > p[1] > p[2] and p[0] == pytest.approx(1 - np.exp(-0.5))
+
+
+def test_tie_p_values_equal_scipy_poisson_tail():
+    rng = np.random.default_rng(0)
+    observed = rng.integers(0, 60, 5000)
+    expected = rng.exponential(5.0, 5000)
+    expected[:10] = 0.0
+    assert np.array_equal(tie_p_values(observed, expected),
+                          stats.poisson.sf(observed - 1, np.maximum(expected, 1e-12)))
