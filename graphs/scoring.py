@@ -6,9 +6,10 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from graphs.cohort_features import cohort_features
-from graphs.lookup import lookup_codes
+from graphs.lookup import lookup_codes, text_array
 from graphs.significance import tie_p_values
 
 
@@ -102,8 +103,9 @@ def scored_cohorts(
                               min_member_lift=min_member_lift)
     clusters = clusters[clusters.groupby("cluster")["account_id"].transform("size") >= 2]
     cluster_of = clusters.set_index("account_id")["cluster"]
-    inner_edges = _internal(edges, cluster_of)
-    inner_evidence = _internal(evidence, cluster_of)
+    keys = text_array(pd.Series(cluster_of.index))
+    inner_edges = _internal(edges, cluster_of, keys)
+    inner_evidence = _internal(evidence, cluster_of, keys)
     features = _features(clusters, inner_edges, inner_evidence, posts, accounts)
     features = features.join(_group_test(clusters, inner_edges, activity, n_actions))
     features = features.join(cohort_features(clusters, edges, evidence, inner_edges,
@@ -161,9 +163,11 @@ def pruned_members(clusters: pd.DataFrame, edges: pd.DataFrame, activity: pd.Dat
     return pd.DataFrame({"account_id": clusters["account_id"].to_numpy(), "cluster": cluster})
 
 
-def _internal(table: pd.DataFrame, cluster_of: pd.Series) -> pd.DataFrame:
-    """Rows of ``table`` whose two accounts are in the same cluster, with ``cluster``."""
-    keys = pd.Series(cluster_of.index)
+def _internal(table: pd.DataFrame, cluster_of: pd.Series,
+              keys: pa.ChunkedArray | None = None) -> pd.DataFrame:
+    """Rows of ``table`` whose two accounts are in the same cluster, with ``cluster``;
+    ``keys`` is ``cluster_of``'s index as Arrow text when several tables use it."""
+    keys = text_array(pd.Series(cluster_of.index)) if keys is None else keys
     codes = cluster_of.to_numpy(dtype="int64")
     ca = lookup_codes(table["account_a"], keys, codes)
     cb = lookup_codes(table["account_b"], keys, codes)
