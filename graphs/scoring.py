@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 
 from graphs.cohort_features import cohort_features
+from graphs.explanations import explanation, flag_reasons
 from graphs.lookup import lookup_codes, text_array
 from graphs.significance import tie_p_values
 
@@ -22,13 +23,6 @@ class ScoredCohorts(NamedTuple):
     """``account_id, cohort_id`` for every clustered account."""
     flagged_accounts: pd.DataFrame
     """``account_id, cohort_id, cohort_score`` for every account of a flagged cohort."""
-
-
-VERBS = {"like": "co-liked", "share": "co-shared", "retweet": "co-retweeted",
-         "comment": "co-commented on", "reply": "co-replied to", "follow": "co-followed",
-         "star": "co-starred", "post_text": "posted", "share_url": "co-shared"}
-NOUNS = {"post_text": "near-duplicate texts", "share_url": "URLs"}
-"""Actions whose targets are not posts (text and URL layers): what the targets are."""
 
 
 def scored_cohorts(
@@ -116,11 +110,11 @@ def scored_cohorts(
                  min_effective_authors=min_effective_authors,
                  min_effective_targets=min_effective_targets)
     features["score"] = features["lift"].round(6)
-    reasons = pd.Series([_reasons_not_flagged(row, **rules) for _, row in features.iterrows()],
+    reasons = pd.Series([flag_reasons(row, **rules) for _, row in features.iterrows()],
                         index=features.index, dtype=object)
     features["flagged"] = reasons.map(len).eq(0)
     features["explanation"] = [
-        _explanation(row, why) for row, why in zip(features.itertuples(), reasons, strict=True)
+        explanation(row, why) for row, why in zip(features.itertuples(), reasons, strict=True)
     ]
     return _ranked(features, clusters)
 
@@ -244,53 +238,6 @@ def _group_test(clusters: pd.DataFrame, inner_edges: pd.DataFrame, activity: pd.
         "lift": (observed / expected.clip(lower=1e-9)).round(6),
         "cohort_p_value": tie_p_values(observed.to_numpy(), expected.to_numpy()),
     }, index=sums.index)
-
-
-def _reasons_not_flagged(row: pd.Series, *, min_size, min_shared_targets, min_density,
-                         min_lift, max_cohort_p, min_authors, max_top_author_share,
-                         min_effective_authors, min_effective_targets) -> list[str]:
-    reasons = []
-    if row["lift"] < min_lift:
-        reasons.append(f"only {row['lift']:.1f}× the co-engagement expected by chance")
-    elif row["cohort_p_value"] > max_cohort_p:
-        reasons.append(f"group test p = {row['cohort_p_value']:.1e} above {max_cohort_p:g}")
-    if row["size"] < min_size:
-        reasons.append(f"fewer than {min_size} accounts")
-    if row["density"] < min_density:
-        reasons.append(f"density {row['density']:.2f} below {min_density}")
-    if row["shared_targets"] < min_shared_targets:
-        reasons.append(f"fewer than {min_shared_targets} shared targets")
-    elif row["effective_targets"] < min_effective_targets:
-        reasons.append(f"co-engagements concentrated on {row['effective_targets']:.1f} "
-                       f"effective targets (< {min_effective_targets:g})")
-    if pd.notna(row["n_authors"]) and row["n_authors"] < min_authors:
-        reasons.append(f"targets from fewer than {min_authors} authors")
-    if pd.notna(row["top_author_share"]) and row["top_author_share"] > max_top_author_share:
-        reasons.append(f"{row['top_author_share']:.0%} of co-engagements on one author's posts")
-    elif pd.notna(row["effective_authors"]) and row["effective_authors"] < min_effective_authors:
-        reasons.append(f"co-engagements concentrated on {row['effective_authors']:.1f} "
-                       f"effective authors (< {min_effective_authors:g})")
-    return reasons
-
-
-def _explanation(row, reasons: list[str]) -> str:
-    verb = VERBS.get(str(row.action), "co-engaged")
-    noun = NOUNS.get(str(row.action), "targets")
-    what = f"{row.size} accounts {verb} {row.shared_targets} {noun}"
-    if pd.notna(row.n_authors) and str(row.action) not in NOUNS:
-        what = f"{row.size} accounts {verb} {row.shared_targets} posts of {row.n_authors} authors"
-    if pd.notna(row.median_dt_s):
-        what += f", median {_duration(row.median_dt_s)} apart"
-    what += f", {row.lift:.0f}× the co-engagement expected by chance"
-    return what if not reasons else f"not flagged: {'; '.join(reasons)}; {what}"
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _ranked(features: pd.DataFrame, clusters: pd.DataFrame) -> ScoredCohorts:
