@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from graphs.lookup import lookup_codes, text_array
 from pipelines.outputs import atomic_file, write_csv, write_parquet
 
 logger = logging.getLogger(__name__)
@@ -211,10 +212,10 @@ def flagged_evidence(memberships: pd.DataFrame, evidence: pd.DataFrame,
     """
     flagged = cohorts.loc[cohorts["flagged"].astype(bool), "cohort_id"].astype("int64")
     members = memberships[memberships["cohort_id"].isin(flagged)]
-    keys = _arrow_text(members["account_id"])
+    keys = text_array(members["account_id"])
     codes = members["cohort_id"].to_numpy(dtype="int64")
-    a = _cohort_of(_arrow_text(evidence["account_a"]), keys, codes)
-    inside = (a == _cohort_of(_arrow_text(evidence["account_b"]), keys, codes)) & (a >= 0)
+    a = lookup_codes(evidence["account_a"], keys, codes)
+    inside = (a == lookup_codes(evidence["account_b"], keys, codes)) & (a >= 0)
     out = evidence[inside].copy()
     out.insert(0, "cohort_id", a[inside])
     order = np.argsort(out["cohort_id"].to_numpy(), kind="stable")
@@ -225,28 +226,14 @@ def flagged_evidence(memberships: pd.DataFrame, evidence: pd.DataFrame,
     return out.sort_values(key, kind="mergesort", ignore_index=True)
 
 
-def _arrow_text(column: pd.Series) -> pa.Array:
-    return pa.array(column.astype(object) if column.dtype == object else column,
-                    pa.large_string())
-
-
-def _cohort_of(accounts: pa.Array, keys: pa.Array, codes: np.ndarray) -> np.ndarray:
-    """Cohort code of each account (-1 when it has none), by an Arrow hash lookup."""
-    found = pc.index_in(accounts, value_set=keys)
-    if not len(codes):
-        return np.full(len(accounts), -1, dtype="int64")
-    picked = codes[found.fill_null(0).to_numpy(zero_copy_only=False)]
-    return np.where(found.is_valid().to_numpy(zero_copy_only=False), picked, -1)
-
-
 def _sorted_by(frame: pd.DataFrame, key: list[str]) -> bool:
     """Whether ``frame``'s rows are in ascending order of the ``key`` columns (byte order)."""
     if len(frame) < 2:
         return True
     tied = np.ones(len(frame) - 1, dtype=bool)  # adjacent rows equal on the keys so far
     for name in key:
-        column = pa.chunked_array(pa.array(frame[name]) if frame[name].dtype != object
-                                  else _arrow_text(frame[name]))
+        column = (pa.chunked_array(pa.array(frame[name])) if frame[name].dtype != object
+                  else text_array(frame[name]))
         before, after = column.slice(0, len(frame) - 1), column.slice(1)
         if (tied & pc.less(after, before).to_numpy(zero_copy_only=False)).any():
             return False
