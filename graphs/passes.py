@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 import pandas as pd
 
-from graphs.scoring import ScoredCohorts
+from graphs.scoring import ScoredCohorts, ranked_cohorts
 
 Score = Callable[[pd.DataFrame], ScoredCohorts]
 
@@ -53,7 +52,7 @@ def two_pass_cohorts(fast_clusters: pd.DataFrame,
 
     Examples
     --------
-    >>> from graphs.scoring import ScoredCohorts
+    >>> from graphs.scoring import ScoredCohorts, ranked_cohorts
     >>> def score(clusters, flag):
     ...     c = clusters.groupby("cluster").size().rename("size").reset_index()
     ...     c = c.assign(cohort_id=c["cluster"], score=c["size"] * 1.0,
@@ -122,23 +121,12 @@ def _with_pass(scored: ScoredCohorts, name: str) -> ScoredCohorts:
 
 
 def _merged(parts: list[ScoredCohorts]) -> ScoredCohorts:
-    """Cohorts of several scorings ranked together (flagged first, then score, then size),
-    ``cohort_id`` renumbered 0.. in that order."""
-    cohorts, memberships, offset = [], [], 0
+    """Cohorts of several scorings ranked together (:func:`graphs.scoring.ranked_cohorts`)."""
+    features, clusters, offset = [], [], 0
     for part in parts:
-        cohorts.append(part.cohorts.assign(cohort_id=part.cohorts["cohort_id"] + offset))
-        memberships.append(part.memberships.assign(
-            cohort_id=part.memberships["cohort_id"] + offset))
+        features.append(part.cohorts.set_index(part.cohorts["cohort_id"].to_numpy() + offset)
+                        .drop(columns="cohort_id"))
+        clusters.append(pd.DataFrame({"account_id": part.memberships["account_id"],
+                                      "cluster": part.memberships["cohort_id"] + offset}))
         offset += int(part.cohorts["cohort_id"].max()) + 1 if len(part.cohorts) else 0
-    all_cohorts = pd.concat(cohorts, ignore_index=True)
-    ranked = all_cohorts.sort_values(["flagged", "score", "size"],
-                                     ascending=[False, False, False], kind="stable")
-    new_id = pd.Series(np.arange(len(ranked)), index=ranked["cohort_id"].to_numpy())
-    out_cohorts = ranked.assign(cohort_id=np.arange(len(ranked))).reset_index(drop=True)
-    members = pd.concat(memberships, ignore_index=True)
-    members = members.assign(cohort_id=new_id.loc[members["cohort_id"]].to_numpy()).sort_values(
-        ["cohort_id", "account_id"], ignore_index=True)
-    flagged = members.merge(out_cohorts.loc[out_cohorts["flagged"], ["cohort_id", "score"]],
-                            on="cohort_id")
-    return ScoredCohorts(cohorts=out_cohorts, memberships=members,
-                         flagged_accounts=flagged.rename(columns={"score": "cohort_score"}))
+    return ranked_cohorts(pd.concat(features), pd.concat(clusters, ignore_index=True))

@@ -116,7 +116,7 @@ def scored_cohorts(
     features["explanation"] = [
         explanation(row, why) for row, why in zip(features.itertuples(), reasons, strict=True)
     ]
-    return _ranked(features, clusters)
+    return ranked_cohorts(features.drop(columns=["action"]), clusters)
 
 
 def pruned_members(clusters: pd.DataFrame, edges: pd.DataFrame, activity: pd.DataFrame, *,
@@ -240,11 +240,22 @@ def _group_test(clusters: pd.DataFrame, inner_edges: pd.DataFrame, activity: pd.
     }, index=sums.index)
 
 
-def _ranked(features: pd.DataFrame, clusters: pd.DataFrame) -> ScoredCohorts:
+def ranked_cohorts(features: pd.DataFrame, clusters: pd.DataFrame) -> ScoredCohorts:
+    """Cohorts ranked flagged first, then by score, then by size (stable), ``cohort_id``
+    0.. in that order; ``features`` is indexed by the ``cluster`` ids of ``clusters``.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"size": [2, 3], "score": [1.0, 1.0], "flagged": [False, True]},
+    ...                  index=[7, 9])
+    >>> c = pd.DataFrame({"account_id": list("abcde"), "cluster": [7, 7, 9, 9, 9]})
+    >>> ranked_cohorts(f, c).memberships.values.tolist()
+    [['c', 0], ['d', 0], ['e', 0], ['a', 1], ['b', 1]]
+    """
     ranked = features.sort_values(["flagged", "score", "size"], ascending=[False, False, False],
                                   kind="stable")
     cohort_of = pd.Series(np.arange(len(ranked)), index=ranked.index)
-    cohorts = ranked.reset_index(drop=True).drop(columns=["action"])
+    cohorts = ranked.reset_index(drop=True)
     cohorts.insert(0, "cohort_id", np.arange(len(ranked)))
     memberships = pd.DataFrame({"account_id": clusters["account_id"],
                                 "cohort_id": cohort_of.loc[clusters["cluster"]].to_numpy()})

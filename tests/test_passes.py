@@ -15,6 +15,7 @@ def _score(flag: set[int], calls: list[list[str]]):
         c = clusters.groupby("cluster").size().rename("size").reset_index()
         c = c.assign(cohort_id=c["cluster"], score=c["size"] * 1.0,
                      flagged=c["cluster"].isin(flag), explanation="why")
+        c = c[["cohort_id", "cluster", "size", "score", "flagged", "explanation"]]  # id first
         m = clusters.rename(columns={"cluster": "cohort_id"})
         f = m.merge(c[c["flagged"]], on="cohort_id")[["account_id", "cohort_id", "score"]]
         return ScoredCohorts(c.drop(columns="cluster"), m,
