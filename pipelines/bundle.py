@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.exports import csv_times
 from pipelines.outputs import atomic_file, sha256_file, write_csv
 from pipelines.report import within_cohort
 
@@ -72,7 +71,7 @@ def write_bundles(
         members = memberships[memberships["cohort_id"] == cohort_id].sort_values("account_id")
         write_csv(members, folder / "members.csv")
         write_csv(edges_in.get(cohort_id, edges.head(0)), folder / "edges.csv")
-        write_csv(csv_times(_sorted_evidence(evidence_in.get(cohort_id, evidence.head(0)))),
+        write_csv(_sorted_evidence(evidence_in.get(cohort_id, evidence.head(0))),
                   folder / "evidence.csv")
         shutil.copyfile(manifest, folder / "manifest.json")
         for figure in sorted((out_dir / "figures").glob(f"cohort_{cohort_id}_*")):

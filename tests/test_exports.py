@@ -12,7 +12,6 @@ import pytest
 
 from pipelines.exports import (
     accounts_table,
-    csv_times,
     flagged_evidence,
     original_id,
     write_gexf,
@@ -104,16 +103,6 @@ def test_tables_cohorts_accounts_and_flagged_evidence(tmp_path: Path) -> None:
     assert len(ev) == len(NASTY) * (len(NASTY) - 1) // 2  # ties inside flagged cohort 0 only
     assert set(ev["target_id"]) == {"'+post"}
     assert "n_actions" not in accounts_table(t["memberships"], t["edges"], t["cohorts"]).columns
-
-
-def test_csv_times_writes_the_same_bytes_as_pandas() -> None:
-    stamps = pd.to_datetime(["2026-11-01 10:00:00", "2026-11-01 23:59:59", None], utc=True)
-    frame = pd.DataFrame({"t": stamps, "s": ["a", "b", "c"],
-                          "frac": stamps + pd.Timedelta(milliseconds=500)})
-    fast = csv_times(frame)
-    assert fast["t"].dtype != frame["t"].dtype and fast["frac"].dtype == frame["frac"].dtype
-    assert fast.to_csv(index=False) == frame.to_csv(index=False)
-    assert csv_times(frame.head(0)).to_csv(index=False) == frame.head(0).to_csv(index=False)
 
 
 def _reference_flagged_evidence(memberships, evidence, cohorts):

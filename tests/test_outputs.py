@@ -61,6 +61,15 @@ def test_times_at_midnight_and_text_with_missing_values_give_pandas_bytes(tmp_pa
     assert _fast_bytes(frame.head(0), tmp_path) == _pandas_bytes(frame.head(0), tmp_path)
 
 
+def test_utc_times_missing_and_with_fractions_give_pandas_bytes(tmp_path):
+    stamps = pd.to_datetime(["2026-11-01 10:00:00", "2026-11-01 23:59:59", None], utc=True)
+    frame = pd.DataFrame({"t": stamps, "s": ["a", "b", "c"],
+                          "frac": stamps + pd.Timedelta(milliseconds=500)})
+    for part in (frame, frame[["t", "s"]], frame.head(0)):  # NaT / fractions: pandas path
+        written = write_csv(part, tmp_path / "mixed.csv").read_bytes()
+        assert written == _pandas_bytes(part, tmp_path)
+
+
 def test_rows_are_written_in_order_across_slices(tmp_path, monkeypatch):
     monkeypatch.setattr(outputs, "CSV_SLICE_ROWS", 7)
     frame = pd.DataFrame({"k": np.arange(50)[::-1], "s": [f"r{i}" for i in range(50)]})
