@@ -39,6 +39,23 @@ def lookup_codes(values: pd.Series, keys: pd.Series | pa.ChunkedArray,
     return np.where(valid, np.asarray(codes, dtype="int64")[index], -1)
 
 
+def pair_groups(pairs: pd.DataFrame, group_of: pd.Series,
+                keys: pa.ChunkedArray | None = None) -> np.ndarray:
+    """Group of each ``account_a, account_b`` row when both accounts are in the same group
+    of ``group_of`` (account id → int group), else ``-1``; ``keys`` is ``group_of``'s index
+    already converted by :func:`text_array` when several tables use it.
+
+    >>> pairs = pd.DataFrame({"account_a": ["a", "a", "x"], "account_b": ["b", "c", "y"]})
+    >>> pair_groups(pairs, pd.Series([0, 0, 1], index=["a", "b", "c"]))
+    array([ 0, -1, -1])
+    """
+    keys = text_array(pd.Series(group_of.index)) if keys is None else keys
+    codes = group_of.to_numpy(dtype="int64")
+    a = lookup_codes(pairs["account_a"], keys, codes)
+    b = lookup_codes(pairs["account_b"], keys, codes)
+    return np.where((a == b) & (a >= 0), a, -1)
+
+
 def text_array(column: pd.Series) -> pa.ChunkedArray:
     """A text column as an Arrow ``large_string`` array (no copy for Arrow-backed columns)."""
     if isinstance(column.dtype, pd.ArrowDtype) or str(column.dtype).startswith("string"):

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from graphs.cohort_features import cohort_features
 from graphs.explanations import explanation, flag_reasons
-from graphs.lookup import lookup_codes, text_array
+from graphs.lookup import pair_groups, text_array
 from graphs.significance import tie_p_values
 
 
@@ -161,12 +161,9 @@ def _internal(table: pd.DataFrame, cluster_of: pd.Series,
               keys: pa.ChunkedArray | None = None) -> pd.DataFrame:
     """Rows of ``table`` whose two accounts are in the same cluster, with ``cluster``;
     ``keys`` is ``cluster_of``'s index as Arrow text when several tables use it."""
-    keys = text_array(pd.Series(cluster_of.index)) if keys is None else keys
-    codes = cluster_of.to_numpy(dtype="int64")
-    ca = lookup_codes(table["account_a"], keys, codes)
-    cb = lookup_codes(table["account_b"], keys, codes)
-    same = (ca == cb) & (ca >= 0)
-    return table.loc[same].assign(cluster=ca[same])
+    cluster = pair_groups(table, cluster_of, keys)
+    same = cluster >= 0
+    return table.loc[same].assign(cluster=cluster[same])
 
 
 def _features(clusters, inner_edges, inner_evidence, posts, accounts) -> pd.DataFrame:

@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 from markupsafe import Markup
 
+from graphs.lookup import pair_groups
 from pipelines.figures import write_cohort_figures
 from pipelines.outputs import atomic_file
 from pipelines.report_evidence import (
@@ -41,7 +42,6 @@ from pipelines.report_network import (
     MAX_NODES,
     CohortNetwork,
     account_stats,
-    cohort_codes,
     cohort_network,
 )
 from pipelines.report_overview import cohort_overview
@@ -293,7 +293,6 @@ def write_text_atomic(path: Path, text: str) -> Path:
 
 def within_cohort(table: pd.DataFrame, memberships: pd.DataFrame) -> dict[int, pd.DataFrame]:
     """Rows whose two accounts share a cohort, split by that cohort id."""
-    a = cohort_codes(table["account_a"], memberships)
-    same = (a >= 0) & (a == cohort_codes(table["account_b"], memberships))
-    inside = table[same]
-    return {int(cid): rows for cid, rows in inside.groupby(a[same], sort=False)}
+    cohort = pair_groups(table, memberships.set_index("account_id")["cohort_id"])
+    same = cohort >= 0
+    return {int(cid): rows for cid, rows in table[same].groupby(cohort[same], sort=False)}

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from graphs.clustering import leiden_clusters
+from graphs.lookup import pair_groups, text_array
 from graphs.multiplex import Layer, fused_co_engagement
 from graphs.passes import two_pass_cohorts
 from graphs.projection import CoEngagement
@@ -98,9 +99,10 @@ def with_slow_evidence(per_layer: dict[str, CoEngagement], weights: dict[str, fl
         return projected
     members = scored.memberships[scored.memberships["cohort_id"].isin(slow_ids)]
     cohort_of = members.set_index("account_id")["cohort_id"]
-    kept = _inside(slow.edges, cohort_of)
-    restricted = slow._replace(edges=slow.edges[kept],
-                               evidence=slow.evidence[_inside(slow.evidence, cohort_of)])
+    keys = text_array(pd.Series(cohort_of.index))
+    restricted = slow._replace(
+        edges=slow.edges[pair_groups(slow.edges, cohort_of, keys) >= 0],
+        evidence=slow.evidence[pair_groups(slow.evidence, cohort_of, keys) >= 0])
     fused = fused_co_engagement({**per_layer, SLOW_LAYER: restricted}, weights)
     stats: dict[str, Any] = {**projected.stats, "edges_kept": fused.stats["edges_kept"],
                              "layers": fused.stats["layers"]}
@@ -123,9 +125,3 @@ def slow_stats(slow: CoEngagement | None, config: RunConfig, scored: ScoredCohor
             "accounts_clustered": slow.stats.get("accounts_clustered", 0),
             "cohorts_flagged": int(len(flagged)),
             "accounts_flagged": int(flagged["size"].sum())}
-
-
-def _inside(table: pd.DataFrame, cohort_of: pd.Series) -> pd.Series:
-    ca = cohort_of.reindex(table["account_a"]).to_numpy()
-    cb = cohort_of.reindex(table["account_b"]).to_numpy()
-    return pd.Series((ca == cb) & pd.notna(ca), index=table.index)
