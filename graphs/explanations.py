@@ -13,7 +13,8 @@ NOUNS = {"post_text": "near-duplicate texts", "share_url": "URLs"}
 
 def flag_reasons(row: pd.Series, *, min_size, min_shared_targets, min_density,
                  min_lift, max_cohort_p, min_authors, max_top_author_share,
-                 min_effective_authors, min_effective_targets) -> list[str]:
+                 min_effective_authors, min_effective_targets,
+                 min_creation_burst) -> list[str]:
     """The flag rules a cohort's features (one row of ``cohorts``) fail, in words; ``[]``
     when it is flagged (rules as in :func:`graphs.scoring.scored_cohorts`)."""
     reasons = []
@@ -37,6 +38,10 @@ def flag_reasons(row: pd.Series, *, min_size, min_shared_targets, min_density,
     elif pd.notna(row["effective_authors"]) and row["effective_authors"] < min_effective_authors:
         reasons.append(f"co-engagements concentrated on {row['effective_authors']:.1f} "
                        f"effective authors (< {min_effective_authors:g})")
+    burst = row.get("creation_burst_share", float("nan"))
+    if pd.isna(row["n_authors"]) and pd.notna(burst) and burst < min_creation_burst:
+        reasons.append(f"authors unknown (no posts table) and no sign-up burst: at most "
+                       f"{burst:.0%} of members created within 3 days (< {min_creation_burst:.0%})")
     return reasons
 
 

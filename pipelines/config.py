@@ -38,6 +38,9 @@ class RunConfig:
     max_top_author_share: float = 0.5
     min_effective_authors: float = 5.0
     min_effective_targets: float = 5.0
+    min_creation_burst: float = 0.25
+    """Without a posts table (authors unknown) but with creation dates: a cohort is flagged only
+    if at least this share of its members signed up within 3 days (0 disables)."""
     window_auto: bool = False
     """``window = "auto"``: scan ``scan_windows`` and pick one (pipelines/window_auto.py)."""
     scan_windows: tuple[str, ...] = ("10m", "1h", "6h")
@@ -66,6 +69,16 @@ class RunConfig:
     rank_window: int = 3
     text_threshold: float = 0.7
     action_layers: dict[str, str] = field(default_factory=dict)
+
+    def scoring_rules(self) -> dict[str, Any]:
+        """The flag rules as keyword arguments of :func:`graphs.scoring.scored_cohorts`."""
+        return dict(min_size=self.min_size, min_shared_targets=self.min_cohort_targets,
+                    min_density=self.min_density, min_lift=self.min_lift,
+                    max_cohort_p=self.max_cohort_p, min_authors=self.min_authors,
+                    max_top_author_share=self.max_top_author_share,
+                    min_effective_authors=self.min_effective_authors,
+                    min_effective_targets=self.min_effective_targets,
+                    min_creation_burst=self.min_creation_burst)
 
     def parameters(self) -> dict[str, Any]:
         """The configuration as JSON-able values (paths as strings)."""

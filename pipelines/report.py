@@ -29,6 +29,7 @@ from graphs.lookup import pair_groups
 from pipelines.figures import write_cohort_figures
 from pipelines.outputs import atomic_file
 from pipelines.report_evidence import (
+    burst_decided,
     cohort_actions,
     creation_dates,
     evidence_panels,
@@ -225,6 +226,8 @@ def cohort_view(
         explanation=str(cohort.get("explanation", "")),
         facts=[(k, display(v)) for k, v in cohort.items() if k != "explanation"],
         layers=layers or [], context=context or [],
+        burst_decided=burst_decided(cohort, manifest.get("parameters") or {}),
+        min_creation_burst=(manifest.get("parameters") or {}).get("min_creation_burst"),
         network=network, graph_json=script_json(network.data),
         vis_js=Markup(vis_asset("vis-network.min.js")),
         vis_css=Markup(vis_asset("vis-network.css")),

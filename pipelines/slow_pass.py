@@ -39,9 +39,9 @@ def slow_skipped(layers: dict[str, Layer], config: RunConfig) -> str:
     """Why the slow pass does not run ("" when it does)."""
     if config.slow_window_s <= 0:
         return "slow_window = off"
-    if config.posts is None:
-        return ("no posts table: over days, only the authors' diversity tells a farm's "
-                "customers from one creator's fans")
+    if config.posts is None and (config.accounts is None or config.min_creation_burst <= 0):
+        return ("no posts table and no accounts table with min_creation_burst: over days, only "
+                "the authors' diversity or a sign-up burst tells a farm from one creator's fans")
     engage = layers.get("engage")
     if engage is None or len(engage.interactions) == 0:
         return "no engage layer (the slow pass pairs generic engagements only)"
@@ -53,13 +53,7 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
                   posts: pd.DataFrame | None, accounts: pd.DataFrame | None) -> ScoredCohorts:
     """Score the 1 h pass, cluster the slow pass's edges among the accounts it did not flag
     (Leiden, same seed and resolution), score them, and combine both passes."""
-    score = partial(scored_cohorts, posts=posts, accounts=accounts,
-                    min_size=config.min_size, min_shared_targets=config.min_cohort_targets,
-                    min_density=config.min_density, min_lift=config.min_lift,
-                    max_cohort_p=config.max_cohort_p, min_authors=config.min_authors,
-                    max_top_author_share=config.max_top_author_share,
-                    min_effective_authors=config.min_effective_authors,
-                    min_effective_targets=config.min_effective_targets)
+    score = partial(scored_cohorts, posts=posts, accounts=accounts, **config.scoring_rules())
 
     def score_fast(c: pd.DataFrame) -> ScoredCohorts:
         return score(c, projected.edges, projected.evidence, projected.activity,

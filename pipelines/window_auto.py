@@ -40,12 +40,7 @@ def flagged_for_window(raw: Any, interactions: Any, config: RunConfig, *,
     return scored_cohorts(
         clusters, projected.edges, projected.evidence, projected.activity,
         n_actions=projected.stats["n_actions"], posts=posts, accounts=accounts,
-        min_size=config.min_size, min_shared_targets=config.min_cohort_targets,
-        min_density=config.min_density, min_lift=config.min_lift,
-        max_cohort_p=config.max_cohort_p, min_authors=config.min_authors,
-        max_top_author_share=config.max_top_author_share,
-        min_effective_authors=config.min_effective_authors,
-        min_effective_targets=config.min_effective_targets).flagged_accounts
+        **config.scoring_rules()).flagged_accounts
 
 
 def auto_window(raw: Any, interactions: Any, config: RunConfig, *,

@@ -97,8 +97,8 @@ def test_comment_farm_report_says_text(comment_farm_run: tuple[Path, set[str]]) 
     cohorts = pd.read_csv(out / "cohorts.csv").set_index("cohort_id")
     assert f"accounts posted {cohorts.loc[cohort_id, 'shared_targets']} near-duplicate texts" \
         in cohorts.loc[cohort_id, "explanation"]
-    assert "creation_burst_share" not in page  # plain words, not column names
-    assert "Account context (supporting evidence, not used for flagging)" in page
+    context = text_of(page, "Account context (supporting evidence, not used for flagging)")
+    assert "created within 3 days" in context and "creation_burst_share" not in context
     assert f"Showing 5 of {len(flagged)} accounts" in page  # config max_report_nodes
     row = re.search(rf'cohort_{cohort_id}\.html">{cohort_id}</a></td>(.*?)</tr>', re.sub(
         r"\s+", " ", (out / "index.html").read_text()))

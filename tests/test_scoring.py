@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from graphs.bipartite import bipartite_incidence
 from graphs.clustering import leiden_clusters
 from graphs.projection import co_engagement
@@ -34,6 +36,28 @@ def test_without_posts_authors_are_unknown(world):
     scored = _scored(world, with_posts=False)
     assert scored.cohorts["n_authors"].isna().all()
     assert set(FARM) <= set(scored.flagged_accounts["account_id"])
+
+
+def test_without_posts_a_sign_up_burst_is_needed(world):
+    import pandas as pd
+
+    start = pd.Timestamp("2024-01-01", tz="UTC")
+    created = {a: start + pd.Timedelta(hours=i) for i, a in enumerate(FARM)}  # one batch
+    created |= {a: start - pd.Timedelta(days=100 * (i + 1)) for i, a in enumerate(FANS)}
+    accounts = pd.DataFrame({"account_id": list(created), "created_at": list(created.values())})
+    scored = _scored(world, with_posts=False, accounts=accounts)
+    assert sorted(scored.flagged_accounts["account_id"]) == FARM
+    cohort_of = scored.memberships.set_index("account_id")["cohort_id"]
+    by_id = scored.cohorts.set_index("cohort_id")
+    farm, fans = by_id.loc[cohort_of[FARM[0]]], by_id.loc[cohort_of[FANS[0]]]
+    assert farm["creation_burst_share"] == 1.0
+    assert farm["creation_spread_days"] == pytest.approx((len(FARM) - 1) / 2 / 24)  # IQR, days
+    assert fans["creation_burst_share"] == 1 / len(FANS)
+    assert fans["creation_spread_days"] == pytest.approx(100 * (len(FANS) - 1) / 2)
+    assert (f"no sign-up burst: at most {1 / len(FANS):.0%} of members created within "
+            "3 days (< 25%)") in fans["explanation"]
+    off = _scored(world, with_posts=False, accounts=accounts, min_creation_burst=0.0)
+    assert set(FANS) <= set(off.flagged_accounts["account_id"])
 
 
 def test_rules_are_parameters(world):

@@ -102,6 +102,36 @@ def test_without_posts_the_slow_pass_does_not_run(world):
     assert result.manifest["projection"]["slow_pass"]["reason"].startswith("no posts table")
 
 
+def _accounts(tmp: Path, name: str, farm_days: list[float]) -> Path:
+    """Accounts table: organic accounts created one per 5 days; the farm on ``farm_days``."""
+    users = [(f"user{i}", T0 - dt.timedelta(days=5.0 * i + 30)) for i in range(300)]
+    farm = [(acc, T0 - dt.timedelta(days=d)) for acc, d in zip(FARM, farm_days, strict=True)]
+    path = tmp / f"{name}.csv"
+    pd.DataFrame(users + farm, columns=["account_id", "created_at"]).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(("farm_days", "flagged"), [
+    ([40 + 0.1 * i for i in range(16)], True),   # made in one batch: a sign-up burst
+    ([100.0 * i + 7 for i in range(16)], False),  # created years apart: could be fans
+])
+def test_without_posts_a_sign_up_burst_stands_in_for_the_authors(world, farm_days, flagged):
+    log, _, tmp = world
+    accounts = _accounts(tmp, f"accounts-{flagged}", farm_days)
+    result = run(load_config(None, inputs=[str(log)], accounts=accounts,
+                             out=tmp / f"no-posts-{flagged}"))
+    assert result.manifest["projection"]["slow_pass"]["enabled"]
+    cohorts = pd.read_csv(result.out / "cohorts.csv")
+    farm = cohorts[cohorts["pass"].eq("slow")]  # the slow pass keeps its flagged cohorts
+    assert len(farm) == int(flagged) and result.manifest["cohorts"]["n_flagged"] == len(farm)
+    if flagged:
+        assert farm["creation_burst_share"].iat[0] == 1.0
+        assert set(pd.read_csv(result.out / "flagged_accounts.csv")["account_id"]) <= set(FARM)
+        page = (result.out / "cohorts" / f"cohort_{farm['cohort_id'].iat[0]}.html").read_text()
+        assert "the sign-up burst decided the flag" in page
+        assert "without one, at least 0.25 of the members were created within 3 days" in page
+
+
 def test_slow_window_is_parsed_and_checked():
     assert load_config(None, inputs=["x"], out="o", slow_window="2d").slow_window_s == 172800
     with pytest.raises(InputError, match="window: expected a duration like 90s"):
