@@ -24,7 +24,8 @@ import pipelines.run as run_module  # noqa: E402
 
 GIB = 1 << 30
 WRAPPED = ("read_inputs", "validated_interactions", "read_posts", "read_accounts",
-           "input_layers", "check_layers_memory", "layer_projections", "fused_co_engagement",
+           "input_layers", "layer_incidences", "check_layers_memory", "layer_projections",
+           "fused_co_engagement",
            "clustered_edges", "leiden_clusters", "scored_cohorts", "shareable_tables",
            "write_csv", "cohort_layers", "account_context", "write_parquet", "write_graphs",
            "write_tables", "write_report", "write_bundles", "write_json", "_rejected",

@@ -18,7 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graphs.bipartite import bipartite_incidence
+from graphs.bipartite import Incidence, bipartite_incidence
+from graphs.layer_fusion import fused_tables
 from graphs.order_windows import EPOCH, rank_clock
 from graphs.projection import CoEngagement, co_engagement
 from graphs.significance import bh_q_values, tie_p_values
@@ -108,9 +109,37 @@ def _layer_rows(interactions: pd.DataFrame | pa.Table, actions: list[str], *,
     return rows.to_pandas(types_mapper=pd.ArrowDtype) if arrow_backed else rows.to_pandas()
 
 
+def layer_incidences(layers: dict[str, Layer]) -> dict[str, Incidence]:
+    """The bipartite incidence of every non-empty layer, built once for every use of it (the
+    memory guard, the layer's projection and, for ``engage``, the slow pass's projection).
+
+    Examples
+    --------
+    >>> t = pd.Timestamp("2026-11-01", tz="UTC")
+    >>> likes = pd.DataFrame({"account_id": ["a", "b"], "target_id": ["x", "x"],
+    ...                       "action": "like", "timestamp": [t] * 2})
+    >>> layer_incidences({"like": Layer(likes, 60)})["like"].account_ids.to_pylist()
+    ['a', 'b']
+    """
+    out = {}
+    for name in sorted(layers):
+        rows = layers[name].interactions
+        if len(rows) == 0:
+            continue
+        table = pa.Table.from_pandas(rows[LAYER_COLUMNS], preserve_index=False)
+        table = table.set_column(3, "timestamp",
+                                 table["timestamp"].cast(pa.timestamp("us", tz="UTC"), safe=False))
+        out[name] = bipartite_incidence(table)
+    return out
+
+
 def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,
-                      min_shared_targets: int = 2) -> dict[str, CoEngagement]:
+                      min_shared_targets: int = 2,
+                      incidences: dict[str, Incidence] | None = None) -> dict[str, CoEngagement]:
     """Project every non-empty layer with its own window (layers sorted by name).
+
+    ``incidences`` may hold layers' incidences already built (:func:`layer_incidences` of the
+    same interactions; the window does not enter the incidence); the others are built here.
 
     Examples
     --------
@@ -127,12 +156,11 @@ def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,
             raise ValueError(f"layer '{name}': window must be positive, got {layer.window_s}")
         if len(layer.interactions) == 0:
             continue
-        table = pa.Table.from_pandas(layer.interactions[["account_id", "target_id", "action",
-                                                         "timestamp"]], preserve_index=False)
-        table = table.set_column(3, "timestamp",
-                                 table["timestamp"].cast(pa.timestamp("us", tz="UTC"), safe=False))
-        out[name] = co_engagement(bipartite_incidence(table), window_s=int(layer.window_s),
-                                  max_crowd=max_crowd, min_shared_targets=min_shared_targets)
+        inc = (incidences or {}).get(name)
+        if inc is None:
+            inc = layer_incidences({name: layer})[name]
+        out[name] = co_engagement(inc, window_s=int(layer.window_s), max_crowd=max_crowd,
+                                  min_shared_targets=min_shared_targets)
     return out
 
 
@@ -175,28 +203,17 @@ def fused_co_engagement(projections: dict[str, CoEngagement],
         edges = _single_layer_edges(projections[names[0]], names[0],
                                     float(weights.get(names[0], 1.0)))
     else:
-        edges, evidence = _fused_tables(projections, weights, names)
+        edges, evidence = fused_tables(projections, weights, names)
     activity = (pd.concat([projections[n].activity for n in names])
                 .groupby("account_id", as_index=False)[["n_actions", "crowd_sum"]].sum())
     stats = _fused_stats(projections, len(edges))
     return CoEngagement(edges=edges, evidence=evidence, activity=activity, stats=stats)
 
 
-def _fused_tables(projections: dict[str, CoEngagement], weights: dict[str, float],
-                  names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fused edges and evidence of several layers (the general path)."""
-    parts = [projections[n].edges.assign(layer=n, _w=projections[n].edges["weight"]
-                                         * float(weights.get(n, 1.0))) for n in names]
-    long = pd.concat(parts, ignore_index=True)
-    evidence = pd.concat([projections[n].evidence.assign(layer=n) for n in names],
-                         ignore_index=True).sort_values(["account_a", "account_b", "layer",
-                                                         "target_id"], ignore_index=True)
-    return _fused_edges(long, evidence, names, projections), evidence
-
-
 def _single_layer_edges(projection: CoEngagement, name: str, factor: float) -> pd.DataFrame:
-    """The fused edges of one layer: what :func:`_fused_tables` computes for a single layer
-    (same values, columns and dtypes; tested), without grouping or pivoting. Relies on
+    """The fused edges of one layer: what :func:`graphs.layer_fusion.fused_tables` computes
+    for a single layer (same values, columns and dtypes; tested), without grouping or
+    pivoting. Relies on
     :func:`graphs.projection.co_engagement` returning edges sorted by (account_a, account_b)
     and evidence sorted by (account_a, account_b, target_id)."""
     layer = projection.edges
@@ -214,49 +231,6 @@ def _single_layer_edges(projection: CoEngagement, name: str, factor: float) -> p
     edges[f"ties:{name}"] = edges["shared_targets"]
     edges[f"weight:{name}"] = weight.astype(float)
     return edges
-
-
-def _fused_edges(long: pd.DataFrame, evidence: pd.DataFrame, names: list[str],
-                 projections: dict[str, CoEngagement]) -> pd.DataFrame:
-    key = ["account_a", "account_b"]
-    edges = long.groupby(key, as_index=False).agg(
-        shared_targets=("shared_targets", "sum"), weight=("_w", "sum"),
-        expected_ties=("expected_ties", "sum"))
-    edges = edges.join(_median_and_targets(long, evidence), on=key)
-    n_tests = sum(p.stats["candidate_pairs"] for p in projections.values())
-    edges["p_value"] = tie_p_values(edges["shared_targets"].to_numpy(),
-                                    edges["expected_ties"].to_numpy())
-    edges["q_value"] = bh_q_values(edges["p_value"].to_numpy(), n_tests=max(n_tests, 1))
-    ties = long.pivot_table(index=key, columns="layer", values="shared_targets",
-                            aggfunc="sum", fill_value=0).reindex(columns=names, fill_value=0)
-    weight = long.pivot_table(index=key, columns="layer", values="_w", aggfunc="sum",
-                              fill_value=0.0).reindex(columns=names, fill_value=0.0)
-    present = ties.to_numpy() > 0
-    pattern = present.astype(object) @ [1 << i for i in range(len(names))]  # layers as bits
-    spelled = {int(bits): json.dumps([n for i, n in enumerate(names) if bits >> i & 1],
-                                     separators=(",", ":")) for bits in set(pattern.tolist())}
-    edges["layers"] = [spelled[bits] for bits in pattern.tolist()]
-    edges = edges.join(ties.add_prefix("ties:").astype("int64"), on=key)
-    edges = edges.join(weight.add_prefix("weight:").astype(float), on=key)
-    first = ["account_a", "account_b", "shared_targets", "weight", "median_dt_s", "targets",
-             "expected_ties", "p_value", "q_value", "layers"]
-    return edges[first + [c for c in edges.columns if c not in first]]
-
-
-def _median_and_targets(long: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFrame:
-    """``median_dt_s`` and ``targets`` (JSON) per pair: a pair tied in one layer keeps its
-    layer's values; pairs tied in several layers are recomputed from their evidence."""
-    key = ["account_a", "account_b"]
-    layers_of_pair = long.groupby(key)["layer"].transform("size")
-    parts = [long.loc[layers_of_pair == 1, [*key, "median_dt_s", "targets"]]]
-    multi = long.loc[layers_of_pair > 1, key].drop_duplicates()
-    if len(multi):
-        by_pair = evidence.merge(multi, on=key).groupby(key)
-        targets = by_pair["target_id"].agg(
-            lambda s: json.dumps(sorted(set(s)), separators=(",", ":"), ensure_ascii=False))
-        parts.append(pd.concat([by_pair["dt_s"].median().rename("median_dt_s"),
-                                targets.rename("targets")], axis=1).reset_index())
-    return pd.concat(parts, ignore_index=True).set_index(key)
 
 
 def _fused_stats(projections: dict[str, CoEngagement], n_edges: int) -> dict:

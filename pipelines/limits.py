@@ -123,14 +123,18 @@ def check_resident_memory(step: str, max_memory_gb: float) -> float:
     return rss_gb
 
 
-def check_layers_memory(layers: dict[str, Layer], *, max_crowd: int,
-                        max_memory_gb: float) -> int:
-    """:func:`check_projection_memory` over every layer's interactions; return the total bound."""
+def check_layers_memory(layers: dict[str, Layer], *, max_crowd: int, max_memory_gb: float,
+                        incidences: dict[str, Incidence] | None = None) -> int:
+    """:func:`check_projection_memory` over every layer's interactions; return the total bound.
+
+    A layer whose incidence is in ``incidences`` (:func:`graphs.multiplex.layer_incidences`)
+    is bounded from it (same bound, no second encoding and sort of its rows)."""
     total = 0
     for name in sorted(layers):
-        layer = layers[name]
-        total += layer_pairs_bound(layer.interactions, window_s=int(layer.window_s),
-                                   max_crowd=max_crowd)
+        layer, inc = layers[name], (incidences or {}).get(name)
+        total += (layer_pairs_bound(layer.interactions, window_s=int(layer.window_s),
+                                    max_crowd=max_crowd) if inc is None else
+                  projected_pairs_bound(inc, window_s=int(layer.window_s), max_crowd=max_crowd))
         _check_pairs(total, window_s=int(layer.window_s), max_crowd=max_crowd,
                      max_memory_gb=max_memory_gb)
     return total

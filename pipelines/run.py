@@ -22,7 +22,12 @@ import pyarrow as pa
 from graphs.account_context import account_context
 from graphs.clustering import leiden_clusters
 from graphs.interactions import validated_interactions
-from graphs.multiplex import cohort_layers, fused_co_engagement, layer_projections
+from graphs.multiplex import (
+    cohort_layers,
+    fused_co_engagement,
+    layer_incidences,
+    layer_projections,
+)
 from graphs.projection import clustered_edges
 from pipelines import __version__
 from pipelines.adapters import read_inputs
@@ -87,12 +92,16 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
         layers = input_layers(raw, valid.interactions, config)
     with _step("projection", timings):
         max_memory_gb = config.max_memory_gb or default_memory_gb()
-        check_layers_memory(layers, max_crowd=config.max_crowd, max_memory_gb=max_memory_gb)
-        per_layer = _projections(files, layers, config)
+        incidences = layer_incidences(layers) if config.engine == "duckdb" else {}
+        check_layers_memory(layers, max_crowd=config.max_crowd, max_memory_gb=max_memory_gb,
+                            incidences=incidences)
+        per_layer = _projections(files, layers, config, incidences)
         weights = {name: layer.weight for name, layer in layers.items()}
         projected = fused_co_engagement(per_layer, weights)
-        slow = slow_projection(layers, config, lambda ls, c: _projections(files, ls, c),
-                               max_memory_gb=max_memory_gb)
+        slow = slow_projection(layers, config,
+                               lambda ls, c, inc=incidences: _projections(files, ls, c, inc),
+                               max_memory_gb=max_memory_gb, incidences=incidences)
+        del incidences
     check_resident_memory("projection", max_memory_gb)
     with _step("clustering", timings):
         clustered = clustered_edges(projected.edges, max_edge_p=config.max_cluster_edge_p)
@@ -154,7 +163,8 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
     return RunResult(config.out, manifest, scored.cohorts)
 
 
-def _projections(files: list[Path], layers: dict, config: RunConfig) -> dict:
+def _projections(files: list[Path], layers: dict, config: RunConfig,
+                 incidences: dict | None = None) -> dict:
     """Per-layer projections with the configured engine (``duckdb`` or ``spark``)."""
     if config.engine == "spark":
         from pipelines.spark_engine import spark_projections
@@ -165,7 +175,7 @@ def _projections(files: list[Path], layers: dict, config: RunConfig) -> dict:
     if config.engine != "duckdb":
         raise InputError(f"config: engine must be 'duckdb' or 'spark', got {config.engine!r}")
     return layer_projections(layers, max_crowd=config.max_crowd,
-                             min_shared_targets=config.min_shared_targets)
+                             min_shared_targets=config.min_shared_targets, incidences=incidences)
 
 
 @contextlib.contextmanager

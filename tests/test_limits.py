@@ -51,3 +51,19 @@ def test_check_layers_memory_sums_layers_and_names_the_limit():
     with pytest.raises(InputError, match=rf"^the projection would enumerate up to "
                        rf"{sum(bounds):,} action pairs .* more than max_memory_gb = "):
         check_layers_memory(layers, max_crowd=1000, max_memory_gb=limit)
+
+
+def test_check_layers_memory_bounds_from_built_incidences_the_same():
+    from graphs.multiplex import layer_incidences
+
+    layers = {"a": Layer(_rows(3000, 3), 600), "b": Layer(_rows(3000, 4), 7200),
+              "empty": Layer(_rows(6, 0).iloc[:0], 60)}
+    incidences = layer_incidences(layers)
+    assert sorted(incidences) == ["a", "b"]
+    expected = check_layers_memory(layers, max_crowd=200, max_memory_gb=64)
+    assert expected > 0
+    assert check_layers_memory(layers, max_crowd=200, max_memory_gb=64,
+                               incidences=incidences) == expected
+    only_b = {"b": incidences["b"]}  # layer a is still bounded from its rows
+    assert check_layers_memory(layers, max_crowd=200, max_memory_gb=64,
+                               incidences=only_b) == expected

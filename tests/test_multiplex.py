@@ -128,11 +128,73 @@ def _random_likes(n: int, seed: int) -> pd.DataFrame:
 
 @pytest.mark.parametrize(("n", "factor"), [(1500, 1.0), (1500, 0.3), (4, 1.0)])  # 4: no edge
 def test_single_layer_fusion_equals_the_general_path(n, factor):
-    from graphs.multiplex import _fused_tables
+    from graphs.layer_fusion import fused_tables
 
     proj = layer_projections({"like": Layer(_random_likes(n, n), 3600)})
     fused = fused_co_engagement(proj, {"like": factor})
-    edges, evidence = _fused_tables(proj, {"like": factor}, ["like"])
+    edges, evidence = fused_tables(proj, {"like": factor}, ["like"])
     assert len(edges) > 10 or n == 4
     pd.testing.assert_frame_equal(fused.edges, edges)
     pd.testing.assert_frame_equal(fused.evidence, evidence)
+
+
+def _with_farm(likes: pd.DataFrame) -> pd.DataFrame:
+    """Random likes plus 4 farm accounts liking 8 farm posts and 2 random posts together."""
+    posts = [f"f{k}" for k in range(8)] + likes["target_id"].iloc[:2].tolist()
+    farm = _rows([f"farm{i}" for i in range(4)] * 10, [p for p in posts for _ in range(4)],
+                 "like", [k * 60 + j for k in range(10) for j in range(4)])
+    return pd.concat([likes, farm], ignore_index=True)
+
+
+def _inside(projection, accounts):
+    """The projection's edges and evidence among ``accounts`` (as the slow pass keeps its
+    ties inside its cohorts)."""
+    def keep(t):
+        return t[t["account_a"].isin(accounts) & t["account_b"].isin(accounts)]
+    return projection._replace(edges=keep(projection.edges), evidence=keep(projection.evidence))
+
+
+@pytest.mark.parametrize(("seed", "fast_layers"), [(1, ("engage",)), (2, ("engage",)),
+                                                   (3, ("engage", "url")), (4, ("url", "text"))])
+def test_splicing_a_layer_equals_fusing_it(seed, fast_layers):
+    from graphs.layer_fusion import spliced_layer
+
+    fast = layer_projections({n: Layer(_with_farm(_random_likes(1200, seed * 10 + i)), 1800)
+                              for i, n in enumerate(fast_layers)})
+    weights = {"url": 0.5, "slow": 1.7}
+    slow = layer_projections({"s": Layer(_with_farm(_random_likes(900, seed)), 86400)})["s"]
+    slow = _inside(slow, {f"u{i}" for i in range(0, 60, 3)} | {f"farm{i}" for i in range(4)})
+    edges, evidence = spliced_layer(fused_co_engagement(fast, weights), fast, "slow", slow,
+                                    weights)
+    expected = fused_co_engagement({**fast, "slow": slow}, weights)
+    pd.testing.assert_frame_equal(edges, expected.edges)
+    pd.testing.assert_frame_equal(evidence, expected.evidence)
+    both = expected.edges["ties:slow"].gt(0) & expected.edges["shared_targets"].gt(
+        expected.edges["ties:slow"])
+    assert both.sum() >= 3 and expected.edges["layers"].eq('["slow"]').sum() >= 3
+    assert (edges["ties:slow"] == 0).sum() > 10  # edges the splice only copied
+    assert expected.edges["q_value"].min() < 0.1  # q values the added layer's tests change
+
+
+def test_splicing_checks_the_layer_name():
+    from graphs.layer_fusion import spliced_layer
+
+    fast = layer_projections({"engage": Layer(_random_likes(300, 1), 1800)})
+    with pytest.raises(ValueError, match="layer 'engage' is already fused"):
+        spliced_layer(fused_co_engagement(fast), fast, "engage", fast["engage"])
+
+
+def test_projections_from_built_incidences_equal_building_them():
+    from graphs.multiplex import layer_incidences
+
+    layers = {"engage": Layer(_with_farm(_random_likes(1500, 5)), 1800),
+              "url": Layer(_random_likes(800, 6), 600)}
+    incidences = layer_incidences(layers)
+    for window_s in (1800, 86400):  # the slow pass reuses the 1 h pass's incidence
+        layers["engage"] = layers["engage"]._replace(window_s=window_s)
+        built = layer_projections(layers, max_crowd=100)
+        reused = layer_projections(layers, max_crowd=100, incidences=incidences)
+        for name in layers:
+            pd.testing.assert_frame_equal(reused[name].edges, built[name].edges)
+            pd.testing.assert_frame_equal(reused[name].evidence, built[name].evidence)
+            assert reused[name].stats == built[name].stats and len(built[name].edges) > 10
