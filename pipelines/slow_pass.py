@@ -9,11 +9,9 @@ from typing import Any
 
 import pandas as pd
 
-from graphs.bipartite import Incidence
-from graphs.clustering import leiden_clusters
-from graphs.layer_fusion import spliced_layer
+from graphs.clustering import leiden_clusters, split_large_clusters
 from graphs.lookup import pair_groups, text_array
-from graphs.multiplex import Layer
+from graphs.multiplex import Layer, fused_co_engagement
 from graphs.passes import two_pass_cohorts
 from graphs.projection import CoEngagement
 from graphs.scoring import ScoredCohorts, scored_cohorts
@@ -26,18 +24,14 @@ SLOW_LAYER = "slow"
 
 def slow_projection(layers: dict[str, Layer], config: RunConfig,
                     project: Callable[[dict[str, Layer], RunConfig], dict[str, CoEngagement]],
-                    *, max_memory_gb: float,
-                    incidences: dict[str, Incidence] | None = None) -> CoEngagement | None:
+                    *, max_memory_gb: float) -> CoEngagement | None:
     """The ``engage`` layer paired within ``slow_window``, targets above ``slow_max_crowd``
-    engagers unpaired; ``None`` when the slow pass does not run (:func:`slow_skipped`).
-    ``incidences`` (the 1 h pass's, :func:`graphs.multiplex.layer_incidences`) bound the
-    memory guard; ``project`` should reuse them too (same rows, only the window differs)."""
+    engagers unpaired; ``None`` when the slow pass does not run (:func:`slow_skipped`)."""
     if slow_skipped(layers, config):
         return None
     engage = layers["engage"]
     slow = {"engage": engage._replace(window_s=config.slow_window_s)}
-    check_layers_memory(slow, max_crowd=config.slow_max_crowd, max_memory_gb=max_memory_gb,
-                        incidences=incidences)
+    check_layers_memory(slow, max_crowd=config.slow_max_crowd, max_memory_gb=max_memory_gb)
     return project(slow, dataclasses.replace(config, max_crowd=config.slow_max_crowd))["engage"]
 
 
@@ -70,7 +64,8 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
         return score(c, slow.edges, slow.evidence, slow.activity,
                      n_actions=slow.stats["n_actions"],
                      min_member_lift=config.slow_min_member_lift,
-                     min_density=max(config.min_density, config.slow_min_density))
+                     min_density=max(config.min_density, config.slow_min_density),
+                     min_lift=max(config.min_lift, config.slow_min_lift))
 
     note = (f" (slow pass: engagements up to {config.slow_window_s / 86400:g} d apart on "
             f"targets with at most {config.slow_max_crowd} engagers)")
@@ -80,6 +75,8 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
         edges = edges[~(edges["account_a"].isin(taken) | edges["account_b"].isin(taken))]
         slow.stats["edges_clustered"] = int(len(edges))
         found = leiden_clusters(edges, seed=config.seed, resolution=config.resolution)
+        found = split_large_clusters(found, edges, max_size=config.slow_split_above,
+                                     seed=config.seed, resolution=config.resolution)
         slow.stats["accounts_clustered"] = int(len(found))
         return found
 
@@ -92,9 +89,7 @@ def with_slow_evidence(per_layer: dict[str, CoEngagement], weights: dict[str, fl
                        scored: ScoredCohorts) -> CoEngagement:
     """The output edges and evidence: the fast layers plus, as layer ``slow``, the slow
     pass's ties among the members of each slow-pass cohort (nothing else of the slow pass is
-    kept, so runs where the slow pass flags nothing write the same tables as without it).
-    The slow layer is spliced into the fused tables (same tables as fusing every layer anew,
-    :func:`graphs.layer_fusion.spliced_layer`)."""
+    kept, so runs where the slow pass flags nothing write the same tables as without it)."""
     cohorts = scored.cohorts
     slow_ids = cohorts.loc[cohorts["pass"].eq("slow"), "cohort_id"]
     if slow is None or slow_ids.empty:
@@ -105,11 +100,10 @@ def with_slow_evidence(per_layer: dict[str, CoEngagement], weights: dict[str, fl
     restricted = slow._replace(
         edges=slow.edges[pair_groups(slow.edges, cohort_of, keys) >= 0],
         evidence=slow.evidence[pair_groups(slow.evidence, cohort_of, keys) >= 0])
-    edges, evidence = spliced_layer(projected, per_layer, SLOW_LAYER, restricted, weights)
-    every = {**per_layer, SLOW_LAYER: restricted}
-    stats: dict[str, Any] = {**projected.stats, "edges_kept": int(len(edges)),
-                             "layers": {n: dict(every[n].stats) for n in sorted(every)}}
-    return projected._replace(edges=edges, evidence=evidence, stats=stats)
+    fused = fused_co_engagement({**per_layer, SLOW_LAYER: restricted}, weights)
+    stats: dict[str, Any] = {**projected.stats, "edges_kept": fused.stats["edges_kept"],
+                             "layers": fused.stats["layers"]}
+    return fused._replace(activity=projected.activity, stats=stats)
 
 
 def slow_stats(slow: CoEngagement | None, config: RunConfig, scored: ScoredCohorts, *,
@@ -122,6 +116,8 @@ def slow_stats(slow: CoEngagement | None, config: RunConfig, scored: ScoredCohor
             "max_crowd": config.slow_max_crowd,
             "min_member_lift": config.slow_min_member_lift,
             "min_density": max(config.min_density, config.slow_min_density),
+            "min_lift": max(config.min_lift, config.slow_min_lift),
+            "split_above": config.slow_split_above,
             **{k: slow.stats[k] for k in ("n_actions", "action_pairs_enumerated",
                                           "hub_actions_skipped", "edges_kept")},
             "edges_clustered": slow.stats.get("edges_clustered", 0),

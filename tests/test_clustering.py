@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from graphs.clustering import leiden_clusters
+from graphs.clustering import leiden_clusters, split_large_clusters
 
 
 def _two_triangles_and_a_bridge() -> pd.DataFrame:
@@ -28,3 +28,24 @@ def test_row_order_does_not_change_clusters():
 def test_no_edges_gives_no_clusters():
     empty = pd.DataFrame({"account_a": [], "account_b": [], "weight": []})
     assert leiden_clusters(empty).empty
+
+
+def test_split_large_clusters_splits_only_the_large_ones():
+    edges = pd.concat([_two_triangles_and_a_bridge(), pd.DataFrame(
+        {"account_a": ["p"], "account_b": ["q"], "weight": [1.0]})], ignore_index=True)
+    merged = pd.DataFrame({"account_id": list("abcxyzpq"), "cluster": [0] * 6 + [1] * 2})
+    split = split_large_clusters(merged, edges, max_size=5, seed=0)
+    groups = split.groupby("cluster")["account_id"].apply(sorted).tolist()
+    assert groups == [["a", "b", "c"], ["x", "y", "z"], ["p", "q"]]
+    assert split_large_clusters(merged, edges, max_size=6).equals(merged)  # none above 6
+    assert split_large_clusters(merged, edges, max_size=0).equals(merged)  # off
+    shuffled = edges.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    pd.testing.assert_frame_equal(split, split_large_clusters(merged, shuffled, max_size=5))
+
+
+def test_split_keeps_members_without_an_internal_edge_together():
+    edges = _two_triangles_and_a_bridge()
+    merged = pd.DataFrame({"account_id": list("abcxyz") + ["lone"], "cluster": [0] * 7})
+    split = split_large_clusters(merged, edges, max_size=5, seed=0)
+    assert split.set_index("account_id")["cluster"].nunique() == 3
+    assert sorted(split["account_id"]) == sorted(merged["account_id"])
