@@ -9,9 +9,11 @@ from typing import Any
 
 import pandas as pd
 
+from graphs.bipartite import Incidence
 from graphs.clustering import leiden_clusters, split_large_clusters
+from graphs.layer_fusion import spliced_layer
 from graphs.lookup import pair_groups, text_array
-from graphs.multiplex import Layer, fused_co_engagement
+from graphs.multiplex import Layer
 from graphs.passes import two_pass_cohorts
 from graphs.projection import CoEngagement
 from graphs.scoring import ScoredCohorts, scored_cohorts
@@ -24,14 +26,18 @@ SLOW_LAYER = "slow"
 
 def slow_projection(layers: dict[str, Layer], config: RunConfig,
                     project: Callable[[dict[str, Layer], RunConfig], dict[str, CoEngagement]],
-                    *, max_memory_gb: float) -> CoEngagement | None:
+                    *, max_memory_gb: float,
+                    incidences: dict[str, Incidence] | None = None) -> CoEngagement | None:
     """The ``engage`` layer paired within ``slow_window``, targets above ``slow_max_crowd``
-    engagers unpaired; ``None`` when the slow pass does not run (:func:`slow_skipped`)."""
+    engagers unpaired; ``None`` when the slow pass does not run (:func:`slow_skipped`).
+    ``incidences`` (the 1 h pass's, :func:`graphs.multiplex.layer_incidences`) bound the
+    memory guard; ``project`` should reuse them too (same rows, only the window differs)."""
     if slow_skipped(layers, config):
         return None
     engage = layers["engage"]
     slow = {"engage": engage._replace(window_s=config.slow_window_s)}
-    check_layers_memory(slow, max_crowd=config.slow_max_crowd, max_memory_gb=max_memory_gb)
+    check_layers_memory(slow, max_crowd=config.slow_max_crowd, max_memory_gb=max_memory_gb,
+                        incidences=incidences)
     return project(slow, dataclasses.replace(config, max_crowd=config.slow_max_crowd))["engage"]
 
 
@@ -89,7 +95,9 @@ def with_slow_evidence(per_layer: dict[str, CoEngagement], weights: dict[str, fl
                        scored: ScoredCohorts) -> CoEngagement:
     """The output edges and evidence: the fast layers plus, as layer ``slow``, the slow
     pass's ties among the members of each slow-pass cohort (nothing else of the slow pass is
-    kept, so runs where the slow pass flags nothing write the same tables as without it)."""
+    kept, so runs where the slow pass flags nothing write the same tables as without it).
+    The slow layer is spliced into the fused tables (same tables as fusing every layer anew,
+    :func:`graphs.layer_fusion.spliced_layer`)."""
     cohorts = scored.cohorts
     slow_ids = cohorts.loc[cohorts["pass"].eq("slow"), "cohort_id"]
     if slow is None or slow_ids.empty:
@@ -100,10 +108,11 @@ def with_slow_evidence(per_layer: dict[str, CoEngagement], weights: dict[str, fl
     restricted = slow._replace(
         edges=slow.edges[pair_groups(slow.edges, cohort_of, keys) >= 0],
         evidence=slow.evidence[pair_groups(slow.evidence, cohort_of, keys) >= 0])
-    fused = fused_co_engagement({**per_layer, SLOW_LAYER: restricted}, weights)
-    stats: dict[str, Any] = {**projected.stats, "edges_kept": fused.stats["edges_kept"],
-                             "layers": fused.stats["layers"]}
-    return fused._replace(activity=projected.activity, stats=stats)
+    edges, evidence = spliced_layer(projected, per_layer, SLOW_LAYER, restricted, weights)
+    every = {**per_layer, SLOW_LAYER: restricted}
+    stats: dict[str, Any] = {**projected.stats, "edges_kept": int(len(edges)),
+                             "layers": {n: dict(every[n].stats) for n in sorted(every)}}
+    return projected._replace(edges=edges, evidence=evidence, stats=stats)
 
 
 def slow_stats(slow: CoEngagement | None, config: RunConfig, scored: ScoredCohorts, *,
