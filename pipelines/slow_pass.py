@@ -11,8 +11,8 @@ import pandas as pd
 
 from graphs.bipartite import Incidence
 from graphs.clustering import leiden_clusters, split_large_clusters
-from graphs.layer_fusion import spliced_layer
-from graphs.lookup import pair_groups, text_array
+from graphs.layer_fusion import pair_rows, spliced_layer
+from graphs.lookup import pair_groups
 from graphs.multiplex import Layer
 from graphs.passes import two_pass_cohorts
 from graphs.projection import CoEngagement
@@ -104,10 +104,9 @@ def with_slow_evidence(per_layer: dict[str, CoEngagement], weights: dict[str, fl
         return projected
     members = scored.memberships[scored.memberships["cohort_id"].isin(slow_ids)]
     cohort_of = members.set_index("account_id")["cohort_id"]
-    keys = text_array(pd.Series(cohort_of.index))
-    restricted = slow._replace(
-        edges=slow.edges[pair_groups(slow.edges, cohort_of, keys) >= 0],
-        evidence=slow.evidence[pair_groups(slow.evidence, cohort_of, keys) >= 0])
+    inside = slow.edges[pair_groups(slow.edges, cohort_of) >= 0]
+    restricted = slow._replace(  # evidence rows exist only for kept edges, sorted by pair
+        edges=inside, evidence=slow.evidence.iloc[pair_rows(slow.evidence, inside)])
     edges, evidence = spliced_layer(projected, per_layer, SLOW_LAYER, restricted, weights)
     every = {**per_layer, SLOW_LAYER: restricted}
     stats: dict[str, Any] = {**projected.stats, "edges_kept": int(len(edges)),
