@@ -14,7 +14,7 @@ NOUNS = {"post_text": "near-duplicate texts", "share_url": "URLs"}
 def flag_reasons(row: pd.Series, *, min_size, min_shared_targets, min_density,
                  min_lift, max_cohort_p, min_authors, max_top_author_share,
                  min_effective_authors, min_effective_targets,
-                 min_creation_burst) -> list[str]:
+                 min_creation_burst, min_same_action_share) -> list[str]:
     """The flag rules a cohort's features (one row of ``cohorts``) fail, in words; ``[]``
     when it is flagged (rules as in :func:`graphs.scoring.scored_cohorts`)."""
     reasons = []
@@ -38,11 +38,26 @@ def flag_reasons(row: pd.Series, *, min_size, min_shared_targets, min_density,
     elif pd.notna(row["effective_authors"]) and row["effective_authors"] < min_effective_authors:
         reasons.append(f"co-engagements concentrated on {row['effective_authors']:.1f} "
                        f"effective authors (< {min_effective_authors:g})")
+    return reasons + _uncorroborated(row, min_creation_burst, min_same_action_share)
+
+
+def _uncorroborated(row: pd.Series, min_burst: float, min_same: float) -> list[str]:
+    """Without authors, the farm signs a cohort lacks: no sign-up burst, no bundles."""
+    if min_burst <= 0 and min_same <= 0:
+        return []
     burst = row.get("creation_burst_share", float("nan"))
-    if pd.isna(row["n_authors"]) and pd.notna(burst) and burst < min_creation_burst:
-        reasons.append(f"authors unknown (no posts table) and no sign-up burst: at most "
-                       f"{burst:.0%} of members created within 3 days (< {min_creation_burst:.0%})")
-    return reasons
+    same = row.get("same_action_share", float("nan"))
+    if (min_burst > 0 and pd.notna(burst) and burst >= min_burst) or (
+            min_same > 0 and pd.notna(same) and same >= min_same):
+        return []
+    missing = []
+    if min_burst > 0 and pd.notna(burst):
+        missing.append(f"no sign-up burst (at most {burst:.0%} of members created within 3 "
+                       f"days, < {min_burst:.0%})")
+    if min_same > 0:
+        missing.append(f"no single-action bundles ({same:.0%} of tied pairs did the same "
+                       f"action, < {min_same:.0%})")
+    return [f"authors unknown (no posts table), {' and '.join(missing)}"] if missing else []
 
 
 def explanation(row, reasons: list[str]) -> str:

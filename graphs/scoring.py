@@ -33,7 +33,7 @@ def scored_cohorts(
     min_lift: float = 3.0, max_cohort_p: float = 1e-6,
     min_authors: int = 5, max_top_author_share: float = 0.5, min_member_lift: float = 2.0,
     min_effective_authors: float = 5.0, min_effective_targets: float = 5.0,
-    min_creation_burst: float = 0.25,
+    min_creation_burst: float = 0.25, min_same_action_share: float = 0.8,
 ) -> ScoredCohorts:
     """Score each cluster and decide which cohorts to flag.
 
@@ -54,9 +54,12 @@ def scored_cohorts(
     popular posts form a tight clique with a high lift but an effective number of 2–4
     targets; a farm working for many customers spreads its ties over 15–20.
     Without ``posts`` the authors are unknown and one creator's fans co-engage like a farm;
-    when ``accounts`` gives creation dates, every cohort then needs at least
-    ``min_creation_burst`` of its dated members created within 3 days of each other (farm
-    accounts are made in batches: 0.37–0.54 measured on the generator, fandoms 0.05–0.10).
+    every cohort then needs a second sign of a farm: at least ``min_creation_burst`` of its
+    dated members created within 3 days of each other (farm accounts are made in batches:
+    0.37–0.54 measured on the generator, fandoms 0.05–0.10; needs ``accounts``), or at least
+    ``min_same_action_share`` of its tied action pairs being the same action (a farm
+    delivers bundles of one action — likes, or follows —: 0.95–1.0 measured, fans who like
+    and comment 0.53–0.64; uninformative when the log has one action type).
     The score is the lift.
 
     Before scoring, each member's own ties into its cluster are tested the same way: a
@@ -115,7 +118,8 @@ def scored_cohorts(
                  min_authors=min_authors, max_top_author_share=max_top_author_share,
                  min_effective_authors=min_effective_authors,
                  min_effective_targets=min_effective_targets,
-                 min_creation_burst=min_creation_burst if posts is None else 0.0)
+                 min_creation_burst=min_creation_burst if posts is None else 0.0,
+                 min_same_action_share=min_same_action_share if posts is None else 0.0)
     features["score"] = features["lift"].round(6)
     reasons = pd.Series([flag_reasons(row, **rules) for _, row in features.iterrows()],
                         index=features.index, dtype=object)
@@ -188,6 +192,9 @@ def _features(clusters, inner_edges, inner_evidence, posts, accounts) -> pd.Data
     out["effective_targets"] = _effective_number(inner_evidence, "target_id")
     out["action"] = by_evidence["action_a"].agg(lambda s: s.mode().iloc[0])
     out = out.join(_author_features(inner_evidence, posts))
+    if "action_b" in inner_evidence:  # evidence of one action column: unknown
+        out["same_action_share"] = (inner_evidence["action_a"] == inner_evidence["action_b"]
+                                    ).groupby(inner_evidence["cluster"]).mean()
     out = out.join(_creation_features(clusters, accounts))
     out = out.fillna({"shared_targets": 0, "effective_targets": 0.0})
     return out.astype({"shared_targets": int})

@@ -39,8 +39,11 @@ class RunConfig:
     min_effective_authors: float = 5.0
     min_effective_targets: float = 5.0
     min_creation_burst: float = 0.25
-    """Without a posts table (authors unknown) but with creation dates: a cohort is flagged only
-    if at least this share of its members signed up within 3 days (0 disables)."""
+    """Without a posts table (authors unknown): a cohort with at least this share of its members
+    created within 3 days (accounts table) shows a farm sign (0 disables)."""
+    min_same_action_share: float = 0.8
+    """Without a posts table: a cohort with at least this share of its tied action pairs being
+    the same action (bundles) shows a farm sign; without either sign it is not flagged."""
     window_auto: bool = False
     """``window = "auto"``: scan ``scan_windows`` and pick one (pipelines/window_auto.py)."""
     scan_windows: tuple[str, ...] = ("10m", "1h", "6h")
@@ -83,7 +86,8 @@ class RunConfig:
                     max_top_author_share=self.max_top_author_share,
                     min_effective_authors=self.min_effective_authors,
                     min_effective_targets=self.min_effective_targets,
-                    min_creation_burst=self.min_creation_burst)
+                    min_creation_burst=self.min_creation_burst,
+                    min_same_action_share=self.min_same_action_share)
 
     def parameters(self) -> dict[str, Any]:
         """The configuration as JSON-able values (paths as strings)."""

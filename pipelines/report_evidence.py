@@ -130,7 +130,7 @@ def methodology(cohort: pd.Series, parameters: dict) -> list[str]:
     p = {k: parameters.get(k, "—") for k in (
         "window_s", "max_crowd", "min_shared_targets", "min_size", "min_density",
         "min_cohort_targets", "min_lift", "max_cohort_p", "min_authors", "max_top_author_share",
-        "min_creation_burst")}
+        "min_creation_burst", "min_same_action_share")}
     return [
         f"What was measured: two accounts are tied when they acted on the same post within "
         f"{p['window_s']} seconds of each other, on at least {p['min_shared_targets']} different "
@@ -147,9 +147,11 @@ def methodology(cohort: pd.Series, parameters: dict) -> list[str]:
         f"expected co-engagement with group p ≤ {p['max_cohort_p']}; with a posts table, the "
         f"posts come from ≥ {p['min_authors']} authors and no author has more than "
         f"{p['max_top_author_share']} of the co-engagements (fans of one creator are not a farm)"
-        + (f"; without one, at least {p['min_creation_burst']} of the members were created "
-           "within 3 days of each other (without authors, fans co-engage like a farm; farm "
-           "accounts are made in batches)." if burst_decided(cohort, parameters) else "."),
+        + ("; without one (fans of one creator co-engage like a farm), the cohort also shows "
+           f"a sign-up burst (≥ {p['min_creation_burst']} of its members created within 3 days "
+           f"of each other) or single-action bundles (≥ {p['min_same_action_share']} of its "
+           "tied action pairs are the same action)." if parameters.get("posts") is None
+           and "posts" in parameters else "."),
         *([f"Slow pass: this cohort was found by the second pass, which pairs engagements up "
            f"to {p['window_s']} seconds apart but only on posts with at most {p['max_crowd']} "
            "engagers in that window, among the accounts the first pass did not flag — for "
@@ -159,9 +161,12 @@ def methodology(cohort: pd.Series, parameters: dict) -> list[str]:
 
 
 def burst_decided(cohort: pd.Series, parameters: dict) -> bool:
-    """True when the cohort's flag rested on its sign-up burst (no posts table gave authors)."""
-    return (parameters.get("posts") is None and pd.notna(cohort.get("creation_burst_share"))
-            and float(parameters.get("min_creation_burst") or 0) > 0)
+    """True when the cohort's sign-up burst was one of the signs its flag rested on (no posts
+    table gave the authors)."""
+    threshold = float(parameters.get("min_creation_burst") or 0)
+    burst = cohort.get("creation_burst_share")
+    return (parameters.get("posts") is None and "posts" in parameters and threshold > 0
+            and pd.notna(burst) and float(burst) >= threshold)
 
 
 def _verdict(cohort: pd.Series) -> str:

@@ -45,9 +45,11 @@ def slow_skipped(layers: dict[str, Layer], config: RunConfig) -> str:
     """Why the slow pass does not run ("" when it does)."""
     if config.slow_window_s <= 0:
         return "slow_window = off"
-    if config.posts is None and (config.accounts is None or config.min_creation_burst <= 0):
-        return ("no posts table and no accounts table with min_creation_burst: over days, only "
-                "the authors' diversity or a sign-up burst tells a farm from one creator's fans")
+    if config.posts is None and config.min_same_action_share <= 0 and (
+            config.accounts is None or config.min_creation_burst <= 0):
+        return ("no posts table, min_same_action_share = 0 and no accounts table with "
+                "min_creation_burst: over days, only the authors' diversity, bundles or a "
+                "sign-up burst tell a farm from one creator's fans")
     engage = layers.get("engage")
     if engage is None or len(engage.interactions) == 0:
         return "no engage layer (the slow pass pairs generic engagements only)"

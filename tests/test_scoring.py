@@ -45,7 +45,7 @@ def test_without_posts_a_sign_up_burst_is_needed(world):
     created = {a: start + pd.Timedelta(hours=i) for i, a in enumerate(FARM)}  # one batch
     created |= {a: start - pd.Timedelta(days=100 * (i + 1)) for i, a in enumerate(FANS)}
     accounts = pd.DataFrame({"account_id": list(created), "created_at": list(created.values())})
-    scored = _scored(world, with_posts=False, accounts=accounts)
+    scored = _scored(world, with_posts=False, accounts=accounts, min_same_action_share=0.0)
     assert sorted(scored.flagged_accounts["account_id"]) == FARM
     cohort_of = scored.memberships.set_index("account_id")["cohort_id"]
     by_id = scored.cohorts.set_index("cohort_id")
@@ -54,9 +54,10 @@ def test_without_posts_a_sign_up_burst_is_needed(world):
     assert farm["creation_spread_days"] == pytest.approx((len(FARM) - 1) / 2 / 24)  # IQR, days
     assert fans["creation_burst_share"] == 1 / len(FANS)
     assert fans["creation_spread_days"] == pytest.approx(100 * (len(FANS) - 1) / 2)
-    assert (f"no sign-up burst: at most {1 / len(FANS):.0%} of members created within "
-            "3 days (< 25%)") in fans["explanation"]
-    off = _scored(world, with_posts=False, accounts=accounts, min_creation_burst=0.0)
+    assert (f"authors unknown (no posts table), no sign-up burst (at most {1 / len(FANS):.0%}"
+            " of members created within 3 days, < 25%)") in fans["explanation"]
+    off = _scored(world, with_posts=False, accounts=accounts, min_creation_burst=0.0,
+                  min_same_action_share=0.0)
     assert set(FANS) <= set(off.flagged_accounts["account_id"])
 
 
@@ -159,3 +160,34 @@ def test_ties_spread_over_many_authors_are_flagged():
     row = scored_cohorts(*_clique(spread), n_actions=10_000, posts=posts).cohorts.iloc[0]
     assert row["effective_targets"] == 6.0 and row["effective_authors"] == 6.0
     assert row["flagged"]
+
+
+def test_without_authors_a_cohort_needs_a_burst_or_bundles():
+    import pandas as pd
+
+    from graphs.explanations import flag_reasons
+
+    rules = dict(min_size=5, min_shared_targets=5, min_density=0.1, min_lift=3.0,
+                 max_cohort_p=1e-6, min_authors=5, max_top_author_share=0.5,
+                 min_effective_authors=5.0, min_effective_targets=5.0,
+                 min_creation_burst=0.25, min_same_action_share=0.8)
+    base = {"lift": 10.0, "cohort_p_value": 1e-9, "size": 20, "density": 0.5,
+            "shared_targets": 20, "effective_targets": 15.0, "n_authors": pd.NA,
+            "top_author_share": float("nan"), "effective_authors": float("nan")}
+
+    def reasons(**row):
+        return flag_reasons(pd.Series(base | row), **rules)
+
+    assert reasons(creation_burst_share=0.4, same_action_share=0.6) == []  # burst
+    assert reasons(creation_burst_share=0.1, same_action_share=0.9) == []  # bundles
+    assert reasons(creation_burst_share=float("nan"), same_action_share=0.9) == []
+    assert reasons(creation_burst_share=0.1, same_action_share=0.6) == [
+        "authors unknown (no posts table), no sign-up burst (at most 10% of members created "
+        "within 3 days, < 25%) and no single-action bundles (60% of tied pairs did the same "
+        "action, < 80%)"]
+    assert reasons(creation_burst_share=float("nan"), same_action_share=0.6) == [
+        "authors unknown (no posts table), no single-action bundles (60% of tied pairs did "
+        "the same action, < 80%)"]
+    off = rules | {"min_creation_burst": 0.0, "min_same_action_share": 0.0}
+    row = pd.Series(base | {"creation_burst_share": 0.1, "same_action_share": 0.6})
+    assert flag_reasons(row, **off) == []

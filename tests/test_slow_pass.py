@@ -95,11 +95,21 @@ def test_without_the_slow_pass_nothing_is_flagged(world):
     assert manifest["parameters"]["slow_window_s"] == 0
 
 
-def test_without_posts_the_slow_pass_does_not_run(world):
+def test_without_posts_or_farm_signs_the_slow_pass_does_not_run(world):
     log, _, tmp = world
-    result = run(load_config(None, inputs=[str(log)], out=tmp / "no-posts"))
+    result = run(load_config(None, inputs=[str(log)], out=tmp / "no-posts",
+                             min_same_action_share=0.0))
     assert result.manifest["cohorts"]["n_flagged"] == 0
     assert result.manifest["projection"]["slow_pass"]["reason"].startswith("no posts table")
+
+
+def test_without_posts_single_action_bundles_stand_in_for_the_authors(world):
+    log, _, tmp = world  # the farm's orders are all likes; so are the organic accounts'
+    result = run(load_config(None, inputs=[str(log)], out=tmp / "no-posts-bundles"))
+    flagged = pd.read_csv(result.out / "flagged_accounts.csv")
+    assert set(flagged["account_id"]) <= set(FARM) and len(flagged) >= 12
+    cohorts = pd.read_csv(result.out / "cohorts.csv")
+    assert cohorts.loc[cohorts["flagged"], "same_action_share"].tolist() == [1.0]
 
 
 def _accounts(tmp: Path, name: str, farm_days: list[float]) -> Path:
@@ -118,8 +128,8 @@ def _accounts(tmp: Path, name: str, farm_days: list[float]) -> Path:
 def test_without_posts_a_sign_up_burst_stands_in_for_the_authors(world, farm_days, flagged):
     log, _, tmp = world
     accounts = _accounts(tmp, f"accounts-{flagged}", farm_days)
-    result = run(load_config(None, inputs=[str(log)], accounts=accounts,
-                             out=tmp / f"no-posts-{flagged}"))
+    result = run(load_config(None, inputs=[str(log)], accounts=accounts,  # bundles off: all
+                             out=tmp / f"no-posts-{flagged}", min_same_action_share=0.0))  # likes
     assert result.manifest["projection"]["slow_pass"]["enabled"]
     cohorts = pd.read_csv(result.out / "cohorts.csv")
     farm = cohorts[cohorts["pass"].eq("slow")]  # the slow pass keeps its flagged cohorts
@@ -128,8 +138,8 @@ def test_without_posts_a_sign_up_burst_stands_in_for_the_authors(world, farm_day
         assert farm["creation_burst_share"].iat[0] == 1.0
         assert set(pd.read_csv(result.out / "flagged_accounts.csv")["account_id"]) <= set(FARM)
         page = (result.out / "cohorts" / f"cohort_{farm['cohort_id'].iat[0]}.html").read_text()
-        assert "the sign-up burst decided the flag" in page
-        assert "without one, at least 0.25 of the members were created within 3 days" in page
+        assert "the sign-up burst counted for the flag" in page
+        assert "the cohort also shows a sign-up burst (≥ 0.25 of its members created" in page
 
 
 def test_slow_window_is_parsed_and_checked():
