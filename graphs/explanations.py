@@ -57,7 +57,9 @@ def _uncorroborated(row: pd.Series, min_burst: float, min_same: float) -> list[s
     if min_same > 0:
         missing.append(f"no single-action bundles ({same:.0%} of tied pairs did the same "
                        f"action, < {min_same:.0%})")
-    return [f"authors unknown (no posts table), {' and '.join(missing)}"] if missing else []
+    why = "authors unknown (no posts table)" if pd.isna(row["n_authors"]) else (
+        "weak ties need a second farm sign")
+    return [f"{why}, {' and '.join(missing)}"] if missing else []
 
 
 def explanation(row, reasons: list[str]) -> str:

@@ -34,6 +34,7 @@ def scored_cohorts(
     min_authors: int = 5, max_top_author_share: float = 0.5, min_member_lift: float = 2.0,
     min_effective_authors: float = 5.0, min_effective_targets: float = 5.0,
     min_creation_burst: float = 0.25, min_same_action_share: float = 0.8,
+    require_farm_sign: bool | None = None,
 ) -> ScoredCohorts:
     """Score each cluster and decide which cohorts to flag.
 
@@ -60,6 +61,9 @@ def scored_cohorts(
     ``min_same_action_share`` of its tied action pairs being the same action (a farm
     delivers bundles of one action — likes, or follows —: 0.95–1.0 measured, fans who like
     and comment 0.53–0.64; uninformative when the log has one action type).
+    ``require_farm_sign`` asks for that second sign even with ``posts`` (the slow pass,
+    whose weak ties and split clusters let small organic groups through on lift alone);
+    ``None`` asks for it when ``posts`` is ``None``.
     The score is the lift.
 
     Before scoring, each member's own ties into its cluster are tested the same way: a
@@ -113,13 +117,14 @@ def scored_cohorts(
     features = features.join(_group_test(clusters, inner_edges, activity, n_actions))
     features = features.join(cohort_features(clusters, edges, evidence, inner_edges,
                                              inner_evidence))
+    sign = posts is None if require_farm_sign is None else require_farm_sign
     rules = dict(min_size=min_size, min_shared_targets=min_shared_targets,
                  min_density=min_density, min_lift=min_lift, max_cohort_p=max_cohort_p,
                  min_authors=min_authors, max_top_author_share=max_top_author_share,
                  min_effective_authors=min_effective_authors,
                  min_effective_targets=min_effective_targets,
-                 min_creation_burst=min_creation_burst if posts is None else 0.0,
-                 min_same_action_share=min_same_action_share if posts is None else 0.0)
+                 min_creation_burst=min_creation_burst if sign else 0.0,
+                 min_same_action_share=min_same_action_share if sign else 0.0)
     features["score"] = features["lift"].round(6)
     reasons = pd.Series([flag_reasons(row, **rules) for _, row in features.iterrows()],
                         index=features.index, dtype=object)

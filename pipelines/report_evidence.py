@@ -155,7 +155,11 @@ def methodology(cohort: pd.Series, parameters: dict) -> list[str]:
         *([f"Slow pass: this cohort was found by the second pass, which pairs engagements up "
            f"to {p['window_s']} seconds apart but only on posts with at most {p['max_crowd']} "
            "engagers in that window, among the accounts the first pass did not flag — for "
-           "farms that spread each order over days."] if cohort.get("pass") == "slow" else []),
+           "farms that spread each order over days. Its ties are weaker, so its cohorts also "
+           f"need a lift of at least {parameters.get('slow_min_lift', '—')} and a second sign "
+           f"of a farm: a sign-up burst (≥ {p['min_creation_burst']} of the members created "
+           f"within 3 days) or single-action bundles (≥ {p['min_same_action_share']} of the "
+           "tied action pairs the same action)."] if cohort.get("pass") == "slow" else []),
         "This cohort: " + _verdict(cohort),
     ]
 
@@ -165,7 +169,8 @@ def burst_decided(cohort: pd.Series, parameters: dict) -> bool:
     table gave the authors)."""
     threshold = float(parameters.get("min_creation_burst") or 0)
     burst = cohort.get("creation_burst_share")
-    return (parameters.get("posts") is None and "posts" in parameters and threshold > 0
+    without_posts = parameters.get("posts") is None and "posts" in parameters
+    return ((without_posts or cohort.get("pass") == "slow") and threshold > 0
             and pd.notna(burst) and float(burst) >= threshold)
 
 

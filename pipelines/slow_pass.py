@@ -73,7 +73,8 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
                      n_actions=slow.stats["n_actions"],
                      min_member_lift=config.slow_min_member_lift,
                      min_density=max(config.min_density, config.slow_min_density),
-                     min_lift=max(config.min_lift, config.slow_min_lift))
+                     min_lift=max(config.min_lift, config.slow_min_lift),
+                     require_farm_sign=True)
 
     note = (f" (slow pass: engagements up to {config.slow_window_s / 86400:g} d apart on "
             f"targets with at most {config.slow_max_crowd} engagers)")

@@ -162,6 +162,14 @@ def test_ties_spread_over_many_authors_are_flagged():
     assert row["flagged"]
 
 
+def test_a_farm_sign_can_be_required_with_posts(world):
+    scored = _scored(world, require_farm_sign=True, min_same_action_share=1.01)
+    assert scored.flagged_accounts.empty
+    assert ("weak ties need a second farm sign, no single-action bundles (100% of tied pairs "
+            "did the same action, < 101%)") in scored.cohorts.iloc[0]["explanation"]
+    assert sorted(_scored(world, require_farm_sign=True).flagged_accounts["account_id"]) == FARM
+
+
 def test_without_authors_a_cohort_needs_a_burst_or_bundles():
     import pandas as pd
 

@@ -83,6 +83,7 @@ def test_the_slow_cohort_page_states_the_slow_window(world):
     assert len(html) == 1
     assert "Co-engagement window 604800 s" in html[0]
     assert "within 604800 seconds of each other" in html[0]
+    assert "need a lift of at least 4.5 and a second sign of a farm" in html[0]
     assert "Co-engagement window 3600 s" not in html[0]
 
 
