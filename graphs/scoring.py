@@ -60,7 +60,8 @@ def scored_cohorts(
     0.37–0.54 measured on the generator, fandoms 0.05–0.10; needs ``accounts``), or at least
     ``min_same_action_share`` of its tied action pairs being the same action (a farm
     delivers bundles of one action — likes, or follows —: 0.95–1.0 measured, fans who like
-    and comment 0.53–0.64; uninformative when the log has one action type).
+    and comment 0.53–0.64; not asked for when all of ``evidence`` reaches that share too, as
+    in a log of one action type: :func:`bundles_uninformative`).
     ``require_farm_sign`` asks for that second sign even with ``posts`` (the slow pass,
     whose weak ties and split clusters let small organic groups through on lift alone);
     ``None`` asks for it when ``posts`` is ``None``.
@@ -118,6 +119,8 @@ def scored_cohorts(
     features = features.join(cohort_features(clusters, edges, evidence, inner_edges,
                                              inner_evidence))
     sign = posts is None if require_farm_sign is None else require_farm_sign
+    if bundles_uninformative(evidence, min_same_action_share):
+        min_same_action_share = 0.0
     rules = dict(min_size=min_size, min_shared_targets=min_shared_targets,
                  min_density=min_density, min_lift=min_lift, max_cohort_p=max_cohort_p,
                  min_authors=min_authors, max_top_author_share=max_top_author_share,
@@ -133,6 +136,19 @@ def scored_cohorts(
         explanation(row, why) for row, why in zip(features.itertuples(), reasons, strict=True)
     ]
     return ranked_cohorts(features.drop(columns=["action"]), clusters)
+
+
+def bundles_uninformative(evidence: pd.DataFrame, min_same_action_share: float) -> bool:
+    """True when tied action pairs in general are the same action at least as often as a
+    bundle needs (a log of likes only): the bundle sign then tells nothing.
+
+    >>> ev = pd.DataFrame({"action_a": ["like", "like"], "action_b": ["like", "comment"]})
+    >>> bundles_uninformative(ev, 0.8), bundles_uninformative(ev, 0.4)
+    (False, True)
+    """
+    if "action_b" not in evidence or evidence.empty:
+        return True
+    return bool((evidence["action_a"] == evidence["action_b"]).mean() >= min_same_action_share)
 
 
 def pruned_members(clusters: pd.DataFrame, edges: pd.DataFrame, activity: pd.DataFrame, *,

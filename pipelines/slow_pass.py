@@ -45,15 +45,28 @@ def slow_skipped(layers: dict[str, Layer], config: RunConfig) -> str:
     """Why the slow pass does not run ("" when it does)."""
     if config.slow_window_s <= 0:
         return "slow_window = off"
-    if config.posts is None and config.min_same_action_share <= 0 and (
-            config.accounts is None or config.min_creation_burst <= 0):
-        return ("no posts table, min_same_action_share = 0 and no accounts table with "
-                "min_creation_burst: over days, only the authors' diversity, bundles or a "
-                "sign-up burst tell a farm from one creator's fans")
     engage = layers.get("engage")
     if engage is None or len(engage.interactions) == 0:
         return "no engage layer (the slow pass pairs generic engagements only)"
+    if config.posts is not None or (config.accounts is not None and config.min_creation_burst > 0):
+        return ""
+    chance = same_action_chance(engage)
+    if chance >= config.min_same_action_share:
+        return ("no posts table, no accounts table with min_creation_burst, and bundles tell "
+                f"nothing (two engagements are the same action with chance {chance:.2f} >= "
+                "min_same_action_share): over days, only authors, a sign-up burst or bundles "
+                "tell a farm from one creator's fans")
     return ""
+
+
+def same_action_chance(layer: Layer) -> float:
+    """Chance that two engagements of the same target are the same action: Σ n² over
+    (target, action) counts / Σ n² over target counts (1 when each target takes one action,
+    as hashtags are only used and domains only shared)."""
+    rows = layer.interactions
+    per_action = rows.groupby(["target_id", "action"], observed=True).size().astype(float)
+    per_target = per_action.groupby(level="target_id", observed=True).sum()
+    return float((per_action**2).sum() / max((per_target**2).sum(), 1.0))
 
 
 def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataFrame,

@@ -162,6 +162,17 @@ def test_ties_spread_over_many_authors_are_flagged():
     assert row["flagged"]
 
 
+def test_without_posts_bundles_tell_a_farm_from_fans_who_like_and_comment(world):
+    interactions, posts = world
+    fan = interactions["account_id"].isin(FANS[::2])
+    mixed = (interactions.assign(action=interactions["action"].where(~fan, "comment")), posts)
+    scored = _scored(mixed, with_posts=False)
+    assert sorted(scored.flagged_accounts["account_id"]) == FARM
+    fans = scored.cohorts[~scored.cohorts["flagged"]].iloc[0]
+    assert fans["same_action_share"] < 0.8 and "no single-action bundles" in fans["explanation"]
+    assert set(FANS) <= set(_scored(world, with_posts=False).flagged_accounts["account_id"])
+
+
 def test_a_farm_sign_can_be_required_with_posts(world):
     scored = _scored(world, require_farm_sign=True, min_same_action_share=1.01)
     assert scored.flagged_accounts.empty

@@ -97,20 +97,13 @@ def test_without_the_slow_pass_nothing_is_flagged(world):
 
 
 def test_without_posts_or_farm_signs_the_slow_pass_does_not_run(world):
-    log, _, tmp = world
-    result = run(load_config(None, inputs=[str(log)], out=tmp / "no-posts",
-                             min_same_action_share=0.0))
+    log, _, tmp = world  # every engagement is a like: bundles tell nothing, no accounts table
+    result = run(load_config(None, inputs=[str(log)], out=tmp / "no-posts"))
     assert result.manifest["cohorts"]["n_flagged"] == 0
-    assert result.manifest["projection"]["slow_pass"]["reason"].startswith("no posts table")
-
-
-def test_without_posts_single_action_bundles_stand_in_for_the_authors(world):
-    log, _, tmp = world  # the farm's orders are all likes; so are the organic accounts'
-    result = run(load_config(None, inputs=[str(log)], out=tmp / "no-posts-bundles"))
-    flagged = pd.read_csv(result.out / "flagged_accounts.csv")
-    assert set(flagged["account_id"]) <= set(FARM) and len(flagged) >= 12
-    cohorts = pd.read_csv(result.out / "cohorts.csv")
-    assert cohorts.loc[cohorts["flagged"], "same_action_share"].tolist() == [1.0]
+    reason = result.manifest["projection"]["slow_pass"]["reason"]
+    assert reason.startswith("no posts table, no accounts table with min_creation_burst, and "
+                             "bundles tell nothing (two engagements are the same action with "
+                             "chance 1.00 >= min_same_action_share)")
 
 
 def _accounts(tmp: Path, name: str, farm_days: list[float]) -> Path:
@@ -147,3 +140,14 @@ def test_slow_window_is_parsed_and_checked():
     assert load_config(None, inputs=["x"], out="o", slow_window="2d").slow_window_s == 172800
     with pytest.raises(InputError, match="window: expected a duration like 90s"):
         load_config(None, inputs=["x"], out="o", slow_window="soon")
+
+
+def test_same_action_chance_is_per_target():
+    from graphs.multiplex import Layer
+    from pipelines.slow_pass import same_action_chance
+
+    rows = pd.DataFrame({"target_id": ["t1", "t1", "t1", "t2"],
+                         "action": ["like", "like", "comment", "share"]})
+    assert same_action_chance(Layer(rows, 3600)) == (2**2 + 1 + 1) / (3**2 + 1)
+    one_action_per_target = rows.assign(action=["like", "like", "like", "share"])
+    assert same_action_chance(Layer(one_action_per_target, 3600)) == 1.0
