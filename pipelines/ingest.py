@@ -7,6 +7,7 @@ Every value is read as text so that typing and validation happen in one place
 
 from __future__ import annotations
 
+import bz2
 import collections
 import csv
 import datetime as dt
@@ -14,6 +15,7 @@ import difflib
 import glob
 import gzip
 import io
+import lzma
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -121,8 +123,12 @@ def _delimiter_hint(header: str) -> str:
     return f"; it looks delimited by {ch!r}"
 
 
+COMPRESSED = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
+"""Openers of compressed CSVs by suffix (the adapters read them through pandas)."""
+
+
 def csv_header(path: Path) -> tuple[list[str], str]:
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    opener = COMPRESSED.get(path.suffix.lower(), open)
     try:
         with opener(path, "rb") as fh:
             first = fh.readline(1 << 20).decode("utf-8-sig", errors="replace")

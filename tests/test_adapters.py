@@ -33,6 +33,21 @@ def test_sniffed_format(name, fmt):
     assert sniffed_format(FIXTURES / name) == fmt
 
 
+@pytest.mark.parametrize("suffix", [".gz", ".xz", ".bz2"])
+def test_compressed_ira_export_is_sniffed_and_read(tmp_path, suffix):
+    import bz2
+    import gzip
+    import lzma
+
+    opener = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}[suffix]
+    path = tmp_path / f"ira_sample.csv{suffix}"
+    with opener(path, "wb") as fh:
+        fh.write((FIXTURES / "ira_sample.csv").read_bytes())
+    assert sniffed_format(path) == "ira"
+    plain = read_inputs([FIXTURES / "ira_sample.csv"], {}).raw.drop_columns(["source"])
+    assert read_inputs([path], {}).raw.drop_columns(["source"]).equals(plain)
+
+
 def test_cnt_reposts_replies_texts_and_links():
     assert rows("cnt_sample.csv") == [
         (2, "u1", "Vote early, vote often! https://www.example.org/vote/?utm_source=tw",

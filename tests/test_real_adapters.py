@@ -29,6 +29,7 @@ def test_ira_sample_gives_retweet_text_hashtag_mention_layers(tmp_path):
         head = [next(src) for _ in range(5001)]
     sample.write_text("".join(head), encoding="utf-8")
     assert sniffed_format(sample) == "ira"
+    assert sniffed_format(IRA) == "ira"  # the xz-compressed original (header read via lzma)
     adapted = read_inputs([sample], {})
     valid = validated_interactions(adapted.raw)
     assert valid.rejected.num_rows == 0
