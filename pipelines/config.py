@@ -59,6 +59,9 @@ class RunConfig:
     slow_min_lift: float = 4.5
     """Slow pass: cohorts need this lift (split clusters are chosen for density, which lifts
     organic groups to 3-4; slow farm cohorts measured 4.9-8.0)."""
+    slow_min_size: int = 20
+    """Slow pass: cohorts need this many accounts (weak ties add up to evidence only over many
+    accounts; the organic groups that split clusters let through had 6-12, slow farms 38+)."""
     slow_split_above: int = 300
     """Slow pass: clusters with more accounts are clustered again on their own edges (0: off)."""
     max_cluster_edge_p: float = 1.0

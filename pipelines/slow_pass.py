@@ -87,6 +87,7 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
                      min_member_lift=config.slow_min_member_lift,
                      min_density=max(config.min_density, config.slow_min_density),
                      min_lift=max(config.min_lift, config.slow_min_lift),
+                     min_size=max(config.min_size, config.slow_min_size),
                      require_farm_sign=True)
 
     note = (f" (slow pass: engagements up to {config.slow_window_s / 86400:g} d apart on "
@@ -141,6 +142,7 @@ def slow_stats(slow: CoEngagement | None, config: RunConfig, scored: ScoredCohor
             "min_member_lift": config.slow_min_member_lift,
             "min_density": max(config.min_density, config.slow_min_density),
             "min_lift": max(config.min_lift, config.slow_min_lift),
+            "min_size": max(config.min_size, config.slow_min_size),
             "split_above": config.slow_split_above,
             **{k: slow.stats[k] for k in ("n_actions", "action_pairs_enumerated",
                                           "hub_actions_skipped", "edges_kept")},

@@ -16,18 +16,18 @@ from pipelines.run import run
 from tests.worlds import write_world
 
 T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-FARM = [f"farm{i:02d}" for i in range(16)]
+FARM = [f"farm{i:02d}" for i in range(24)]
 
 
 def evasive_world(tmp_path: Path) -> tuple[Path, Path]:
-    """16 farm accounts deliver 10 orders (7 random accounts each, 3 h apart: no two likes
+    """24 farm accounts deliver 10 orders (10 random accounts each, 3 h apart: no two likes
     of an order within an hour) for 10 customers; 300 organic accounts like 5 posts each,
     picked by popularity, at random times over a week."""
     rng = np.random.default_rng(7)
     rows = []
     for k in range(10):
         start = T0 + dt.timedelta(hours=float(rng.uniform(0, 120)))
-        for n, acc in enumerate(rng.choice(FARM, size=7, replace=False)):
+        for n, acc in enumerate(rng.choice(FARM, size=10, replace=False)):
             rows.append((acc, f"order{k}", "like", start + dt.timedelta(hours=3 * n)))
     popularity = 1.0 / np.arange(1, 61)
     for i in range(300):
@@ -55,7 +55,7 @@ def test_the_slow_pass_finds_the_farm_the_hour_window_cannot_see(world):
     flagged = pd.read_csv(result.out / "flagged_accounts.csv")
     cohorts = pd.read_csv(result.out / "cohorts.csv")
     assert set(flagged["account_id"]) <= set(FARM)
-    assert len(flagged) >= 12
+    assert len(flagged) >= 20
     slow = cohorts[cohorts["flagged"]]
     assert slow["pass"].tolist() == ["slow"]
     assert "slow pass: engagements up to 7 d apart" in slow["explanation"].iloc[0]
@@ -116,8 +116,8 @@ def _accounts(tmp: Path, name: str, farm_days: list[float]) -> Path:
 
 
 @pytest.mark.parametrize(("farm_days", "flagged"), [
-    ([40 + 0.1 * i for i in range(16)], True),   # made in one batch: a sign-up burst
-    ([100.0 * i + 7 for i in range(16)], False),  # created years apart: could be fans
+    ([40 + 0.1 * i for i in range(len(FARM))], True),   # made in one batch: a sign-up burst
+    ([100.0 * i + 7 for i in range(len(FARM))], False),  # created years apart: could be fans
 ])
 def test_without_posts_a_sign_up_burst_stands_in_for_the_authors(world, farm_days, flagged):
     log, _, tmp = world
@@ -151,3 +151,9 @@ def test_same_action_chance_is_per_target():
     assert same_action_chance(Layer(rows, 3600)) == (2**2 + 1 + 1) / (3**2 + 1)
     one_action_per_target = rows.assign(action=["like", "like", "like", "share"])
     assert same_action_chance(Layer(one_action_per_target, 3600)) == 1.0
+
+
+def test_slow_cohorts_need_slow_min_size_accounts(world):
+    result = _run(world, "min-size", slow_min_size=len(FARM) + 1)
+    assert result.manifest["cohorts"]["n_flagged"] == 0
+    assert result.manifest["projection"]["slow_pass"]["min_size"] == len(FARM) + 1
