@@ -1,11 +1,13 @@
 """Where the time and memory of one run go: wall time and peak RSS per call, in-process.
 
-Usage: python benchmarks/profile_run.py [--tables-only] -- cohortscan-run-arguments...
+Usage: python benchmarks/profile_run.py [--tables-only] [--inner] -- cohortscan-run-arguments...
 
 Wraps the step functions that :func:`pipelines.run.run` calls (by their names in
 ``pipelines.run``) with a timer; a thread samples the process's resident set size every
 50 ms. Prints one line per call: name, seconds, RSS at its start and end, and the highest
-RSS sampled while it ran (so the step holding the run's peak is named). Not a test.
+RSS sampled while it ran (so the step holding the run's peak is named). ``--inner`` also
+wraps the calls inside scoring (:data:`INNER`, ``module:function`` where it is looked up;
+names a tree does not have are skipped) and prints their totals per name at the end. Not a test.
 """
 
 from __future__ import annotations
@@ -31,6 +33,14 @@ WRAPPED = ("read_inputs", "validated_interactions", "read_posts", "read_accounts
            "write_tables", "write_report", "write_bundles", "write_json", "_rejected",
            "_manifest", "slow_projection", "scored_passes", "with_slow_evidence")
 SKIPPED = ("write_report", "write_bundles", "write_graphs")
+INNER = ("pipelines.slow_pass:scored_cohorts", "pipelines.slow_pass:leiden_clusters",
+         "pipelines.slow_pass:split_large_clusters", "pipelines.slow_pass:pass_index",
+         "graphs.scoring:pruned_members", "graphs.scoring:_internal",
+         "graphs.scoring:_features", "graphs.scoring:_group_test",
+         "graphs.scoring:cohort_features", "graphs.scoring:_author_features",
+         "graphs.scoring:ranked_cohorts", "graphs.scoring:internal_rows",
+         "graphs.cohort_features:_inside_share", "graphs.passes:_rescored",
+         "graphs.passes:_merged")
 
 
 class Sampler(threading.Thread):
@@ -50,24 +60,42 @@ class Sampler(threading.Thread):
         return max(self.samples[mark:] + [self.proc.memory_info().rss])
 
 
-def _wrap(name: str, fn, sampler: Sampler):
+def _wrap(name: str, fn, sampler: Sampler, totals: dict | None = None):
     @functools.wraps(fn)
     def timed(*args, **kwargs):
         mark, rss0, started = len(sampler.samples), sampler.proc.memory_info().rss, time.time()
         result = fn(*args, **kwargs)
         rss1, peak = sampler.proc.memory_info().rss, sampler.peak_since(mark)
-        print(f"{name:24s} {time.time() - started:8.2f} s  rss {rss0 / GIB:5.2f} -> "
-              f"{rss1 / GIB:5.2f} GiB  peak {peak / GIB:5.2f}", file=sys.stderr, flush=True)
+        seconds = time.time() - started
+        if totals is None:
+            print(f"{name:24s} {seconds:8.2f} s  rss {rss0 / GIB:5.2f} -> "
+                  f"{rss1 / GIB:5.2f} GiB  peak {peak / GIB:5.2f}", file=sys.stderr, flush=True)
+        else:  # calls, seconds, largest transient (peak above the RSS at the call's start)
+            calls, total, rise = totals.get(name, (0, 0.0, 0))
+            totals[name] = (calls + 1, total + seconds, max(rise, peak - rss0))
         return result
     return timed
 
 
+def _wrap_inner(sampler: Sampler, totals: dict) -> None:
+    import importlib
+
+    for spec in INNER:
+        module_name, name = spec.split(":")
+        module = importlib.import_module(module_name)
+        if hasattr(module, name):
+            setattr(module, name, _wrap(spec, getattr(module, name), sampler, totals))
+
+
 def main() -> None:
     args = sys.argv[1:]
-    tables_only = "--tables-only" in args
-    args = [a for a in args if a not in ("--tables-only", "--")]
+    tables_only, inner = "--tables-only" in args, "--inner" in args
+    args = [a for a in args if a not in ("--tables-only", "--inner", "--")]
     sampler = Sampler()
     sampler.start()
+    totals: dict = {}
+    if inner:
+        _wrap_inner(sampler, totals)
     for name in WRAPPED:
         if tables_only and name in SKIPPED:
             setattr(run_module, name, lambda *a, **k: None)
@@ -79,6 +107,9 @@ def main() -> None:
     try:
         app(["run", *args])
     except SystemExit as exc:
+        for name, (calls, seconds, rise) in totals.items():
+            print(f"  {name:44s} {calls:3d} calls {seconds:8.2f} s  transient "
+                  f"+{rise / GIB:5.2f} GiB", file=sys.stderr)
         print(f"exit {exc.code}; wall {time.time() - started:.1f} s, peak RSS "
               f"{max(sampler.samples) / GIB:.2f} GiB", file=sys.stderr)
 

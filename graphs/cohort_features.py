@@ -9,20 +9,22 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from graphs.pass_codes import InnerRows, PassCodes, member_ties
 
-def cohort_features(clusters: pd.DataFrame, edges: pd.DataFrame, evidence: pd.DataFrame,
-                    inner_edges: pd.DataFrame, inner_evidence: pd.DataFrame) -> pd.DataFrame:
+
+def cohort_features(clusters: pd.DataFrame, members: np.ndarray, inner: InnerRows,
+                    codes: PassCodes) -> pd.DataFrame:
     """Lockstep coverage, timing against the background, and how exclusive the ties are.
 
     Parameters
     ----------
     clusters : pandas.DataFrame
         ``account_id, cluster``.
-    edges, evidence : pandas.DataFrame
-        All kept edges (``account_a, account_b, shared_targets``) and their evidence
-        (``account_a, account_b, target_id, dt_s``).
-    inner_edges, inner_evidence : pandas.DataFrame
-        The rows of ``edges``/``evidence`` inside a cluster, with its id in ``cluster``.
+    members : numpy.ndarray
+        Code of each account of ``clusters`` (:func:`graphs.pass_codes.account_codes`).
+    inner, codes
+        The pass's edges and evidence inside the clusters (:func:`graphs.pass_codes.inner_rows`)
+        and its codes (:func:`graphs.pass_codes.pass_codes`: all its edges and evidence).
 
     Returns
     -------
@@ -36,42 +38,47 @@ def cohort_features(clusters: pd.DataFrame, edges: pd.DataFrame, evidence: pd.Da
 
     Examples
     --------
+    >>> from graphs.pass_codes import account_codes, inner_rows, pass_codes
     >>> clusters = pd.DataFrame({"account_id": list("abc"), "cluster": [0, 0, 0]})
     >>> edges = pd.DataFrame({"account_a": ["a", "a", "b", "c"],
     ...     "account_b": ["b", "c", "c", "x"], "shared_targets": [2, 1, 1, 2]})
     >>> evidence = pd.DataFrame({"account_a": ["a", "a", "a", "b", "c", "c"],
     ...     "account_b": ["b", "b", "c", "c", "x", "x"], "target_id": list("pqppst"),
-    ...     "dt_s": [10.0, 20.0, 30.0, 40.0, 500.0, 700.0]})
-    >>> inner = edges.iloc[:3].assign(cluster=0)
-    >>> inner_ev = evidence.iloc[:4].assign(cluster=0)
-    >>> cohort_features(clusters, edges, evidence, inner, inner_ev).round(3).to_dict("index")
+    ...     "action_a": "like", "dt_s": [10.0, 20.0, 30.0, 40.0, 500.0, 700.0]})
+    >>> activity = pd.DataFrame({"account_id": list("abcx"), "n_actions": 1.0,
+    ...                          "crowd_sum": 1.0})
+    >>> codes = pass_codes(edges, evidence, activity)
+    >>> members = account_codes(codes, clusters["account_id"])
+    >>> inner = inner_rows(codes, members, clusters["cluster"].to_numpy())
+    >>> cohort_features(clusters, members, inner, codes).round(3).to_dict("index")
     {0: {'lockstep_coverage': 0.833, 'dt_vs_background': 0.714, 'inside_share': 1.0}}
     """
     size = clusters.groupby("cluster").size()
-    tied = pd.concat([inner_evidence[["cluster", "target_id", "account_a"]].set_axis(
-        ["cluster", "target_id", "account"], axis=1), inner_evidence[
-        ["cluster", "target_id", "account_b"]].set_axis(["cluster", "target_id", "account"],
-                                                        axis=1)]).drop_duplicates()
-    per_target = tied.groupby(["cluster", "target_id"]).size()
+    per_target = _tied_accounts(inner, len(codes.accounts) + 1)
     coverage = (per_target / size.reindex(per_target.index.get_level_values("cluster"))
                 .to_numpy()).groupby(level="cluster").mean()
-    background = float(evidence["dt_s"].median()) if len(evidence) else np.nan
-    dt_ratio = inner_evidence.groupby("cluster")["dt_s"].median() / background
+    dt_ratio = inner.evidence.groupby("cluster")["dt_s"].median() / codes.background_dt_s
     return pd.DataFrame({"lockstep_coverage": coverage, "dt_vs_background": dt_ratio,
-                         "inside_share": _inside_share(clusters, edges, inner_edges)}
+                         "inside_share": _inside_share(clusters, members, inner, codes)}
                         ).reindex(size.index).round(6)
 
 
-def _inside_share(clusters: pd.DataFrame, edges: pd.DataFrame,
-                  inner_edges: pd.DataFrame) -> pd.Series:
+def _tied_accounts(inner: InnerRows, n_codes: int) -> pd.Series:
+    """Distinct members tied on each (cluster, target) of the evidence inside, sorted by
+    both (a member's code and its target's make one int64 key: no string or frame dedupe)."""
+    evidence = inner.evidence[inner.evidence["target"] >= 0]
+    target = evidence["target"].to_numpy().astype("int64")
+    keys = np.unique(np.concatenate([target * n_codes + evidence[c].to_numpy()
+                                     for c in ("account_a", "account_b")]))
+    tied = pd.DataFrame({"cluster": inner.cluster_of[keys % n_codes],
+                         "target": keys // n_codes})
+    return tied.groupby(["cluster", "target"]).size()
+
+
+def _inside_share(clusters: pd.DataFrame, members: np.ndarray, inner: InnerRows,
+                  codes: PassCodes) -> pd.Series:
     """Median over members of (ties inside the cluster / all ties of the member)."""
-    def ties(table: pd.DataFrame) -> pd.Series:
-        return pd.concat([table.groupby("account_a")["shared_targets"].sum(),
-                          table.groupby("account_b")["shared_targets"].sum()]
-                         ).groupby(level=0).sum()
-    members = clusters.set_index("account_id")["cluster"]
-    everything = ties(edges.loc[edges["account_a"].isin(members.index)
-                                | edges["account_b"].isin(members.index)])
-    inside = ties(inner_edges).reindex(members.index, fill_value=0)
-    share = inside / everything.reindex(members.index).where(lambda s: s > 0)
-    return share.groupby(members).median()
+    inside = member_ties(inner.edges, len(codes.accounts))[members]
+    everything = codes.ties[members].astype(float)
+    share = inside / np.where(everything > 0, everything, np.nan)
+    return pd.Series(share).groupby(clusters["cluster"].to_numpy()).median()

@@ -56,10 +56,58 @@ def pair_groups(pairs: pd.DataFrame, group_of: pd.Series,
     return np.where((a == b) & (a >= 0), a, -1)
 
 
+def sorted_codes(column: pd.Series | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """The distinct values of a text column in sorted (code point) order, and each row's
+    code: the rank of its value among them (int32; ``-1`` for nulls). Grouping by code
+    orders groups as grouping by the text does.
+
+    >>> ids, codes = sorted_codes(pd.Series(["b", "a", None, "b"]))
+    >>> ids.to_pylist(), codes.tolist()
+    (['a', 'b'], [1, 0, -1, 1])
+    """
+    array = column if isinstance(column, pa.ChunkedArray) else text_array(column)
+    encoded = array.combine_chunks().dictionary_encode()
+    order = pc.sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(order.size, dtype="int32")
+    rank[order] = np.arange(order.size, dtype="int32")
+    index = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)
+    valid = encoded.indices.is_valid().to_numpy(zero_copy_only=False)
+    codes = np.where(valid, rank[index] if rank.size else 0, -1).astype("int32")
+    return encoded.dictionary.take(pa.array(order)), codes
+
+
+def run_codes(column: pd.Series, keys: pa.Array) -> np.ndarray:
+    """:func:`lookup_codes` of ``column`` into ``keys`` (int32 positions, ``-1`` for values
+    that are no key), looking up only the first row of each run of equal neighbours (an id
+    column of a table sorted by it has one run per id: at 10M rows the evidence's
+    ``account_a`` has 10.9M rows and ≈ 0.7M runs).
+
+    >>> run_codes(pd.Series(["b", "b", "a", "x", "b"]), pa.array(["a", "b"])).tolist()
+    [1, 1, 0, -1, 1]
+    """
+    array = text_array(column).combine_chunks()
+    heads = run_heads(array)
+    found = pc.index_in(array.take(pa.array(heads)), value_set=keys.cast(pa.large_string()))
+    codes = found.fill_null(-1).to_numpy(zero_copy_only=False).astype("int32")
+    return np.repeat(codes, np.diff(np.append(heads, len(array))))
+
+
+def run_heads(array: pa.Array) -> np.ndarray:
+    """Positions of the rows that differ from the row before (nulls always do).
+
+    >>> run_heads(pa.array(["a", "a", None, None, "b"])).tolist()
+    [0, 2, 3, 4]
+    """
+    if len(array) < 2:
+        return np.arange(len(array))
+    differs = pc.fill_null(pc.not_equal(array[1:], array[:-1]), True)
+    return np.flatnonzero(np.concatenate([[True], differs.to_numpy(zero_copy_only=False)]))
+
+
 def text_array(column: pd.Series) -> pa.ChunkedArray:
     """A text column as an Arrow ``large_string`` array (no copy for Arrow-backed columns)."""
-    if isinstance(column.dtype, pd.ArrowDtype) or str(column.dtype).startswith("string"):
+    if isinstance(column.dtype, (pd.ArrowDtype, pd.StringDtype)):  # pandas 3's "str" too
         array = pa.chunked_array(pa.array(column))
-    else:
-        array = pa.chunked_array([pa.array(column.astype(object).to_numpy())])
+    else:  # object: converted row by row
+        array = pa.chunked_array([pa.array(column.astype(object).to_numpy(), from_pandas=True)])
     return array.cast(pa.large_string())

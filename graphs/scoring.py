@@ -6,11 +6,11 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from graphs.cohort_features import cohort_features
 from graphs.explanations import explanation, flag_reasons
-from graphs.lookup import pair_groups, text_array
+from graphs.flag_features import flag_features
+from graphs.pass_codes import PassCodes, account_codes, inner_rows, member_ties, pass_codes
 from graphs.significance import tie_p_values
 
 
@@ -34,7 +34,7 @@ def scored_cohorts(
     min_authors: int = 5, max_top_author_share: float = 0.5, min_member_lift: float = 2.0,
     min_effective_authors: float = 5.0, min_effective_targets: float = 5.0,
     min_creation_burst: float = 0.25, min_same_action_share: float = 0.8,
-    require_farm_sign: bool | None = None,
+    require_farm_sign: bool | None = None, codes: PassCodes | None = None,
 ) -> ScoredCohorts:
     """Score each cluster and decide which cohorts to flag.
 
@@ -87,6 +87,9 @@ def scored_cohorts(
     accounts : pandas.DataFrame, optional
         ``account_id, created_at``: adds ``creation_spread_days`` (interquartile range) and
         ``creation_burst_share`` (largest share of members created within 3 days).
+    codes : PassCodes, optional
+        ``pass_codes(edges, evidence, activity, posts)`` (:mod:`graphs.pass_codes`) when
+        several scorings share the pass's tables: built here when not given.
 
     Returns
     -------
@@ -107,17 +110,17 @@ def scored_cohorts(
     shared targets; 2 accounts co-liked 2 targets, median 60 s apart, 50× the
     co-engagement expected by chance
     """
+    if codes is None:
+        codes = pass_codes(edges, evidence, activity, posts)
+    _check_codes(codes, edges, evidence, posts is not None)
     clusters = pruned_members(clusters, edges, activity, n_actions=n_actions,
-                              min_member_lift=min_member_lift)
+                              min_member_lift=min_member_lift, codes=codes)
     clusters = clusters[clusters.groupby("cluster")["account_id"].transform("size") >= 2]
-    cluster_of = clusters.set_index("account_id")["cluster"]
-    keys = text_array(pd.Series(cluster_of.index))
-    inner_edges = _internal(edges, cluster_of, keys)
-    inner_evidence = _internal(evidence, cluster_of, keys)
-    features = _features(clusters, inner_edges, inner_evidence, posts, accounts)
-    features = features.join(_group_test(clusters, inner_edges, activity, n_actions))
-    features = features.join(cohort_features(clusters, edges, evidence, inner_edges,
-                                             inner_evidence))
+    members = account_codes(codes, clusters["account_id"])
+    inner = inner_rows(codes, members, clusters["cluster"].to_numpy())
+    features = flag_features(clusters, inner, codes, accounts)
+    features = features.join(_group_test(clusters, members, inner.edges, codes, n_actions))
+    features = features.join(cohort_features(clusters, members, inner, codes))
     sign = posts is None if require_farm_sign is None else require_farm_sign
     if bundles_uninformative(evidence, min_same_action_share):
         min_same_action_share = 0.0
@@ -152,13 +155,15 @@ def bundles_uninformative(evidence: pd.DataFrame, min_same_action_share: float) 
 
 
 def pruned_members(clusters: pd.DataFrame, edges: pd.DataFrame, activity: pd.DataFrame, *,
-                   n_actions: int, min_member_lift: float = 2.0) -> pd.DataFrame:
+                   n_actions: int, min_member_lift: float = 2.0,
+                   codes: PassCodes | None = None) -> pd.DataFrame:
     """Clusters with each member whose ties into its cluster are not above chance moved out.
 
     A member's observed ties are the shared targets of its edges inside its cluster; its
     expected ties are the null's λ summed over its pairs with the other members. Members
     below ``min_member_lift`` times the expectation get a cluster of their own (new ids
-    after the existing ones, in account order).
+    after the existing ones, in account order). ``codes``: the pass's
+    :func:`graphs.pass_codes.pass_codes` when already built (its edges and activity are used).
 
     Examples
     --------
@@ -171,17 +176,17 @@ def pruned_members(clusters: pd.DataFrame, edges: pd.DataFrame, activity: pd.Dat
     """
     if min_member_lift < 0:
         raise ValueError(f"min_member_lift must be >= 0, got {min_member_lift}")
-    cluster_of = clusters.set_index("account_id")["cluster"]
-    inner = _internal(edges, cluster_of)
-    ties = pd.concat([inner.groupby("account_a")["shared_targets"].sum(),
-                      inner.groupby("account_b")["shared_targets"].sum()]).groupby(level=0).sum()
-    act = clusters.merge(activity[["account_id", "n_actions", "crowd_sum"]], on="account_id",
-                         how="left").fillna({"n_actions": 0.0, "crowd_sum": 0.0})
+    if codes is None:
+        codes = pass_codes(edges, None, activity)
+    _check_codes(codes, edges)
+    members = account_codes(codes, clusters["account_id"])
+    inner = inner_rows(codes, members, clusters["cluster"].to_numpy(), evidence=False)
+    act = _member_activity(clusters, members, codes)
     total = act.groupby("cluster")[["n_actions", "crowd_sum"]].transform("sum")
     expected = (act["n_actions"] * (total["crowd_sum"] - act["crowd_sum"])
                 + act["crowd_sum"] * (total["n_actions"] - act["n_actions"]))
     expected = expected / (2.0 * max(n_actions, 1))
-    observed = act["account_id"].map(ties).fillna(0).to_numpy()
+    observed = member_ties(inner.edges, len(codes.accounts))[members]
     out = observed < min_member_lift * expected.to_numpy()
     cluster = clusters["cluster"].to_numpy().copy()
     first = int(cluster.max()) + 1 if len(cluster) else 0
@@ -189,95 +194,27 @@ def pruned_members(clusters: pd.DataFrame, edges: pd.DataFrame, activity: pd.Dat
     return pd.DataFrame({"account_id": clusters["account_id"].to_numpy(), "cluster": cluster})
 
 
-def _internal(table: pd.DataFrame, cluster_of: pd.Series,
-              keys: pa.ChunkedArray | None = None) -> pd.DataFrame:
-    """Rows of ``table`` whose two accounts are in the same cluster, with ``cluster``;
-    ``keys`` is ``cluster_of``'s index as Arrow text when several tables use it."""
-    cluster = pair_groups(table, cluster_of, keys)
-    same = cluster >= 0
-    return table.loc[same].assign(cluster=cluster[same])
+def _member_activity(clusters: pd.DataFrame, members: np.ndarray,
+                     codes: PassCodes) -> pd.DataFrame:
+    """``cluster, n_actions, crowd_sum`` of each member, in ``clusters``' order."""
+    act = codes.activity.iloc[members]  # code -1: the last row, zeros
+    return pd.DataFrame({"cluster": clusters["cluster"].to_numpy(),
+                         "n_actions": act["n_actions"].to_numpy(),
+                         "crowd_sum": act["crowd_sum"].to_numpy()})
 
 
-def _features(clusters, inner_edges, inner_evidence, posts, accounts) -> pd.DataFrame:
-    out = clusters.groupby("cluster").size().rename("size").to_frame()
-    by_edge = inner_edges.groupby("cluster")
-    out["n_edges"] = by_edge.size()
-    out["total_weight"] = by_edge["weight"].sum()
-    out = out.fillna({"n_edges": 0, "total_weight": 0.0}).astype({"n_edges": int})
-    pairs = out["size"] * (out["size"] - 1) / 2
-    out["density"] = (out["n_edges"] / pairs.where(pairs > 0)).fillna(0.0)
-    out["mean_weight"] = (out["total_weight"] / out["n_edges"].where(out["n_edges"] > 0)).fillna(0)
-    by_evidence = inner_evidence.groupby("cluster")
-    out["shared_targets"] = by_evidence["target_id"].nunique()
-    out["median_dt_s"] = by_evidence["dt_s"].median()
-    out["effective_targets"] = _effective_number(inner_evidence, "target_id")
-    out["action"] = by_evidence["action_a"].agg(lambda s: s.mode().iloc[0])
-    out = out.join(_author_features(inner_evidence, posts))
-    if "action_b" in inner_evidence:  # evidence of one action column: unknown
-        out["same_action_share"] = (inner_evidence["action_a"] == inner_evidence["action_b"]
-                                    ).groupby(inner_evidence["cluster"]).mean()
-    out = out.join(_creation_features(clusters, accounts))
-    out = out.fillna({"shared_targets": 0, "effective_targets": 0.0})
-    return out.astype({"shared_targets": int})
+def _check_codes(codes: PassCodes, edges: pd.DataFrame, evidence: pd.DataFrame | None = None,
+                 with_posts: bool | None = None) -> None:
+    if codes.edges is not edges or (evidence is not None and codes.evidence is not evidence) or (
+            with_posts is not None and (codes.authors is not None) != with_posts):
+        raise ValueError("codes: built from other edges, evidence or posts than the ones "
+                         "given (pass_codes(edges, evidence, activity, posts))")
 
 
-def _author_features(inner_evidence: pd.DataFrame, posts: pd.DataFrame | None) -> pd.DataFrame:
-    if posts is None:
-        empty = pd.Series(dtype="Int64")
-        return pd.DataFrame({"n_authors": empty, "top_author_share": pd.Series(dtype=float),
-                             "effective_authors": pd.Series(dtype=float)})
-    authored = inner_evidence.merge(posts[["target_id", "author_id"]], on="target_id")
-    counts = authored.groupby(["cluster", "author_id"]).size()
-    per_cluster = counts.groupby(level="cluster")
-    return pd.DataFrame({
-        "n_authors": per_cluster.size().astype("Int64"),
-        "top_author_share": per_cluster.max() / per_cluster.sum(),
-        "effective_authors": _effective_number(authored, "author_id"),
-    })
-
-
-def _effective_number(ties: pd.DataFrame, column: str) -> pd.Series:
-    """Per cluster, ``1 / Σ p²`` over the shares ``p`` of its ties on each ``column`` value."""
-    counts = ties.groupby(["cluster", column]).size()
-    share = counts / counts.groupby(level="cluster").transform("sum")
-    return (1.0 / (share**2).groupby(level="cluster").sum()).round(6)
-
-
-def _creation_features(clusters: pd.DataFrame, accounts: pd.DataFrame | None,
-                       burst_days: float = 3.0) -> pd.DataFrame:
-    """Per cluster: the interquartile range of the members' creation dates in days, and the
-    largest share of its dated members created within ``burst_days`` of each other."""
-    index = pd.Index(clusters["cluster"].unique(), name="cluster")
-    if accounts is None:
-        return pd.DataFrame({"creation_spread_days": np.nan, "creation_burst_share": np.nan},
-                            index=index)
-    created = clusters.merge(accounts[["account_id", "created_at"]].dropna(), on="account_id")
-    days = (created["created_at"] - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(days=1)
-    q = days.groupby(created["cluster"]).quantile([0.25, 0.75]).unstack()
-    spread = (q[0.75] - q[0.25]) if len(q) else pd.Series(dtype=float)
-    return pd.DataFrame({"creation_spread_days": spread,
-                         "creation_burst_share": _burst_share(created["cluster"], days,
-                                                              burst_days)}).reindex(index)
-
-
-def _burst_share(cluster: pd.Series, days: pd.Series, burst_days: float) -> pd.Series:
-    """Per cluster, the most dates inside one ``burst_days`` window over the dated members
-    (as :func:`graphs.account_context.burst_share`, for all clusters at once)."""
-    if cluster.empty:
-        return pd.Series(dtype=float)
-    code, groups = pd.factorize(cluster, sort=True)
-    span = float(days.max() - days.min()) + 2 * burst_days + 1
-    key = np.sort(code * span + (days.to_numpy() - days.min()))
-    inside = np.searchsorted(key, key + burst_days, side="right") - np.arange(key.size)
-    group = np.floor(key / span).astype(int)
-    most = pd.Series(inside).groupby(group).max().to_numpy()
-    return pd.Series(most / np.bincount(code), index=groups)
-
-
-def _group_test(clusters: pd.DataFrame, inner_edges: pd.DataFrame, activity: pd.DataFrame,
-                n_actions: int) -> pd.DataFrame:
+def _group_test(clusters: pd.DataFrame, members: np.ndarray, inner_edges: pd.DataFrame,
+                codes: PassCodes, n_actions: int) -> pd.DataFrame:
     """Observed vs expected ties inside each cluster, their ratio and a Poisson tail."""
-    act = clusters.merge(activity, on="account_id", how="left").fillna(0.0)
+    act = _member_activity(clusters, members, codes)
     act["n_c"] = act["n_actions"] * act["crowd_sum"]
     sums = act.groupby("cluster")[["n_actions", "crowd_sum", "n_c"]].sum()
     expected = (sums["n_actions"] * sums["crowd_sum"] - sums["n_c"]) / (2.0 * max(n_actions, 1))

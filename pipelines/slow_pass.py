@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from graphs.bipartite import Incidence
@@ -14,6 +15,7 @@ from graphs.clustering import leiden_clusters, split_large_clusters
 from graphs.layer_fusion import pair_rows, spliced_layer
 from graphs.lookup import pair_groups
 from graphs.multiplex import Layer
+from graphs.pass_codes import PassCodes, account_codes, pass_codes
 from graphs.passes import two_pass_cohorts
 from graphs.projection import CoEngagement
 from graphs.scoring import ScoredCohorts, scored_cohorts
@@ -73,17 +75,21 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
                   slow: CoEngagement | None, *,
                   posts: pd.DataFrame | None, accounts: pd.DataFrame | None) -> ScoredCohorts:
     """Score the 1 h pass, cluster the slow pass's edges among the accounts it did not flag
-    (Leiden, same seed and resolution), score them, and combine both passes."""
+    (Leiden, same seed and resolution), score them, and combine both passes. Each pass's
+    ids are coded once (:func:`graphs.pass_codes.pass_codes`) for all its scorings."""
     score = partial(scored_cohorts, posts=posts, accounts=accounts, **config.scoring_rules())
+    fast_codes = pass_codes(projected.edges, projected.evidence, projected.activity, posts)
 
     def score_fast(c: pd.DataFrame) -> ScoredCohorts:
         return score(c, projected.edges, projected.evidence, projected.activity,
-                     n_actions=projected.stats["n_actions"])
+                     n_actions=projected.stats["n_actions"], codes=fast_codes)
+
+    slow_codes: list[PassCodes] = []  # built when the slow pass clusters, dropped after it
 
     def score_slow(c: pd.DataFrame) -> ScoredCohorts:
         assert slow is not None
         return score(c, slow.edges, slow.evidence, slow.activity,
-                     n_actions=slow.stats["n_actions"],
+                     n_actions=slow.stats["n_actions"], codes=slow_codes.pop(),
                      min_member_lift=config.slow_min_member_lift,
                      min_density=max(config.min_density, config.slow_min_density),
                      min_lift=max(config.min_lift, config.slow_min_lift),
@@ -94,8 +100,8 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
             f"targets with at most {config.slow_max_crowd} engagers)")
     def cluster_slow(taken: set[str]) -> pd.DataFrame:
         assert slow is not None
-        edges = slow.edges
-        edges = edges[~(edges["account_a"].isin(taken) | edges["account_b"].isin(taken))]
+        slow_codes.append(pass_codes(slow.edges, slow.evidence, slow.activity, posts))
+        edges = slow.edges[_untouched(slow_codes[-1], taken)]
         slow.stats["edges_clustered"] = int(len(edges))
         found = leiden_clusters(edges, seed=config.seed, resolution=config.resolution)
         found = split_large_clusters(found, edges, max_size=config.slow_split_above,
@@ -105,6 +111,14 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
 
     return two_pass_cohorts(clusters, cluster_slow if slow is not None else None,
                             score_fast=score_fast, score_slow=score_slow, slow_note=note)
+
+
+def _untouched(codes: PassCodes, taken: set[str]) -> np.ndarray:
+    """Edges of the coded pass with neither account in ``taken``."""
+    out = np.zeros(len(codes.accounts) + 1, dtype=bool)
+    found = account_codes(codes, pd.Series(sorted(taken), dtype="str"))
+    out[found[found >= 0]] = True
+    return ~(out[codes.edge_a] | out[codes.edge_b])
 
 
 def with_slow_evidence(per_layer: dict[str, CoEngagement], weights: dict[str, float],

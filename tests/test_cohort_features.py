@@ -6,10 +6,21 @@ import pandas as pd
 import pytest
 
 from graphs.cohort_features import cohort_features
+from graphs.pass_codes import account_codes, inner_rows, pass_codes
 
 
 def _pairs(rows):
-    return pd.DataFrame(rows, columns=["account_a", "account_b", "target_id", "dt_s"])
+    return pd.DataFrame(rows, columns=["account_a", "account_b", "target_id", "dt_s"]).assign(
+        action_a="like")
+
+
+def _features(clusters, edges, evidence):
+    ids = sorted(set(edges["account_a"]) | set(edges["account_b"]))
+    activity = pd.DataFrame({"account_id": ids, "n_actions": 1.0, "crowd_sum": 1.0})
+    codes = pass_codes(edges, evidence, activity)
+    members = account_codes(codes, clusters["account_id"])
+    inner = inner_rows(codes, members, clusters["cluster"].to_numpy())
+    return cohort_features(clusters, members, inner, codes)
 
 
 def test_a_lockstep_farm_and_a_loose_group():
@@ -22,14 +33,7 @@ def test_a_lockstep_farm_and_a_loose_group():
                        ("f", "z", "t", 50.0), ("f", "z", "u", 50.0)])
     edges = (evidence.groupby(["account_a", "account_b"]).size()
              .rename("shared_targets").reset_index())
-    cluster_of = clusters.set_index("account_id")["cluster"]
-
-    def inside(t: pd.DataFrame) -> pd.DataFrame:
-        return t[t["account_a"].map(cluster_of).eq(t["account_b"].map(cluster_of))]
-
-    inner_edges = inside(edges).assign(cluster=lambda t: t["account_a"].map(cluster_of))
-    inner_ev = inside(evidence).assign(cluster=lambda t: t["account_a"].map(cluster_of))
-    out = cohort_features(clusters, edges, evidence, inner_edges, inner_ev)
+    out = _features(clusters, edges, evidence)
     assert out.loc[0, "lockstep_coverage"] == 1.0
     assert out.loc[1, "lockstep_coverage"] == pytest.approx(2 / 3)
     assert out.loc[0, "dt_vs_background"] == pytest.approx(5.0 / 5.0)  # background median 5
@@ -44,7 +48,13 @@ def test_members_without_inside_ties_lower_the_inside_share():
     evidence = _pairs([("a", "b", "p", 1.0), ("a", "z", "q", 1.0), ("b", "z", "q", 1.0),
                        ("c", "z", "q", 1.0)])
     edges = evidence.assign(shared_targets=1)
-    inner_edges = edges.iloc[:1].assign(cluster=0)
-    out = cohort_features(clusters, edges, evidence, inner_edges, evidence.iloc[:1].assign(
-        cluster=0))
+    out = _features(clusters, edges, evidence)
     assert out.loc[0, "inside_share"] == 0.5  # a 1/2, b 1/2, c 0/1
+
+
+def test_a_member_without_any_tie_has_no_inside_share():
+    clusters = pd.DataFrame({"account_id": list("abcq"), "cluster": [0, 0, 0, 0]})
+    evidence = _pairs([("a", "b", "p", 1.0), ("a", "c", "p", 1.0), ("b", "c", "p", 1.0)])
+    edges = evidence.assign(shared_targets=1)
+    out = _features(clusters, edges, evidence)  # q: in no edge, not in the codes at all
+    assert out.loc[0, "inside_share"] == 1.0 and out.loc[0, "lockstep_coverage"] == 0.75

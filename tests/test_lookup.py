@@ -22,3 +22,38 @@ def test_lookup_accepts_object_string_and_arrow_columns_alike():
 def test_lookup_without_keys_gives_minus_one():
     assert lookup_codes(pd.Series(["a"]), pd.Series([], dtype=object),
                         np.array([], dtype="int64")).tolist() == [-1]
+
+
+def test_sorted_codes_order_groups_as_pandas_orders_the_ids():
+    from graphs.lookup import sorted_codes
+
+    ids = ["b", "B", "a", "é", "z", "Z9", "😀", "ab", "a b", "", "ü", "b"]
+    column = pd.Series(ids, dtype="str")
+    vocab, codes = sorted_codes(column)
+    by_id = pd.Series(1, index=column).groupby(level=0).size().index.tolist()
+    assert vocab.to_pylist() == by_id == sorted(set(ids))
+    assert [vocab[c].as_py() for c in codes] == ids
+    _, with_null = sorted_codes(pd.Series(["b", None, "a"], dtype=object))
+    assert with_null.tolist() == [1, -1, 0]
+
+
+def test_run_codes_equal_lookup_codes_sorted_or_not():
+    from graphs.lookup import run_codes
+
+    rng = np.random.default_rng(3)
+    keys = pd.Series([f"k{i}" for i in range(50)])
+    values = pd.Series(rng.choice([*keys, "missing", None], size=500), dtype="str")
+    for column in (values, values.sort_values(ignore_index=True)):
+        expected = lookup_codes(column, keys, np.arange(50))
+        assert run_codes(column, pa.array(keys)).tolist() == expected.tolist()
+    assert run_codes(pd.Series([], dtype="str"), pa.array(keys)).tolist() == []
+
+
+def test_text_array_shares_the_buffers_of_str_columns():
+    from graphs.lookup import text_array
+
+    column = pd.Series(["x", None, "y"], dtype="str")  # pandas 3's default string dtype
+    array = text_array(column)
+    assert array.type == pa.large_string() and array.to_pylist() == ["x", None, "y"]
+    data = pa.chunked_array(pa.array(column)).chunk(0).buffers()[2]
+    assert array.chunk(0).buffers()[2].address == data.address  # no copy, no row loop

@@ -1,0 +1,115 @@
+"""graphs/pass_codes.py: one pass's ids as integer codes, shared by its scorings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from graphs.flag_features import flag_features
+from graphs.lookup import pair_groups
+from graphs.pass_codes import account_codes, inner_rows, pass_codes
+from graphs.scoring import scored_cohorts
+
+IDS = ["a", "B", "é", "Z", "ß", "z9", "😀", "a b", "ü", "Ab", "b", "0"]
+
+
+def _tables(seed: int, n_evidence: int = 400):
+    """Random evidence over unsorted non-ASCII ids (several rows per pair and target),
+    its edges, activity (with one account only there) and posts (one target twice)."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.choice(IDS, size=(2, n_evidence))
+    keep = a != b
+    pair = np.where(a < b, a, b)[keep], np.where(a < b, b, a)[keep]
+    targets = [f"t{k}ü" if k % 3 else f"T{k}" for k in range(30)]
+    evidence = pd.DataFrame({
+        "account_a": pair[0], "account_b": pair[1],
+        "target_id": rng.choice(targets, size=int(keep.sum())),
+        "action_a": rng.choice(["like", "comment", "follow"], size=int(keep.sum())),
+        "action_b": rng.choice(["like", "comment"], size=int(keep.sum())),
+        "dt_s": rng.uniform(0, 3600, size=int(keep.sum())).round(1)}).astype(
+        {c: "str" for c in ("account_a", "account_b", "target_id", "action_a", "action_b")})
+    edges = evidence.groupby(["account_a", "account_b"], as_index=False).agg(
+        shared_targets=("target_id", "nunique"), weight=("dt_s", lambda s: 1 / (1 + s.size)))
+    activity = pd.DataFrame({"account_id": [*IDS, "only-active"],
+                             "n_actions": rng.integers(1, 9, len(IDS) + 1).astype(float),
+                             "crowd_sum": rng.uniform(1, 50, len(IDS) + 1)})
+    posts = pd.DataFrame({"target_id": [*targets, targets[4]],
+                          "author_id": [f"au{k % 7}é" for k in range(31)]})
+    clusters = pd.DataFrame({"account_id": IDS[::-1] + ["q"],
+                             "cluster": rng.integers(0, 3, len(IDS) + 1)})
+    return clusters, edges, evidence, activity, posts
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_inner_rows_are_the_rows_with_both_accounts_in_one_cluster(seed):
+    clusters, edges, evidence, activity, posts = _tables(seed)
+    codes = pass_codes(edges, evidence, activity, posts)
+    inner = inner_rows(codes, account_codes(codes, clusters["account_id"]),
+                       clusters["cluster"].to_numpy())
+    cluster_of = clusters.set_index("account_id")["cluster"]
+    for table, rows in ((edges, inner.edges), (evidence, inner.evidence)):
+        group = pair_groups(table, cluster_of)
+        assert rows["cluster"].tolist() == group[group >= 0].tolist()
+        ids = np.array(codes.accounts.to_pylist(), dtype=object)
+        assert ids[rows["account_a"]].tolist() == table.loc[group >= 0, "account_a"].tolist()
+    assert "only-active" in codes.accounts.to_pylist()
+    assert account_codes(codes, pd.Series(["q"])).tolist() == [-1]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_features_by_code_equal_features_by_id(seed):
+    """The sums behind effective numbers run in the order of the sorted ids: same floats."""
+    clusters, edges, evidence, activity, posts = _tables(seed)
+    codes = pass_codes(edges, evidence, activity, posts)
+    inner = inner_rows(codes, account_codes(codes, clusters["account_id"]),
+                       clusters["cluster"].to_numpy())
+    got = flag_features(clusters, inner, codes)
+    cluster_of = clusters.set_index("account_id")["cluster"]
+    group = pair_groups(evidence, cluster_of)
+    rows = evidence[group >= 0].assign(cluster=group[group >= 0])
+    authored = rows.merge(posts, on="target_id")
+    for column, ties in (("effective_targets", rows), ("effective_authors", authored)):
+        key = column.replace("effective_", "")[:-1] + "_id"
+        counts = ties.groupby(["cluster", key]).size()
+        share = counts / counts.groupby(level="cluster").transform("sum")
+        expected = (1.0 / (share**2).groupby(level="cluster").sum()).round(6)
+        assert got[column].dropna().to_dict() == expected.to_dict()
+    modes = rows.groupby("cluster")["action_a"].agg(lambda s: s.mode().iloc[0])
+    assert got["action"].dropna().to_dict() == modes.to_dict()
+    same = (rows["action_a"] == rows["action_b"]).groupby(rows["cluster"]).mean()
+    assert got["same_action_share"].dropna().to_dict() == same.to_dict()
+
+
+def test_scoring_with_shared_codes_equals_scoring_alone():
+    clusters, edges, evidence, activity, posts = _tables(5, n_evidence=2000)
+    rules = dict(min_size=2, min_shared_targets=2, min_member_lift=0.0)
+    alone = scored_cohorts(clusters, edges, evidence, activity, n_actions=500, posts=posts,
+                           **rules)
+    codes = pass_codes(edges, evidence, activity, posts)
+    for part in (clusters, clusters.iloc[:8]):  # one coding, two scorings
+        shared = scored_cohorts(part, edges, evidence, activity, n_actions=500, posts=posts,
+                                codes=codes, **rules)
+        again = scored_cohorts(part, edges, evidence, activity, n_actions=500, posts=posts,
+                               **rules)
+        pd.testing.assert_frame_equal(shared.cohorts, again.cohorts)
+    pd.testing.assert_frame_equal(alone.cohorts, scored_cohorts(
+        clusters, edges, evidence, activity, n_actions=500, posts=posts, codes=codes,
+        **rules).cohorts)
+    with pytest.raises(ValueError, match="codes: built from other edges"):
+        scored_cohorts(clusters, edges, evidence.copy(), activity, n_actions=500, posts=posts,
+                       codes=codes)
+    with pytest.raises(ValueError, match="codes: built from other edges"):
+        scored_cohorts(clusters, edges, evidence, activity, n_actions=500, codes=codes)
+
+
+def test_activity_and_ties_per_code():
+    _, edges, evidence, activity, _ = _tables(4)
+    codes = pass_codes(edges, evidence, activity.assign(
+        crowd_sum=activity["crowd_sum"].where(activity["account_id"] != "a")))
+    ids = codes.accounts.to_pylist()
+    crowd = codes.activity["crowd_sum"].to_numpy()
+    assert crowd[ids.index("a")] == 0.0 and crowd[-1] == 0.0  # NaN as 0; the -1 slot
+    ties = pd.concat([edges.groupby("account_a")["shared_targets"].sum(),
+                      edges.groupby("account_b")["shared_targets"].sum()]).groupby(level=0).sum()
+    assert {i: int(codes.ties[k]) for k, i in enumerate(ids) if i in ties} == ties.to_dict()
