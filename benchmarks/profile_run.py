@@ -34,13 +34,15 @@ WRAPPED = ("read_inputs", "validated_interactions", "read_posts", "read_accounts
            "_manifest", "slow_projection", "scored_passes", "with_slow_evidence")
 SKIPPED = ("write_report", "write_bundles", "write_graphs")
 INNER = ("pipelines.slow_pass:scored_cohorts", "pipelines.slow_pass:leiden_clusters",
-         "pipelines.slow_pass:split_large_clusters", "pipelines.slow_pass:pass_index",
-         "graphs.scoring:pruned_members", "graphs.scoring:_internal",
-         "graphs.scoring:_features", "graphs.scoring:_group_test",
-         "graphs.scoring:cohort_features", "graphs.scoring:_author_features",
-         "graphs.scoring:ranked_cohorts", "graphs.scoring:internal_rows",
-         "graphs.cohort_features:_inside_share", "graphs.passes:_rescored",
-         "graphs.passes:_merged")
+         "pipelines.slow_pass:split_large_clusters", "pipelines.slow_pass:pass_codes",
+         "graphs.scoring:pruned_members", "graphs.scoring:inner_rows",
+         "graphs.scoring:flag_features", "graphs.scoring:_group_test",
+         "graphs.scoring:cohort_features", "graphs.scoring:ranked_cohorts",
+         "graphs.scoring:bundles_uninformative", "graphs.passes:_rescored",
+         "graphs.passes:_merged",
+         # the same calls before graphs/pass_codes.py (to profile an older tree)
+         "graphs.scoring:_internal", "graphs.scoring:_features",
+         "graphs.scoring:_author_features")
 
 
 class Sampler(threading.Thread):

@@ -31,7 +31,7 @@ def lookup_codes(values: pd.Series, keys: pd.Series | pa.ChunkedArray,
     array([ 9, -1,  7])
     """
     key_array = keys if isinstance(keys, pa.ChunkedArray) else text_array(keys)
-    found = pc.index_in(text_array(values), value_set=key_array.combine_chunks())
+    found = pc.index_in(text_array(values), value_set=one_array(key_array))
     if not len(codes):
         return np.full(len(values), -1, dtype="int64")
     index = found.fill_null(0).to_numpy(zero_copy_only=False)
@@ -66,14 +66,16 @@ def sorted_codes(column: pd.Series | pa.ChunkedArray) -> tuple[pa.Array, np.ndar
     (['a', 'b'], [1, 0, -1, 1])
     """
     array = column if isinstance(column, pa.ChunkedArray) else text_array(column)
-    encoded = array.combine_chunks().dictionary_encode()
-    order = pc.sort_indices(encoded.dictionary).to_numpy()
-    rank = np.empty(order.size, dtype="int32")
+    encoded = array.cast(pa.large_string()).dictionary_encode()  # one dictionary, all chunks
+    if encoded.num_chunks == 0:
+        return pa.array([], pa.large_string()), np.empty(0, dtype="int32")
+    dictionary = encoded.chunk(0).dictionary
+    order = pc.sort_indices(dictionary).to_numpy()
+    rank = np.append(np.empty(order.size, dtype="int32"), -1)  # last: nulls
     rank[order] = np.arange(order.size, dtype="int32")
-    index = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)
-    valid = encoded.indices.is_valid().to_numpy(zero_copy_only=False)
-    codes = np.where(valid, rank[index] if rank.size else 0, -1).astype("int32")
-    return encoded.dictionary.take(pa.array(order)), codes
+    index = np.concatenate([c.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+                            for c in encoded.chunks])
+    return dictionary.take(pa.array(order)), rank[index]
 
 
 def run_codes(column: pd.Series, keys: pa.Array) -> np.ndarray:
@@ -85,7 +87,7 @@ def run_codes(column: pd.Series, keys: pa.Array) -> np.ndarray:
     >>> run_codes(pd.Series(["b", "b", "a", "x", "b"]), pa.array(["a", "b"])).tolist()
     [1, 1, 0, -1, 1]
     """
-    array = text_array(column).combine_chunks()
+    array = one_array(text_array(column))
     heads = run_heads(array)
     found = pc.index_in(array.take(pa.array(heads)), value_set=keys.cast(pa.large_string()))
     codes = found.fill_null(-1).to_numpy(zero_copy_only=False).astype("int32")
@@ -102,6 +104,12 @@ def run_heads(array: pa.Array) -> np.ndarray:
         return np.arange(len(array))
     differs = pc.fill_null(pc.not_equal(array[1:], array[:-1]), True)
     return np.flatnonzero(np.concatenate([[True], differs.to_numpy(zero_copy_only=False)]))
+
+
+def one_array(chunked: pa.ChunkedArray) -> pa.Array:
+    """The chunks as one array; no copy when there is one chunk (``combine_chunks`` copies
+    even then: 0.2 GB for the 10.9M target ids of the evidence at 10M rows)."""
+    return chunked.chunk(0) if chunked.num_chunks == 1 else chunked.combine_chunks()
 
 
 def text_array(column: pd.Series) -> pa.ChunkedArray:

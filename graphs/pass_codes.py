@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from graphs.lookup import lookup_codes, run_codes, run_heads, sorted_codes, text_array
+from graphs.lookup import lookup_codes, one_array, run_codes, sorted_codes, text_array
 
 EVIDENCE_TEXT = ("account_a", "account_b", "target_id", "action_a")
 
@@ -85,10 +85,9 @@ def pass_codes(edges: pd.DataFrame, evidence: pd.DataFrame | None, activity: pd.
     if evidence is None:
         evidence = pd.DataFrame({c: pd.Series(dtype="str") for c in EVIDENCE_TEXT} | {
             "dt_s": pd.Series(dtype=float)})
-    accounts = _account_ids(edges, evidence, activity)
-    edge_a, edge_b = (run_codes(edges[c], accounts) for c in ("account_a", "account_b"))
-    evidence_a, evidence_b = (run_codes(evidence[c], accounts)
-                              for c in ("account_a", "account_b"))
+    accounts, (edge_a, edge_b, evidence_a, evidence_b) = _account_codes(
+        activity["account_id"], [edges[c] for c in ("account_a", "account_b")]
+        + [evidence[c] for c in ("account_a", "account_b")])
     targets, target = sorted_codes(evidence["target_id"])
     actions, action_a, action_b = _action_codes(evidence)
     n = len(accounts)
@@ -117,26 +116,36 @@ def account_codes(codes: PassCodes, account_ids: pd.Series) -> np.ndarray:
                         np.arange(len(codes.accounts))).astype("int32")
 
 
-def _account_ids(edges: pd.DataFrame, evidence: pd.DataFrame,
-                 activity: pd.DataFrame) -> pa.Array:
-    """Sorted distinct ids of the edges, evidence and activity (evidence and edges sorted by
-    pair: only the first row of each run of one id is hashed)."""
-    columns = [activity["account_id"], edges["account_a"], edges["account_b"],
-               evidence["account_a"], evidence["account_b"]]
-    arrays = [text_array(c).combine_chunks() for c in columns]
-    heads = [a.take(pa.array(run_heads(a))) for a in arrays]
-    ids, _ = sorted_codes(pa.chunked_array(heads, type=pa.large_string()))
-    return ids.drop_null() if ids.null_count else ids
+def _account_codes(active: pd.Series, columns: list[pd.Series]) -> tuple[pa.Array,
+                                                                        list[np.ndarray]]:
+    """Sorted distinct ids of ``active`` and ``columns``, and the codes of each column.
+
+    The projection's activity lists every account of its edges, so its ids are taken first
+    and the columns (sorted by pair: one lookup per run of an id) looked up in them; ids
+    missing from it are added and the columns coded again.
+    """
+    accounts, _ = sorted_codes(active)
+    accounts = accounts.drop_null() if accounts.null_count else accounts
+    codes = [run_codes(c, accounts) for c in columns]
+    missing = [one_array(text_array(c)).filter(pa.array((k < 0) & c.notna().to_numpy()))
+               for c, k in zip(columns, codes, strict=True) if (k < 0).any()]
+    if not any(len(m) for m in missing):
+        return accounts, codes
+    accounts, _ = sorted_codes(pa.chunked_array([accounts, *missing], type=pa.large_string()))
+    return accounts, [run_codes(c, accounts) for c in columns]
 
 
 def _action_codes(evidence: pd.DataFrame) -> tuple[pa.Array, np.ndarray, np.ndarray | None]:
-    """Codes of ``action_a`` and ``action_b`` over their common sorted actions."""
-    columns = ["action_a"] + (["action_b"] if "action_b" in evidence else [])
-    both = pa.chunked_array([text_array(evidence[c]).combine_chunks() for c in columns],
-                            type=pa.large_string())
-    actions, codes = sorted_codes(both)
-    n = len(evidence)
-    return actions, codes[:n], (codes[n:] if len(columns) == 2 else None)
+    """Codes of ``action_a`` and ``action_b`` over their common sorted actions (each column
+    coded on its own, then its few actions mapped onto the union)."""
+    coded = [sorted_codes(evidence[c]) for c in ("action_a", "action_b") if c in evidence]
+    actions, _ = sorted_codes(pa.chunked_array([names for names, _ in coded],
+                                               type=pa.large_string()))
+    common = [np.append(lookup_codes(pd.Series(names.to_pylist(), dtype="str"),
+                                     pa.chunked_array([actions]), np.arange(len(actions))), -1)
+              for names, _ in coded]
+    a, *b = (position[codes] for position, (_, codes) in zip(common, coded, strict=True))
+    return actions, a.astype("int32"), (b[0].astype("int32") if b else None)
 
 
 def _activity(activity: pd.DataFrame, accounts: pa.Array) -> pd.DataFrame:
