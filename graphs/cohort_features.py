@@ -65,11 +65,12 @@ def cohort_features(clusters: pd.DataFrame, members: np.ndarray, inner: InnerRow
 
 def _tied_accounts(inner: InnerRows, n_codes: int) -> pd.Series:
     """Distinct members tied on each (cluster, target) of the evidence inside, sorted by
-    both (a member's code and its target's make one int64 key: no string or frame dedupe)."""
+    both (a member's code and its target's make one int64 key: no string or frame dedupe;
+    ``pd.unique`` hashes them; the groupby sorts the far fewer pairs)."""
     evidence = inner.evidence[inner.evidence["target"] >= 0]
     target = evidence["target"].to_numpy().astype("int64")
-    keys = np.unique(np.concatenate([target * n_codes + evidence[c].to_numpy()
-                                     for c in ("account_a", "account_b")]))
+    keys = pd.unique(np.concatenate([target * n_codes + evidence[c].to_numpy()
+                                     for c in ("account_a", "account_b")]))  # hash: no sort
     tied = pd.DataFrame({"cluster": inner.cluster_of[keys % n_codes],
                          "target": keys // n_codes})
     return tied.groupby(["cluster", "target"]).size()

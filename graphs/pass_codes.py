@@ -226,7 +226,8 @@ def inner_rows(codes: PassCodes, members: np.ndarray, cluster: np.ndarray, *,
                "action_a": codes.action_a, "action_b": codes.action_b}
     found_rows = {"cluster": inside} | {name: column[rows] for name, column in rows_of.items()
                                         if column is not None}
-    return InnerRows(edges=pd.DataFrame(edges), evidence=pd.DataFrame(found_rows),
+    return InnerRows(edges=pd.DataFrame(edges, copy=False),  # the arrays are new: no copy
+                     evidence=pd.DataFrame(found_rows, copy=False),
                      cluster_of=of)
 
 
@@ -249,3 +250,18 @@ def member_ties(inner_edges: pd.DataFrame, n_accounts: int) -> np.ndarray:
     shared = inner_edges["shared_targets"].to_numpy(dtype="int64")
     return sum(np.bincount(inner_edges[c].to_numpy(), shared, minlength=n_accounts + 1)
                .astype("int64") for c in ("account_a", "account_b"))
+
+
+def edges_without(codes: PassCodes, accounts: set[str]) -> np.ndarray:
+    """Mask of the pass's edges with neither account in ``accounts``.
+
+    >>> edges = pd.DataFrame({"account_a": ["a", "a", "b"], "account_b": ["b", "c", "c"],
+    ...                       "shared_targets": 1})
+    >>> activity = pd.DataFrame({"account_id": list("abc"), "n_actions": 1.0, "crowd_sum": 1.0})
+    >>> edges_without(pass_codes(edges, None, activity), {"a", "x"}).tolist()
+    [False, False, True]
+    """
+    out = np.zeros(len(codes.accounts) + 1, dtype=bool)
+    found = account_codes(codes, pd.Series(sorted(accounts), dtype="str"))
+    out[found[found >= 0]] = True
+    return ~(out[codes.edge_a] | out[codes.edge_b])

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from graphs.bipartite import Incidence
@@ -15,7 +14,7 @@ from graphs.clustering import leiden_clusters, split_large_clusters
 from graphs.layer_fusion import pair_rows, spliced_layer
 from graphs.lookup import pair_groups
 from graphs.multiplex import Layer
-from graphs.pass_codes import PassCodes, account_codes, pass_codes
+from graphs.pass_codes import PassCodes, edges_without, pass_codes
 from graphs.passes import two_pass_cohorts
 from graphs.projection import CoEngagement
 from graphs.scoring import ScoredCohorts, scored_cohorts
@@ -101,7 +100,7 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
     def cluster_slow(taken: set[str]) -> pd.DataFrame:
         assert slow is not None
         slow_codes.append(pass_codes(slow.edges, slow.evidence, slow.activity, posts))
-        edges = slow.edges[_untouched(slow_codes[-1], taken)]
+        edges = slow.edges[edges_without(slow_codes[-1], taken)]
         slow.stats["edges_clustered"] = int(len(edges))
         found = leiden_clusters(edges, seed=config.seed, resolution=config.resolution)
         found = split_large_clusters(found, edges, max_size=config.slow_split_above,
@@ -111,14 +110,6 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
 
     return two_pass_cohorts(clusters, cluster_slow if slow is not None else None,
                             score_fast=score_fast, score_slow=score_slow, slow_note=note)
-
-
-def _untouched(codes: PassCodes, taken: set[str]) -> np.ndarray:
-    """Edges of the coded pass with neither account in ``taken``."""
-    out = np.zeros(len(codes.accounts) + 1, dtype=bool)
-    found = account_codes(codes, pd.Series(sorted(taken), dtype="str"))
-    out[found[found >= 0]] = True
-    return ~(out[codes.edge_a] | out[codes.edge_b])
 
 
 def with_slow_evidence(per_layer: dict[str, CoEngagement], weights: dict[str, float],
