@@ -22,6 +22,7 @@ import pandas as pd
 
 from pipelines.outputs import atomic_file, sha256_file, write_csv
 from pipelines.report import within_cohort
+from pipelines.report_tables import paged_cohorts
 
 logger = logging.getLogger(__name__)
 SUMS = "SHA256SUMS"
@@ -35,8 +36,10 @@ def write_bundles(
     memberships: pd.DataFrame,
     edges: pd.DataFrame,
     evidence: pd.DataFrame,
+    max_cohorts: int = 0,
 ) -> list[Path]:
-    """Write ``out_dir/bundles/cohort_<id>/`` for every flagged cohort.
+    """Write ``out_dir/bundles/cohort_<id>/`` for every flagged cohort (the ``max_cohorts``
+    highest ranked when it is above 0, as the report's pages).
 
     Parameters
     ----------
@@ -62,7 +65,7 @@ def write_bundles(
         raise ValueError(f"write_bundles: {manifest} must be written before the bundles")
     edges_in = within_cohort(edges, memberships)
     evidence_in = within_cohort(evidence, memberships)
-    flagged = sorted(int(c) for c in cohorts.loc[cohorts["flagged"].astype(bool), "cohort_id"])
+    flagged = sorted(paged_cohorts(cohorts, max_cohorts))
     written = []
     for cohort_id in flagged:
         folder = out_dir / "bundles" / f"cohort_{cohort_id}"

@@ -69,6 +69,9 @@ class RunConfig:
     max_memory_gb: float = 0.0
     """Memory limit in GiB; 0 means 80% of the memory available when the run starts."""
     max_report_nodes: int = 2000
+    max_report_cohorts: int = 100
+    """Cohort pages, figures and evidence bundles for this many flagged cohorts, highest
+    ranked first (0: all); the tables and the index list every cohort."""
     pseudonymise: bool = False
     pseudonym_key: str = ""
     format: str = "auto"

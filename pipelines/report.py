@@ -49,6 +49,7 @@ from pipelines.report_overview import cohort_overview
 from pipelines.report_tables import (  # noqa: F401  (display is part of this module's API)
     cohort_table,
     display,
+    paged_cohorts,
     ranked_cohorts,
     run_summary,
     sort_key,
@@ -78,6 +79,7 @@ def write_report(
     max_nodes: int = MAX_NODES,
     workers: int | None = None,
     slow_background_dt: np.ndarray | None = None,
+    max_cohorts: int = 0,
 ) -> list[Path]:
     """Write ``index.html``, one ``cohorts/cohort_<id>.html`` per flagged cohort and figures.
 
@@ -107,6 +109,9 @@ def write_report(
         Most accounts drawn in a cohort's interactive network (config ``max_report_nodes``).
     workers : int, optional
         Processes rendering the cohort pages and figures (see :func:`parallel_map`).
+    max_cohorts : int, default 0
+        Pages and figures for the ``max_cohorts`` highest ranked flagged cohorts only (config
+        ``max_report_cohorts``; 0: all); the index lists every cohort and says so.
 
     Returns
     -------
@@ -115,16 +120,21 @@ def write_report(
     """
     out_dir = Path(out_dir)
     ranked = ranked_cohorts(cohorts)
-    flagged_ids = [int(c) for c in ranked.loc[ranked["flagged"].astype(bool), "cohort_id"]]
+    n_flagged = int(ranked["flagged"].astype(bool).sum())
+    flagged_ids = paged_cohorts(ranked, max_cohorts)
     if max_nodes < 1:
         raise ValueError(f"max_report_nodes must be at least 1, got {max_nodes}")
     min_size = int((manifest.get("parameters") or {}).get("min_size", 1))
     overview = cohort_overview(ranked, memberships, edges, min_size=min_size)
+    for node in overview["nodes"]:
+        node["page"] = node["cohort_id"] in flagged_ids
     has_layers = cohort_layers is not None and not cohort_layers.empty
     index_html = render(
         "index.html", summary=run_summary(manifest),
-        table=cohort_table(ranked, layer_summaries(cohort_layers) if has_layers else None),
-        n_flagged=len(flagged_ids), overview=overview, overview_json=script_json(overview),
+        table=cohort_table(ranked, layer_summaries(cohort_layers) if has_layers else None,
+                           paged=set(flagged_ids)),
+        n_flagged=n_flagged, n_paged=len(flagged_ids), overview=overview,
+        overview_json=script_json(overview),
         vis_js=Markup(vis_asset("vis-network.min.js")),
         vis_css=Markup(vis_asset("vis-network.css")),
     )

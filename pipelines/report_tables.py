@@ -23,11 +23,27 @@ def ranked_cohorts(cohorts: pd.DataFrame) -> pd.DataFrame:
     return order.drop(columns="_flag").reset_index(drop=True)
 
 
-def cohort_table(ranked: pd.DataFrame, layers: dict[int, str] | None = None) -> dict:
+def paged_cohorts(cohorts: pd.DataFrame, max_cohorts: int = 0) -> list[int]:
+    """Ids of the flagged cohorts that get a page, figures and a bundle: the ``max_cohorts``
+    highest ranked (all when ``max_cohorts`` is 0), in rank order.
+
+    >>> c = pd.DataFrame({"cohort_id": [0, 1, 2], "flagged": [True, True, False],
+    ...                   "score": [9.0, 3.0, 1.0]})
+    >>> paged_cohorts(c), paged_cohorts(c, 1)
+    ([0, 1], [0])
+    """
+    ranked = ranked_cohorts(cohorts)
+    flagged = [int(c) for c in ranked.loc[ranked["flagged"].astype(bool), "cohort_id"]]
+    return flagged[:max_cohorts] if max_cohorts > 0 else flagged
+
+
+def cohort_table(ranked: pd.DataFrame, layers: dict[int, str] | None = None,
+                 paged: set[int] | None = None) -> dict:
     """Header and cells (display text, sort key, CSS class) of the index's cohort table.
 
     ``layers`` maps a cohort id to its layer summary (``"engage 97%, url 3%"``); when
     given, a ``layers`` column follows the explanation (``—`` for cohorts without one).
+    Flagged cohorts link to their page when they have one (``paged``; all when ``None``).
     """
     if layers is not None:
         ids = ranked["cohort_id"].astype(int)
@@ -38,7 +54,8 @@ def cohort_table(ranked: pd.DataFrame, layers: dict[int, str] | None = None) -> 
     kinds = ["num" if any(sort_key(r[c]) for r in records) else "text" for c in columns]
     rows = []
     for record in records:
-        link = f"cohorts/cohort_{int(record['cohort_id'])}.html" if record["flagged"] else None
+        has_page = record["flagged"] and (paged is None or int(record["cohort_id"]) in paged)
+        link = f"cohorts/cohort_{int(record['cohort_id'])}.html" if has_page else None
         cells = [
             (display(record[c]), sort_key(record[c]), kind)
             for c, kind in zip(columns, kinds, strict=True)

@@ -40,6 +40,7 @@ from pipelines.limits import check_layers_memory, check_resident_memory, default
 from pipelines.outputs import atomic_directory, sha256_file, write_csv, write_json, write_parquet
 from pipelines.pseudonyms import shareable_tables
 from pipelines.report import write_report
+from pipelines.report_tables import paged_cohorts
 from pipelines.side_tables import SideTable, read_accounts, read_posts
 from pipelines.slow_pass import (
     scored_passes,
@@ -128,6 +129,8 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
                               flagged_accounts=scored.flagged_accounts,
                               enabled=config.pseudonymise, key=config.pseudonym_key)
     manifest["pseudonyms"] = shared.note
+    manifest["cohorts"]["with_pages"] = len(paged_cohorts(scored.cohorts,
+                                                          config.max_report_cohorts))
     started = time.perf_counter()
     with atomic_directory(config.out) as tmp:
         write_csv(scored.flagged_accounts, tmp / "flagged_accounts.csv")
@@ -153,13 +156,15 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
                      interactions=valid.interactions,
                      accounts=accounts.table if accounts else None,
                      cohort_layers=layers_tied, account_context=context,
-                     max_nodes=config.max_report_nodes, slow_background_dt=slow_dt)
+                     max_nodes=config.max_report_nodes, slow_background_dt=slow_dt,
+                     max_cohorts=config.max_report_cohorts)
         if extra_outputs is not None:
             extra_outputs(tmp, scored, manifest)
         manifest["timings_s"]["outputs"] = round(time.perf_counter() - started, 3)
         write_json(manifest, tmp / "manifest.json")
         write_bundles(tmp, cohorts=scored.cohorts, memberships=shared.memberships,
-                      edges=shared.edges, evidence=shared.evidence)
+                      edges=shared.edges, evidence=shared.evidence,
+                      max_cohorts=config.max_report_cohorts)
     return RunResult(config.out, manifest, scored.cohorts)
 
 

@@ -62,6 +62,19 @@ def test_bundle_zip_holds_the_folder_and_verifies(tmp_path: Path) -> None:
         check_zip(tmp_path / "plain.zip")
 
 
+def test_bundles_follow_the_report_cap(tmp_path: Path) -> None:
+    write_json(MANIFEST, tmp_path / "manifest.json")
+    t = tables()
+    t["cohorts"]["flagged"] = True  # two flagged cohorts, cohort 0 ranked first
+    assert write_bundles(tmp_path, **t, max_cohorts=1) == [tmp_path / "bundles" / "cohort_0"]
+    assert [p.name for p in sorted((tmp_path / "bundles").iterdir())] == ["cohort_0",
+                                                                          "cohort_0.zip"]
+    full = tmp_path / "all"
+    full.mkdir()
+    write_json(MANIFEST, full / "manifest.json")
+    assert len(write_bundles(full, **t)) == 2  # 0: every flagged cohort
+
+
 def test_bundle_needs_the_manifest_first(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="manifest.json must be written before"):
         write_bundles(tmp_path, **tables())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -165,6 +166,21 @@ def test_no_flagged_cohorts_writes_only_index(tmp_path: Path) -> None:
     paths = write_report(tmp_path, manifest={}, **t)
     assert paths == [tmp_path / "index.html"]
     assert 'href="cohorts/cohort_' not in paths[0].read_text(encoding="utf-8")
+
+
+def test_only_the_highest_ranked_flagged_cohorts_get_pages(tmp_path: Path) -> None:
+    t = tables()
+    t["cohorts"]["flagged"] = True  # two flagged cohorts, cohort 0 ranked first
+    paths = write_report(tmp_path, manifest=MANIFEST, figures=False, max_cohorts=1, **t)
+    assert paths == [tmp_path / "index.html", tmp_path / "cohorts" / "cohort_0.html"]
+    index = paths[0].read_text(encoding="utf-8")
+    assert re.findall(r'href="(cohorts/cohort_\d+\.html)"', index) == ["cohorts/cohort_0.html"]
+    assert ("Pages, figures and evidence bundles were written for the 1 highest ranked of the "
+            "2 flagged cohorts") in index
+    overview = json.loads(re.search(r"var overview = (.*?);\n", index).group(1))
+    assert {n["cohort_id"]: n["page"] for n in overview["nodes"]} == {0: True, 1: False}
+    full = write_report(tmp_path / "all", manifest=MANIFEST, figures=False, **t)
+    assert len(full) == 3 and "paged-note" not in full[0].read_text(encoding="utf-8")
 
 
 def test_cohort_page_has_evidence_panels_and_methodology(report: dict[str, str]) -> None:
