@@ -52,8 +52,7 @@ from pipelines.slow_pass import (
 from pipelines.window_auto import auto_window
 
 log = logging.getLogger(__name__)
-PACKAGES = ("duckdb", "pyarrow", "pandas", "numpy", "numba", "igraph", "leidenalg",
-            "networkx", "pyvis")
+PACKAGES = ("duckdb", "pyarrow", "pandas", "numpy", "numba", "igraph", "networkx", "pyvis")
 
 
 class RunResult(NamedTuple):
