@@ -49,3 +49,10 @@ def test_split_keeps_members_without_an_internal_edge_together():
     split = split_large_clusters(merged, edges, max_size=5, seed=0)
     assert split.set_index("account_id")["cluster"].nunique() == 3
     assert sorted(split["account_id"]) == sorted(merged["account_id"])
+
+
+def test_ids_are_ordered_by_code_point_whatever_the_script():
+    ids = ["é1", "z1", "a1", "😀1", "Ω1", "b1"]
+    edges = pd.DataFrame({"account_a": ids[:3], "account_b": ids[3:], "weight": [1.0] * 3})
+    clusters = leiden_clusters(edges, seed=0)
+    assert clusters["account_id"].tolist() == sorted(ids)
