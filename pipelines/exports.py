@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from graphs.lookup import lookup_codes, text_array
 from pipelines.outputs import atomic_file, write_csv, write_parquet
+from pipelines.report_tables import paged_cohorts
 
 logger = logging.getLogger(__name__)
 
@@ -158,14 +159,21 @@ def write_graphml(
 
 
 def write_graphs(out_dir: Path, *, memberships: pd.DataFrame, edges: pd.DataFrame,
-                 cohorts: pd.DataFrame) -> list[Path]:
+                 cohorts: pd.DataFrame, max_cohorts: int = 0) -> list[Path]:
     """Write ``graph.gexf`` and ``graph.graphml`` of the flagged cohorts, building the graph once.
+
+    With ``max_cohorts`` above 0, only the cohorts that get a report page (the
+    ``max_cohorts`` highest ranked, :func:`pipelines.report_tables.paged_cohorts`): at 10M
+    rows the 562 flagged cohorts' graph (54k accounts) took 126 s to write and 860 MB.
 
     Returns
     -------
     list of Path
         The two files, as :func:`write_gexf` and :func:`write_graphml` write them.
     """
+    if max_cohorts > 0:
+        paged = cohorts["cohort_id"].isin(paged_cohorts(cohorts, max_cohorts))
+        cohorts = cohorts.assign(flagged=cohorts["flagged"].astype(bool) & paged)
     graph = flagged_graph(memberships=memberships, edges=edges, cohorts=cohorts)
     return [_write_atomic(Path(out_dir) / "graph.gexf", nx.write_gexf, graph),
             _write_atomic(Path(out_dir) / "graph.graphml", nx.write_graphml, graph)]

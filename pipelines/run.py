@@ -147,7 +147,7 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
             write_csv(shared.rejected, tmp / "rejected.csv")
         graph_tables = dict(memberships=shared.memberships, edges=shared.edges,
                             cohorts=scored.cohorts)
-        write_graphs(tmp, **graph_tables)
+        write_graphs(tmp, **graph_tables, max_cohorts=config.max_report_cohorts)
         write_tables(tmp, evidence=shared.evidence, **graph_tables, n_actions=scored.memberships[
             "account_id"].map(projected.activity.set_index("account_id")["n_actions"]))
         write_report(tmp, cohorts=scored.cohorts, memberships=shared.memberships,

@@ -16,6 +16,7 @@ from pipelines.exports import (
     original_id,
     write_gexf,
     write_graphml,
+    write_graphs,
     write_tables,
     xml_safe_id,
 )
@@ -140,3 +141,12 @@ def test_flagged_evidence_equals_the_full_sort(layers, dtype) -> None:
     shuffled = evidence.sample(frac=1, random_state=0)  # not pre-sorted: the full sort runs
     pd.testing.assert_frame_equal(flagged_evidence(memberships, shuffled, cohorts),
                                   _reference_flagged_evidence(memberships, shuffled, cohorts))
+
+
+def test_graph_exports_follow_the_report_cap(tmp_path: Path) -> None:
+    gexf, graphml = write_graphs(tmp_path, **tables(), max_cohorts=1)  # cohort 0 ranks first
+    for path, read in ((gexf, nx.read_gexf), (graphml, nx.read_graphml)):
+        nodes = {original_id(n) for n in read(path).nodes}
+        assert nodes == set(NASTY)  # farm_ok's cohort 1 has no page
+    everything = nx.read_gexf(write_graphs(tmp_path / "all", **tables())[0])
+    assert {original_id(n) for n in everything.nodes} == set(FARM)
