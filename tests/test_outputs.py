@@ -16,6 +16,25 @@ HOSTILE = ["plain", "", "a,b", 'q"q', '"', "new\nline", "cr\rx", "\r\n", " lead"
            "#hash", "a\u2028b", "\\back", "😀,\"\n", "=a,b", "-\"x\""]
 
 
+@pytest.fixture(autouse=True)
+def duckdb_for_every_size(monkeypatch):
+    """These tests compare the DuckDB path with pandas on small frames: take it for all."""
+    monkeypatch.setattr(outputs, "CSV_DUCKDB_MIN_ROWS", 0)
+
+
+def test_short_frames_are_written_by_pandas(tmp_path, monkeypatch):
+    monkeypatch.setattr(outputs, "CSV_DUCKDB_MIN_ROWS", 3)
+
+    def no_duckdb():
+        raise AssertionError("DuckDB used for a short frame")
+
+    monkeypatch.setattr(outputs.duckdb, "connect", no_duckdb)
+    frame = pd.DataFrame({"a": ["=1", "x"], "n": [1, 2]})
+    assert write_csv(frame, tmp_path / "s.csv").read_bytes() == b"a,n\n'=1,1\nx,2\n"
+    with pytest.raises(AssertionError, match="DuckDB used"):
+        write_csv(pd.concat([frame, frame]), tmp_path / "l.csv")
+
+
 def _pandas_bytes(frame: pd.DataFrame, tmp_path: Path) -> bytes:
     path = tmp_path / "pandas.csv"
     safe_for_spreadsheets(frame).to_csv(path, index=False, lineterminator="\n")
