@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.outputs import atomic_file, sha256_file, write_csv
-from pipelines.report import within_cohort
+from pipelines.report import parallel_map, within_cohort
 from pipelines.report_tables import paged_cohorts
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ def write_bundles(
     edges: pd.DataFrame,
     evidence: pd.DataFrame,
     max_cohorts: int = 0,
+    workers: int | None = None,
 ) -> list[Path]:
     """Write ``out_dir/bundles/cohort_<id>/`` for every flagged cohort (the ``max_cohorts``
     highest ranked when it is above 0, as the report's pages).
@@ -48,6 +49,10 @@ def write_bundles(
     cohorts, memberships, edges, evidence : DataFrame
         The ``cohorts``, ``memberships``, ``co_engagement_edges`` and ``edge_evidence``
         tables.
+    max_cohorts : int, default 0
+        Bundles for the ``max_cohorts`` highest ranked flagged cohorts only (0: all).
+    workers : int, optional
+        Processes writing the bundles (:func:`pipelines.report.parallel_map`).
 
     Returns
     -------
@@ -66,8 +71,8 @@ def write_bundles(
     edges_in = within_cohort(edges, memberships)
     evidence_in = within_cohort(evidence, memberships)
     flagged = sorted(paged_cohorts(cohorts, max_cohorts))
-    written = []
-    for cohort_id in flagged:
+
+    def bundle(cohort_id: int) -> Path:
         folder = out_dir / "bundles" / f"cohort_{cohort_id}"
         folder.mkdir(parents=True, exist_ok=True)
         write_csv(cohorts[cohorts["cohort_id"] == cohort_id], folder / "cohort.csv")
@@ -82,7 +87,9 @@ def write_bundles(
             shutil.copyfile(figure, folder / "figures" / figure.name)
         write_sums(folder)
         write_zip(folder)
-        written.append(folder)
+        return folder
+
+    written = parallel_map(bundle, flagged, workers=workers)  # as the report's pages
     logger.info("wrote %d evidence bundles", len(written))
     return written
 

@@ -75,6 +75,21 @@ def test_bundles_follow_the_report_cap(tmp_path: Path) -> None:
     assert len(write_bundles(full, **t)) == 2  # 0: every flagged cohort
 
 
+def test_bundles_written_by_worker_processes_are_identical(tmp_path: Path) -> None:
+    t = tables()
+    t["cohorts"]["flagged"] = True
+    out = {}
+    for workers in (1, 2):
+        run_dir = tmp_path / str(workers)
+        run_dir.mkdir()
+        write_json(MANIFEST, run_dir / "manifest.json")
+        folders = write_bundles(run_dir, **t, workers=workers)
+        assert [f.name for f in folders] == ["cohort_0", "cohort_1"]
+        out[workers] = {p.relative_to(run_dir): p.read_bytes()
+                        for p in (run_dir / "bundles").rglob("*") if p.is_file()}
+    assert len(out[1]) > 10 and out[1] == out[2]
+
+
 def test_bundle_needs_the_manifest_first(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="manifest.json must be written before"):
         write_bundles(tmp_path, **tables())
