@@ -30,12 +30,29 @@ def burst_share(created: pd.Series, *, burst_days: float = 3.0) -> float:
     >>> round(burst_share(pd.Series(t)), 3)
     0.667
     """
-    stamps = pd.to_datetime(created.dropna(), utc=True)
-    days = np.sort((stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy() / 86_400)
-    if days.size == 0:
-        return float("nan")
-    right = np.searchsorted(days, days + burst_days, side="right")
-    return float((right - np.arange(days.size)).max() / days.size)
+    shares = burst_shares(pd.Series(0, index=created.index), created, burst_days=burst_days)
+    return float(shares.iloc[0]) if len(shares) else float("nan")
+
+
+def burst_shares(group: pd.Series, created: pd.Series, *,
+                 burst_days: float = 3.0) -> pd.Series:
+    """:func:`burst_share` of each group's dates (missing dates left out), all groups at once.
+
+    >>> t = pd.to_datetime(["2026-01-01", "2026-01-02", "2026-03-01", None], utc=True)
+    >>> burst_shares(pd.Series([7, 7, 7, 8]), pd.Series(t)).round(3).to_dict()
+    {7: 0.667}
+    """
+    dated = created.notna().to_numpy()
+    if not dated.any():
+        return pd.Series(dtype=float)
+    stamps = pd.to_datetime(created[dated], utc=True)
+    days = ((stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(days=1)).to_numpy()
+    code, groups = pd.factorize(group[dated], sort=True)
+    span = float(days.max() - days.min()) + 2 * burst_days + 1  # groups never share a window
+    key = np.sort(code * span + (days - days.min()))
+    inside = np.searchsorted(key, key + burst_days, side="right") - np.arange(key.size)
+    most = pd.Series(inside).groupby(np.floor(key / span).astype(int)).max().to_numpy()
+    return pd.Series(most / np.bincount(code), index=groups)
 
 
 def account_context(memberships: pd.DataFrame, accounts: pd.DataFrame, *,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from graphs.account_context import burst_shares
 from graphs.pass_codes import InnerRows, PassCodes
 
 
@@ -117,20 +118,6 @@ def _creation_features(clusters: pd.DataFrame, accounts: pd.DataFrame | None,
     days = (created["created_at"] - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(days=1)
     q = days.groupby(created["cluster"]).quantile([0.25, 0.75]).unstack()
     spread = (q[0.75] - q[0.25]) if len(q) else pd.Series(dtype=float)
+    bursts = burst_shares(created["cluster"], created["created_at"], burst_days=burst_days)
     return pd.DataFrame({"creation_spread_days": spread,
-                         "creation_burst_share": _burst_share(created["cluster"], days,
-                                                              burst_days)}).reindex(index)
-
-
-def _burst_share(cluster: pd.Series, days: pd.Series, burst_days: float) -> pd.Series:
-    """Per cluster, the most dates inside one ``burst_days`` window over the dated members
-    (as :func:`graphs.account_context.burst_share`, for all clusters at once)."""
-    if cluster.empty:
-        return pd.Series(dtype=float)
-    code, groups = pd.factorize(cluster, sort=True)
-    span = float(days.max() - days.min()) + 2 * burst_days + 1
-    key = np.sort(code * span + (days.to_numpy() - days.min()))
-    inside = np.searchsorted(key, key + burst_days, side="right") - np.arange(key.size)
-    group = np.floor(key / span).astype(int)
-    most = pd.Series(inside).groupby(group).max().to_numpy()
-    return pd.Series(most / np.bincount(code), index=groups)
+                         "creation_burst_share": bursts}).reindex(index)
