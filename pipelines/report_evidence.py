@@ -150,8 +150,7 @@ def methodology(cohort: pd.Series, parameters: dict) -> list[str]:
         + ("; without one (fans of one creator co-engage like a farm), the cohort also shows "
            f"a sign-up burst (≥ {p['min_creation_burst']} of its members created within 3 days "
            f"of each other) or single-action bundles (≥ {p['min_same_action_share']} of its "
-           "tied action pairs are the same action)." if parameters.get("posts") is None
-           and "posts" in parameters else "."),
+           "tied action pairs are the same action)." if _without_posts(parameters) else "."),
         *([f"Slow pass: this cohort was found by the second pass, which pairs engagements up "
            f"to {p['window_s']} seconds apart but only on posts with at most {p['max_crowd']} "
            "engagers in that window, among the accounts the first pass did not flag — for "
@@ -164,13 +163,17 @@ def methodology(cohort: pd.Series, parameters: dict) -> list[str]:
     ]
 
 
+def _without_posts(parameters: dict) -> bool:
+    """The run had no posts table (a manifest without the key says nothing either way)."""
+    return "posts" in parameters and parameters["posts"] is None
+
+
 def burst_decided(cohort: pd.Series, parameters: dict) -> bool:
     """True when the cohort's sign-up burst was one of the signs its flag rested on (no posts
     table gave the authors)."""
     threshold = float(parameters.get("min_creation_burst") or 0)
     burst = cohort.get("creation_burst_share")
-    without_posts = parameters.get("posts") is None and "posts" in parameters
-    return ((without_posts or cohort.get("pass") == "slow") and threshold > 0
+    return ((_without_posts(parameters) or cohort.get("pass") == "slow") and threshold > 0
             and pd.notna(burst) and float(burst) >= threshold)
 
 
