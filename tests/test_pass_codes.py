@@ -41,12 +41,19 @@ def _tables(seed: int, n_evidence: int = 400):
     return clusters, edges, evidence, activity, posts
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_inner_rows_are_the_rows_with_both_accounts_in_one_cluster(seed):
-    clusters, edges, evidence, activity, posts = _tables(seed)
+def _coded(seed: int):
+    """:func:`_tables`, their codes and the rows inside the clusters."""
+    tables = _tables(seed)
+    clusters, edges, evidence, activity, posts = tables
     codes = pass_codes(edges, evidence, activity, posts)
     inner = inner_rows(codes, account_codes(codes, clusters["account_id"]),
                        clusters["cluster"].to_numpy())
+    return tables, codes, inner
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_inner_rows_are_the_rows_with_both_accounts_in_one_cluster(seed):
+    (clusters, edges, evidence, activity, posts), codes, inner = _coded(seed)
     cluster_of = clusters.set_index("account_id")["cluster"]
     for table, rows in ((edges, inner.edges), (evidence, inner.evidence)):
         group = pair_groups(table, cluster_of)
@@ -60,10 +67,7 @@ def test_inner_rows_are_the_rows_with_both_accounts_in_one_cluster(seed):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_features_by_code_equal_features_by_id(seed):
     """The sums behind effective numbers run in the order of the sorted ids: same floats."""
-    clusters, edges, evidence, activity, posts = _tables(seed)
-    codes = pass_codes(edges, evidence, activity, posts)
-    inner = inner_rows(codes, account_codes(codes, clusters["account_id"]),
-                       clusters["cluster"].to_numpy())
+    (clusters, edges, evidence, activity, posts), codes, inner = _coded(seed)
     got = flag_features(clusters, inner, codes)
     cluster_of = clusters.set_index("account_id")["cluster"]
     group = pair_groups(evidence, cluster_of)
