@@ -89,11 +89,7 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
         assert slow is not None
         return score(c, slow.edges, slow.evidence, slow.activity,
                      n_actions=slow.stats["n_actions"], codes=slow_codes.pop(),
-                     min_member_lift=config.slow_min_member_lift,
-                     min_density=max(config.min_density, config.slow_min_density),
-                     min_lift=max(config.min_lift, config.slow_min_lift),
-                     min_size=max(config.min_size, config.slow_min_size),
-                     require_farm_sign=True)
+                     **slow_rules(config), require_farm_sign=True)
 
     note = (f" (slow pass: engagements up to {config.slow_window_s / 86400:g} d apart on "
             f"targets with at most {config.slow_max_crowd} engagers)")
@@ -136,6 +132,14 @@ def with_slow_evidence(per_layer: dict[str, CoEngagement], weights: dict[str, fl
     return projected._replace(edges=edges, evidence=evidence, stats=stats)
 
 
+def slow_rules(config: RunConfig) -> dict[str, float]:
+    """The slow pass's own flag rules, each at least as strict as the fast pass's."""
+    return {"min_member_lift": config.slow_min_member_lift,
+            "min_density": max(config.min_density, config.slow_min_density),
+            "min_lift": max(config.min_lift, config.slow_min_lift),
+            "min_size": max(config.min_size, config.slow_min_size)}
+
+
 def slow_stats(slow: CoEngagement | None, config: RunConfig, scored: ScoredCohorts, *,
                skipped: str = "") -> dict[str, Any]:
     """What the slow pass did (or why it did not run), for the manifest."""
@@ -144,11 +148,7 @@ def slow_stats(slow: CoEngagement | None, config: RunConfig, scored: ScoredCohor
     flagged = scored.cohorts[scored.cohorts["pass"].eq("slow")]
     return {"enabled": True, "window_s": config.slow_window_s,
             "max_crowd": config.slow_max_crowd,
-            "min_member_lift": config.slow_min_member_lift,
-            "min_density": max(config.min_density, config.slow_min_density),
-            "min_lift": max(config.min_lift, config.slow_min_lift),
-            "min_size": max(config.min_size, config.slow_min_size),
-            "split_above": config.slow_split_above,
+            **slow_rules(config), "split_above": config.slow_split_above,
             **{k: slow.stats[k] for k in ("n_actions", "action_pairs_enumerated",
                                           "hub_actions_skipped", "edges_kept")},
             "edges_clustered": slow.stats.get("edges_clustered", 0),
