@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from graphs.lookup import sorted_codes, text_array
+from graphs.lookup import pair_groups, sorted_codes, text_array
 
 LEIDEN_ITERATIONS = 2
 """Leiden passes (the default of igraph and leidenalg). Iterating until nothing moves
@@ -120,12 +120,10 @@ def split_large_clusters(clusters: pd.DataFrame, edges: pd.DataFrame, *, max_siz
     big = set(sizes.index[sizes > max_size])
     if not big:
         return clusters
-    cluster_of = clusters.set_index("account_id")["cluster"]
-    side_a = cluster_of.reindex(edges["account_a"]).to_numpy()
-    side_b = cluster_of.reindex(edges["account_b"]).to_numpy()
+    group = pair_groups(edges, clusters.set_index("account_id")["cluster"])
     label = pd.Series(-1, index=clusters["account_id"].to_numpy(), dtype=np.int64)
     for offset, cluster in enumerate(sorted(big)):
-        inner = edges[(side_a == cluster) & (side_b == cluster)]
+        inner = edges[group == cluster]
         parts = leiden_clusters(inner, seed=seed, resolution=resolution, weight=weight)
         label[parts["account_id"].to_numpy()] = (offset + 1) * len(clusters) + parts[
             "cluster"].to_numpy()
