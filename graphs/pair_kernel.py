@@ -76,14 +76,15 @@ def _slot(keys, b, mask):
 
 @njit(cache=True)
 def _count_ties(a, starts, order, account, target, back, ahead, max_crowd, table, mask,
-                touched):
+                touched, slots, pairs):
     """Pass 1: per account ``b > a``, its distinct shared targets and action pairs.
 
-    ``table`` rows: 0 the b of each slot (-1 empty), 1 distinct shared targets, 2 action
+    ``table`` columns: 0 the b of each slot (-1 empty), 1 distinct shared targets, 2 action
     pairs, 3 the last target counted (+1), 4 keep flag; ``touched`` gets the used slots.
     ``a``'s entries on one target are consecutive (entries are sorted by (target, time)),
-    so remembering the last target is enough to count each (b, target) once. Returns
-    (action pairs, distinct b's).
+    so remembering the last target is enough to count each (b, target) once. Each action
+    pair counted is recorded for pass 2: its slot in ``slots``, its entries in ``pairs``.
+    Returns (action pairs, distinct b's).
     """
     n, n_touched = 0, 0
     for r in range(starts[a], starts[a + 1]):
@@ -95,40 +96,35 @@ def _count_ties(a, starts, order, account, target, back, ahead, max_crowd, table
             b = account[j]
             if b <= a or back[j] + ahead[j] + 1 > max_crowd:
                 continue
+            h = _slot(table[:, 0], b, mask)
+            slots[n], pairs[n, 0], pairs[n, 1] = h, i, j
             n += 1
-            h = _slot(table[0], b, mask)
-            if table[0, h] == -1:
-                table[0, h] = b
+            if table[h, 0] == -1:
+                table[h, 0] = b
                 touched[n_touched] = h
                 n_touched += 1
-            table[2, h] += 1
-            if table[3, h] != tag:
-                table[3, h] = tag
-                table[1, h] += 1
+            table[h, 2] += 1
+            if table[h, 3] != tag:
+                table[h, 3] = tag
+                table[h, 1] += 1
     return n, n_touched
 
 
 @njit(cache=True)
-def _collect(a, starts, order, account, target, time, back, ahead, max_crowd, n_targets,
-             table, mask, key, dt, w, ia, ib):
-    """Pass 2: fill the buffers with a's ties to the accounts b > a whose slot is kept."""
+def _collect(n_pairs, slots, pairs, account, target, time, back, ahead, n_targets, table,
+             key, dt, w, ia, ib):
+    """Pass 2: fill the buffers with the action pairs :func:`_count_ties` recorded whose
+    account ``b``'s slot is kept."""
     n = 0
-    for r in range(starts[a], starts[a + 1]):
-        i = order[r]
-        crowd_i = back[i] + ahead[i] + 1
-        if crowd_i > max_crowd:
+    for v in range(n_pairs):
+        if table[slots[v], 4] == 0:
             continue
-        for j in range(i - back[i], i + ahead[i] + 1):
-            crowd_j = back[j] + ahead[j] + 1
-            if account[j] <= a or crowd_j > max_crowd:
-                continue
-            if table[4, _slot(table[0], account[j], mask)] == 0:
-                continue
-            key[n] = np.int64(account[j]) * n_targets + target[i]
-            dt[n] = abs(time[j] - time[i])
-            w[n] = 1.0 / np.log2(max(crowd_i, crowd_j, 2))
-            ia[n], ib[n] = i, j
-            n += 1
+        i, j = pairs[v, 0], pairs[v, 1]
+        key[n] = np.int64(account[j]) * n_targets + target[i]
+        dt[n] = abs(time[j] - time[i])
+        w[n] = 1.0 / np.log2(max(back[i] + ahead[i] + 1, back[j] + ahead[j] + 1, 2))
+        ia[n], ib[n] = i, j
+        n += 1
     return n
 
 
@@ -170,7 +166,7 @@ def chunk_ties(first, last, offsets, starts, order, account, target, time, back,
     ``out_e`` (b, shared) and ``out_ef`` (weight, median dt) get one row per kept pair,
     ``out_v`` (b, target, dt, ia, ib) one row per shared target of a kept pair, and
     ``counts`` (edges, evidence, action pairs, (pair, target) ties, candidate pairs).
-    ``tables`` (threads × 5 × 2^k, int32; row 0 all -1, the rest 0; left so) are each
+    ``tables`` (threads × 2^k × 5, int32; column 0 all -1, the rest 0; left so) are each
     thread's hash tables of b's (see :func:`_count_ties`); an account with more possible
     b's than fit gets its own table. Pass 1 counts every b's shared targets without storing
     ties; pass 2 collects and sorts only the ties of the b's sharing ``min_shared`` targets.
@@ -181,14 +177,14 @@ def chunk_ties(first, last, offsets, starts, order, account, target, time, back,
         while cap < 2 * min(size, starts.size - 1):  # at most one slot per other account
             cap *= 2
         shared_table = tables[numba.get_thread_id()]
-        if cap > shared_table.shape[1]:
-            own = np.zeros((5, cap), np.int32)
-            own[0] = -1
+        if cap > shared_table.shape[0]:
+            own = np.zeros((cap, 5), np.int32)
+            own[:, 0] = -1
             _account_ties(a, first, offsets, starts, order, account, target, time, back, ahead,
                           max_crowd, min_shared, n_targets, own, out_e, out_ef, out_v, counts)
         else:
             _account_ties(a, first, offsets, starts, order, account, target, time, back, ahead,
-                          max_crowd, min_shared, n_targets, shared_table[:, :cap], out_e, out_ef,
+                          max_crowd, min_shared, n_targets, shared_table[:cap], out_e, out_ef,
                           out_v, counts)
 
 
@@ -196,28 +192,30 @@ def chunk_ties(first, last, offsets, starts, order, account, target, time, back,
 def _account_ties(a, first, offsets, starts, order, account, target, time, back, ahead,
                   max_crowd, min_shared, n_targets, table, out_e, out_ef, out_v, counts):
     """One account of :func:`chunk_ties`, with a clean hash table (left clean) of 2^k slots."""
-    mask = table.shape[1] - 1
-    touched = np.empty(offsets[a - first + 1] - offsets[a - first], np.int64)
+    mask = table.shape[0] - 1
+    size = offsets[a - first + 1] - offsets[a - first]
+    touched, slots, pairs = np.empty(size, np.int64), np.empty(size, np.int32), np.empty(
+        (size, 2), np.int64)
     n, n_touched = _count_ties(a, starts, order, account, target, back, ahead, max_crowd,
-                               table, mask, touched)
+                               table, mask, touched, slots, pairs)
     m, kept_pairs = 0, 0
     for q in range(n_touched):
         h = touched[q]
-        m += table[1, h]
-        if table[1, h] >= min_shared:
-            table[4, h] = 1
-            kept_pairs += table[2, h]
+        m += table[h, 1]
+        if table[h, 1] >= min_shared:
+            table[h, 4] = 1
+            kept_pairs += table[h, 2]
     key, dt = np.empty(kept_pairs, np.int64), np.empty(kept_pairs, np.int64)
     w = np.empty(kept_pairs, np.float64)
     ia, ib = np.empty(kept_pairs, np.int64), np.empty(kept_pairs, np.int64)
-    found = _collect(a, starts, order, account, target, time, back, ahead, max_crowd,
-                     n_targets, table, mask, key, dt, w, ia, ib)
+    found = _collect(n, slots, pairs, account, target, time, back, ahead, n_targets, table,
+                     key, dt, w, ia, ib)
     n_edges, n_evidence = _emit(offsets[a - first], _per_target(found, key, dt, w, ia, ib),
                                 min_shared, n_targets, key, dt, w, ia, ib, out_e, out_ef, out_v)
     for q in range(n_touched):
         h = touched[q]
-        table[0, h] = -1
-        table[1, h], table[2, h], table[3, h], table[4, h] = 0, 0, 0, 0
+        table[h, 0] = -1
+        table[h, 1], table[h, 2], table[h, 3], table[h, 4] = 0, 0, 0, 0
     row = a - first
     counts[row, 0], counts[row, 1], counts[row, 2] = n_edges, n_evidence, n
     counts[row, 3], counts[row, 4] = m, n_touched

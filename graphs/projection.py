@@ -105,8 +105,8 @@ def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
     cum[1:] = np.cumsum(account_bounds(starts, order, back, ahead, max_crowd))
     parts: list[tuple[np.ndarray, ...]] = []
     totals, first = np.zeros(4, dtype=np.int64), 0
-    tables = np.zeros((numba.get_num_threads(), 5, TABLE_SLOTS), dtype=np.int32)
-    tables[:, 0] = -1  # empty slots of the per-thread hash tables (graphs.pair_kernel)
+    tables = np.zeros((numba.get_num_threads(), TABLE_SLOTS, 5), dtype=np.int32)
+    tables[:, :, 0] = -1  # empty slots of the per-thread hash tables (graphs.pair_kernel)
     while first < n_accounts:
         last = int(np.searchsorted(cum, cum[first] + chunk_ties, side="right")) - 1
         last = min(max(last, first + 1), n_accounts)
