@@ -90,13 +90,18 @@ def account_context(memberships: pd.DataFrame, accounts: pd.DataFrame, *,
     """
     if "account_id" not in accounts.columns:
         raise ValueError("accounts: missing column 'account_id'")
-    known = memberships.merge(_features(accounts, min_digits), on="account_id")
-    rows = []
-    for cohort_id, members in known.groupby("cohort_id", sort=True):
-        rows.append({"cohort_id": int(cohort_id), "known_accounts": len(members),
-                     **_summary(members, burst_days)})
-    base = _summary(_features(accounts, min_digits), burst_days)
-    out = pd.DataFrame(rows, columns=["cohort_id", "known_accounts", *base])
+    features = _features(accounts, min_digits)
+    known = memberships[["account_id", "cohort_id"]].merge(features, on="account_id")
+    groups = known.groupby("cohort_id", sort=True)
+    size = groups.size()
+    out = pd.DataFrame({
+        "cohort_id": size.index.astype(int), "known_accounts": size.to_numpy(),
+        "creation_burst_share": burst_shares(known["cohort_id"], known["created_at"],
+                                             burst_days=burst_days).reindex(size.index).to_numpy(),
+        "default_handle_share": groups["default_handle"].mean().to_numpy(dtype=float),
+        "mean_profile_changes": groups["profile_changes"].mean().to_numpy(dtype=float),
+    })
+    base = _summary(features, burst_days)
     return out.assign(**{f"baseline_{k}": v for k, v in base.items()})
 
 
