@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graphs.bipartite import Incidence
+from graphs.lookup import text_array
 from graphs.pair_kernel import account_bounds, compact, segment_starts, window_bounds
 from graphs.pair_kernel import chunk_ties as chunk_ties_kernel
 from graphs.significance import bh_q_values, expected_ties, tie_p_values
@@ -304,8 +305,9 @@ def clustered_edges(edges: pd.DataFrame, *, max_edge_p: float = 1.0) -> pd.DataF
         raise ValueError(f"max_edge_p must be in (0, 1], got {max_edge_p}")
     if max_edge_p >= 1:
         return edges
-    significant = edges["p_value"].to_numpy() <= max_edge_p
-    accounts = pd.unique(np.concatenate([edges["account_a"].to_numpy()[significant],
-                                         edges["account_b"].to_numpy()[significant]]))
-    inside = edges["account_a"].isin(accounts) & edges["account_b"].isin(accounts)
-    return edges[inside.to_numpy()]
+    significant = pa.array(edges["p_value"].to_numpy() <= max_edge_p)
+    a, b = text_array(edges["account_a"]), text_array(edges["account_b"])
+    accounts = pc.unique(pa.chunked_array(a.filter(significant).chunks
+                                          + b.filter(significant).chunks, pa.large_string()))
+    inside = pc.and_(pc.is_in(a, value_set=accounts), pc.is_in(b, value_set=accounts))
+    return edges[inside.to_numpy(zero_copy_only=False)]
