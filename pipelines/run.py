@@ -46,6 +46,7 @@ from pipelines.slow_pass import (
     scored_passes,
     slow_projection,
     slow_skipped,
+    slow_splice,
     slow_stats,
     with_slow_evidence,
 )
@@ -115,11 +116,12 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
         scored = scored_passes(config, projected, clusters, slow,
                                posts=posts.table if posts else None,
                                accounts=accounts.table if accounts else None)
-        projected = with_slow_evidence(per_layer, weights, projected, slow, scored)
+        splice = slow_splice(per_layer, weights, projected, slow, scored)
         projected.stats["slow_pass"] = slow_stats(slow, config, scored,
                                                   skipped=slow_skipped(layers, config))
         slow_dt = None if slow is None else slow.evidence["dt_s"].to_numpy(dtype=float)
-        del per_layer, slow
+        del per_layer, slow  # the splice moves the fused tables' columns: no other holder
+        projected = with_slow_evidence(projected, splice)
     manifest = _manifest(config, files, rows, projected.stats, scored.cohorts, timings)
     if window_scan is not None:
         manifest["window_scan"] = window_scan

@@ -11,7 +11,7 @@ import pandas as pd
 
 from graphs.bipartite import Incidence
 from graphs.clustering import leiden_clusters, split_large_clusters
-from graphs.layer_fusion import pair_rows, spliced_layer
+from graphs.layer_fusion import Splice, layer_splice, pair_rows, spliced_tables
 from graphs.lookup import pair_groups
 from graphs.multiplex import Layer
 from graphs.pass_codes import PassCodes, edges_without, pass_codes
@@ -108,27 +108,36 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
                             score_fast=score_fast, score_slow=score_slow, slow_note=note)
 
 
-def with_slow_evidence(per_layer: dict[str, CoEngagement], weights: dict[str, float],
-                       projected: CoEngagement, slow: CoEngagement | None,
-                       scored: ScoredCohorts) -> CoEngagement:
-    """The output edges and evidence: the fast layers plus, as layer ``slow``, the slow
-    pass's ties among the members of each slow-pass cohort (nothing else of the slow pass is
-    kept, so runs where the slow pass flags nothing write the same tables as without it).
-    The slow layer is spliced into the fused tables (same tables as fusing every layer anew,
-    :func:`graphs.layer_fusion.spliced_layer`)."""
+def slow_splice(per_layer: dict[str, CoEngagement], weights: dict[str, float],
+                projected: CoEngagement, slow: CoEngagement | None,
+                scored: ScoredCohorts) -> Splice | None:
+    """What the slow layer adds to the output edges and evidence: the slow pass's ties among
+    the members of each slow-pass cohort, as layer ``slow`` (nothing else of the slow pass is
+    kept, so runs where the slow pass flags nothing write the same tables as without it);
+    ``None`` when there is no slow-pass cohort. Applied by :func:`with_slow_evidence` (same
+    tables as fusing every layer anew, :func:`graphs.layer_fusion.spliced_layer`)."""
     cohorts = scored.cohorts
     slow_ids = cohorts.loc[cohorts["pass"].eq("slow"), "cohort_id"]
     if slow is None or slow_ids.empty:
-        return projected
+        return None
     members = scored.memberships[scored.memberships["cohort_id"].isin(slow_ids)]
     cohort_of = members.set_index("account_id")["cohort_id"]
     inside = slow.edges[pair_groups(slow.edges, cohort_of) >= 0]
     restricted = slow._replace(  # evidence rows exist only for kept edges, sorted by pair
         edges=inside, evidence=slow.evidence.iloc[pair_rows(slow.evidence, inside)])
-    edges, evidence = spliced_layer(projected, per_layer, SLOW_LAYER, restricted, weights)
-    every = {**per_layer, SLOW_LAYER: restricted}
+    return layer_splice(projected, per_layer, SLOW_LAYER, restricted, weights)
+
+
+def with_slow_evidence(projected: CoEngagement, splice: Splice | None) -> CoEngagement:
+    """The output edges and evidence: ``projected``'s with the slow layer spliced in
+    (:func:`slow_splice`). ``projected``'s edges and evidence are emptied, their columns
+    moved one at a time (:func:`graphs.layer_fusion.spliced_tables`): the caller should
+    hold no other reference to them (nor to the per-layer projections, which share them)."""
+    if splice is None:
+        return projected
+    edges, evidence = spliced_tables(projected.edges, projected.evidence, splice)
     stats: dict[str, Any] = {**projected.stats, "edges_kept": int(len(edges)),
-                             "layers": {n: dict(every[n].stats) for n in sorted(every)}}
+                             "layers": splice.layer_stats}
     return projected._replace(edges=edges, evidence=evidence, stats=stats)
 
 
