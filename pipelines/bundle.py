@@ -68,15 +68,16 @@ def write_bundles(
     manifest = out_dir / "manifest.json"
     if not manifest.is_file():
         raise ValueError(f"write_bundles: {manifest} must be written before the bundles")
-    edges_in = within_cohort(edges, memberships)
-    evidence_in = within_cohort(evidence, memberships)
     flagged = sorted(paged_cohorts(cohorts, max_cohorts))
+    paged = memberships[memberships["cohort_id"].isin(flagged)]  # split only what is written
+    edges_in = within_cohort(edges, paged)
+    evidence_in = within_cohort(evidence, paged)
 
     def bundle(cohort_id: int) -> Path:
         folder = out_dir / "bundles" / f"cohort_{cohort_id}"
         folder.mkdir(parents=True, exist_ok=True)
         write_csv(cohorts[cohorts["cohort_id"] == cohort_id], folder / "cohort.csv")
-        members = memberships[memberships["cohort_id"] == cohort_id].sort_values("account_id")
+        members = paged[paged["cohort_id"] == cohort_id].sort_values("account_id")
         write_csv(members, folder / "members.csv")
         write_csv(edges_in.get(cohort_id, edges.head(0)), folder / "edges.csv")
         write_csv(_sorted_evidence(evidence_in.get(cohort_id, evidence.head(0))),

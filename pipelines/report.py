@@ -26,7 +26,7 @@ import pyarrow as pa
 from markupsafe import Markup
 
 from graphs.lookup import pair_groups
-from pipelines.figures import write_cohort_figures
+from pipelines.figures import Histogram, creation_histogram, dt_histogram, write_cohort_figures
 from pipelines.outputs import atomic_file
 from pipelines.report_evidence import (
     burst_decided,
@@ -34,9 +34,12 @@ from pipelines.report_evidence import (
     creation_dates,
     evidence_panels,
     figure_caption,
+    member_actions,
+    member_created,
     methodology,
     pass_manifest,
     top_shared_targets,
+    window_s,
 )
 from pipelines.report_layers import context_rows, layer_rows, layer_summaries, layers_paragraph
 from pipelines.report_network import (
@@ -139,24 +142,28 @@ def write_report(
         vis_css=Markup(vis_asset("vis-network.css")),
     )
     written = [write_text_atomic(out_dir / "index.html", index_html)]
-    edges_in = within_cohort(edges, memberships)
-    evidence_in = within_cohort(evidence, memberships)
-    members = memberships.groupby("cohort_id")["account_id"].apply(list)
+    shared = page_tables(flagged_ids, memberships=memberships, edges=edges, evidence=evidence,
+                         interactions=interactions, accounts=accounts)
     rows = ranked.set_index("cohort_id", drop=False)
     fast = evidence["layer"].ne("slow") if "layer" in evidence else slice(None)
-    backgrounds = {"fast": (evidence.loc[fast, "dt_s"].to_numpy(dtype=float), "all kept edges"),
-                   "slow": (slow_background_dt, "all slow-pass edges")}
+    dt_values = {"fast": (evidence.loc[fast, "dt_s"].to_numpy(dtype=float), "all kept edges"),
+                 "slow": (slow_background_dt, "all slow-pass edges")}
+
+    @cache
+    def dt_background(kind: str, window: float) -> tuple[Histogram, str]:
+        return dt_histogram(dt_values[kind][0], window), dt_values[kind][1]
 
     def page(cohort_id: int) -> Path:
+        cohort = rows.loc[cohort_id]
+        slow = cohort.get("pass") == "slow" and slow_background_dt is not None
         view = cohort_view(
-            rows.loc[cohort_id], members=list(members.get(cohort_id, [])),
-            edges=edges_in.get(cohort_id, edges.head(0)),
-            evidence=evidence_in.get(cohort_id, evidence.head(0)),
-            manifest=manifest, background=backgrounds[
-                "slow" if rows.loc[cohort_id].get("pass") == "slow"
-                and slow_background_dt is not None else "fast"],
-            interactions=interactions,
-            accounts=accounts, max_nodes=max_nodes,
+            cohort, members=shared.members.get(cohort_id, []),
+            edges=shared.edges.get(cohort_id, edges.head(0)),
+            evidence=shared.evidence.get(cohort_id, evidence.head(0)), manifest=manifest,
+            background=dt_background("slow" if slow else "fast",
+                                     window_s(pass_manifest(cohort, manifest))),
+            interactions=shared.interactions, accounts=shared.accounts,
+            creation_background=shared.creation, max_nodes=max_nodes,
             layers=layer_rows(cohort_layers, cohort_id),
             context=context_rows(account_context, cohort_id),
         )
@@ -167,6 +174,34 @@ def write_report(
     written += parallel_map(page, flagged_ids, workers=workers)
     logger.info("report: %d pages written to %s", len(written), out_dir)
     return written
+
+
+class PageTables(NamedTuple):
+    """The rows every cohort page draws from, split or filtered once for all pages (before
+    the worker processes fork) instead of filtering whole tables per page."""
+
+    members: dict[int, list[str]]
+    edges: dict[int, pd.DataFrame]
+    evidence: dict[int, pd.DataFrame]
+    interactions: pa.Table | None
+    accounts: pd.DataFrame | None
+    creation: Histogram | None
+
+
+def page_tables(cohort_ids: list[int], *, memberships: pd.DataFrame, edges: pd.DataFrame,
+                evidence: pd.DataFrame, interactions: pa.Table | None = None,
+                accounts: pd.DataFrame | None = None) -> PageTables:
+    """Members, edges and evidence of the cohorts ``cohort_ids`` (ties inside one cohort),
+    their members' interactions and accounts rows, and all accounts' creation histogram
+    (``None`` without an accounts table or with an empty one)."""
+    paged = memberships[memberships["cohort_id"].isin(cohort_ids)]
+    creation = None
+    if accounts is not None and len(accounts):
+        creation = creation_histogram(pd.to_datetime(accounts["created_at"], utc=True))
+        accounts = accounts[accounts["account_id"].isin(set(paged["account_id"]))]
+    members = paged.groupby("cohort_id")["account_id"].apply(list).to_dict()
+    return PageTables(members, within_cohort(edges, paged), within_cohort(evidence, paged),
+                      member_actions(interactions, paged["account_id"]), accounts, creation)
 
 
 _TASK: list[Callable[[int], Path]] = []
@@ -210,21 +245,26 @@ class CohortView(NamedTuple):
 
 def cohort_view(
     cohort: pd.Series, *, members: list[str], edges: pd.DataFrame, evidence: pd.DataFrame,
-    manifest: dict, background: tuple[np.ndarray, str], interactions: pa.Table | None = None,
-    accounts: pd.DataFrame | None = None, max_nodes: int = MAX_NODES,
-    layers: list[tuple[str, ...]] | None = None, context: list[tuple[str, str, str]] | None = None,
+    manifest: dict, background: tuple[Histogram, str], interactions: pa.Table | None = None,
+    accounts: pd.DataFrame | None = None, creation_background: Histogram | None = None,
+    max_nodes: int = MAX_NODES, layers: list[tuple[str, ...]] | None = None,
+    context: list[tuple[str, str, str]] | None = None,
 ) -> CohortView:
     """One cohort's page: explanation, layers, clickable network, evidence, methodology.
 
-    ``layers`` and ``context`` are the rows of :func:`pipelines.report_layers.layer_rows`
-    and :func:`~pipelines.report_layers.context_rows` (panels left out when empty).
+    ``background`` is the Δt background and its label (:func:`evidence_panels`);
+    ``creation_background`` all accounts' creation dates (the panel is left out without
+    it). ``layers`` and ``context`` are the rows of
+    :func:`pipelines.report_layers.layer_rows` and
+    :func:`~pipelines.report_layers.context_rows` (panels left out when empty).
     """
     manifest = pass_manifest(cohort, manifest)
     stats = account_stats(members, edges, evidence)
     network = cohort_network(stats, edges, evidence, max_nodes=max_nodes)
     actions = cohort_actions(members, evidence, interactions)
     caption = figure_caption(manifest, actions)
-    created = creation_dates(accounts, members)
+    times = member_created(accounts, members)
+    created = creation_dates(times)
     for node in network.data["nodes"]:
         node["created"] = created.get(node["account"], "")
     method = methodology(cohort, manifest.get("parameters") or {})
@@ -241,8 +281,8 @@ def cohort_view(
         network=network, graph_json=script_json(network.data),
         vis_js=Markup(vis_asset("vis-network.min.js")),
         vis_css=Markup(vis_asset("vis-network.css")),
-        panels=evidence_panels(actions, evidence, background[0], manifest, accounts, members,
-                               background_label=background[1]),
+        panels=evidence_panels(actions, evidence, background, None if creation_background is None
+                               or times is None else (times, creation_background)),
         caption=caption,
         methodology=method,
         targets=[[display(v) for v in row] for row in top_shared_targets(evidence).itertuples(

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.figures import (
+    Histogram,
     draw_creation,
     draw_dt_histogram,
     draw_heatmap,
@@ -196,13 +196,17 @@ def _num(value: object) -> str:
     return f"{value:.3g}" if isinstance(value, int | float) else str(value)
 
 
-def evidence_panels(actions: pd.DataFrame, evidence: pd.DataFrame, background_dt: np.ndarray,
-                    manifest: dict, accounts: pd.DataFrame | None,
-                    members: list[str], *,
-                    background_label: str = "all kept edges") -> list[tuple[str, str]]:
-    """(title, PNG data URI) of the raster, heatmap, Δt histogram and creation dates."""
+def evidence_panels(actions: pd.DataFrame, evidence: pd.DataFrame,
+                    background: tuple[Histogram, str],
+                    creation: tuple[pd.Series, Histogram] | None = None) -> list[tuple[str, str]]:
+    """(title, PNG data URI) of the raster, heatmap, Δt histogram and creation dates.
+
+    ``background`` is the Δt background (:func:`pipelines.figures.dt_histogram`) and its
+    label; ``creation`` the members' creation times (:func:`member_created`) and all
+    accounts' (:func:`pipelines.figures.creation_histogram`), without which the creation
+    panel is left out.
+    """
     n_accounts = actions["account_id"].nunique() if len(actions) else 0
-    window = float((manifest.get("parameters") or {}).get("window_s") or 3600)
     panels = []
     with figure(10.0, figure_height(n_accounts)) as fig:
         draw_raster(fig, actions)
@@ -211,23 +215,40 @@ def evidence_panels(actions: pd.DataFrame, evidence: pd.DataFrame, background_dt
         draw_heatmap(fig, actions)
         panels.append(("Account × target heatmap", png_data_uri(fig)))
     with figure(7.0, 3.2) as fig:
-        draw_dt_histogram(fig, evidence["dt_s"].to_numpy(dtype=float), background_dt, window,
-                          background_label)
+        draw_dt_histogram(fig, evidence["dt_s"].to_numpy(dtype=float), *background)
         panels.append(("Δt against the background", png_data_uri(fig)))
-    if accounts is not None and len(accounts):
-        created = pd.to_datetime(accounts["created_at"], utc=True)
-        inside = accounts["account_id"].isin(set(members)).to_numpy()
+    if creation is not None:
         with figure(7.0, 3.2) as fig:
-            draw_creation(fig, created[inside], created)
+            draw_creation(fig, *creation)
             panels.append(("Account creation dates", png_data_uri(fig)))
     return panels
 
 
-def creation_dates(accounts: pd.DataFrame | None, members: list[str]) -> dict[str, str]:
-    """``account_id → creation time`` text for the members found in ``accounts``."""
-    if accounts is None or not len(accounts):
-        return {}
+def window_s(manifest: dict) -> float:
+    """The co-engagement window of ``manifest``'s parameters (3600 s when not recorded)."""
+    return float((manifest.get("parameters") or {}).get("window_s") or 3600)
+
+
+def member_actions(interactions: pa.Table | None, accounts: pd.Series) -> pa.Table | None:
+    """Rows of ``interactions`` by ``accounts``: one pass over all interactions for every
+    page, which :func:`cohort_actions` then filters per cohort."""
+    if interactions is None:
+        return None
+    wanted = pa.array(sorted(set(accounts)), pa.string())
+    return interactions.filter(pc.is_in(interactions["account_id"], wanted))
+
+
+def member_created(accounts: pd.DataFrame | None, members: list[str]) -> pd.Series | None:
+    """Creation times (UTC) of the members found in ``accounts``, indexed by account id."""
+    if accounts is None:
+        return None
     inside = accounts[accounts["account_id"].isin(set(members))]
-    stamps = pd.to_datetime(inside["created_at"], utc=True)
+    return pd.to_datetime(inside["created_at"], utc=True).set_axis(inside["account_id"])
+
+
+def creation_dates(created: pd.Series | None) -> dict[str, str]:
+    """``account_id → creation time`` text of :func:`member_created`'s times."""
+    if created is None:
+        return {}
     return {a: ("—" if pd.isna(t) else t.strftime("%Y-%m-%d %H:%M:%SZ"))
-            for a, t in zip(inside["account_id"], stamps, strict=True)}
+            for a, t in created.items()}

@@ -52,11 +52,11 @@ def test_empty_cohort_still_draws(tmp_path: Path) -> None:
 def test_dt_histogram_names_its_background() -> None:
     from matplotlib.figure import Figure
 
-    from pipelines.figures import draw_dt_histogram
+    from pipelines.figures import draw_dt_histogram, dt_histogram
 
     fig = Figure()
-    draw_dt_histogram(fig, np.array([60.0, 120.0]), np.array([10.0, 20.0, 30.0]), 7 * 86400,
-                      "all slow-pass edges")
+    background = dt_histogram(np.array([10.0, 20.0, 30.0]), 7 * 86400)
+    draw_dt_histogram(fig, np.array([60.0, 120.0]), background, "all slow-pass edges")
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels == ["all slow-pass edges (n = 3)", "this cohort (n = 2)"]
     assert fig.axes[0].get_xlim()[1] >= 7 * 86400 / 60  # the axis spans the slow window
