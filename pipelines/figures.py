@@ -28,6 +28,9 @@ from matplotlib.transforms import Bbox  # noqa: E402
 RC = {"text.parse_math": False, "svg.fonttype": "path", "svg.hashsalt": "cohortscan",
       "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
 METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}}
+SAVE = {"png": {"pil_kwargs": {"compress_level": 3}}, "svg": {}}
+"""zlib level 3 instead of Pillow's 6: half the encoding time (a fifth of a page's time went
+to PNG encoding), files 5–10% larger."""
 TARGET_COLOURS = np.array(plt.get_cmap("tab10").colors)
 OTHER_TARGETS = (0.6, 0.6, 0.6)
 MAX_LABELS = 40
@@ -227,7 +230,8 @@ def _caption(fig: Figure, caption: str) -> None:
 def png_data_uri(fig: Figure) -> str:
     """The figure as a ``data:image/png;base64,…`` URI (for ``<img>`` under the page's CSP)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata=METADATA["png"], bbox_inches=tight_bbox(fig))
+    fig.savefig(buffer, format="png", metadata=METADATA["png"], bbox_inches=tight_bbox(fig),
+                **SAVE["png"])
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -238,7 +242,8 @@ def save_figure(fig: Figure, stem: Path) -> list[Path]:
     paths = []
     for fmt in ("png", "svg"):
         path = stem.with_suffix(f".{fmt}")
-        fig.savefig(path, format=fmt, metadata=METADATA[fmt], bbox_inches=bbox, dpi=150)
+        fig.savefig(path, format=fmt, metadata=METADATA[fmt], bbox_inches=bbox, dpi=150,
+                    **SAVE[fmt])
         paths.append(path)
     return paths
 
