@@ -220,18 +220,6 @@ def _pair_bounds(table: pd.DataFrame, pairs: pd.DataFrame) -> tuple[np.ndarray, 
     return lo, hi
 
 
-def pair_rows(table: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarray:
-    """Row numbers, in order, of the rows of ``table`` (sorted by ``account_a, account_b``
-    first, as projections' edges and evidence are) whose pair is one of ``pairs``: a binary
-    search per pair instead of a lookup of every row.
-
-    >>> t = pd.DataFrame({"account_a": list("aaab"), "account_b": list("bbcc")})
-    >>> pair_rows(t, pd.DataFrame({"account_a": ["a", "b"], "account_b": ["b", "c"]}))
-    array([0, 1, 3])
-    """
-    return _ranges(*_pair_bounds(table, pairs))
-
-
 def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """The row numbers of all ranges ``[lo, hi)``, concatenated."""
     sizes = hi - lo

@@ -122,7 +122,7 @@ def scored_cohorts(
     features = features.join(_group_test(clusters, members, inner.edges, codes, n_actions))
     features = features.join(cohort_features(clusters, members, inner, codes))
     sign = posts is None if require_farm_sign is None else require_farm_sign
-    if bundles_uninformative(evidence, min_same_action_share):
+    if bundles_uninformative(codes, min_same_action_share):
         min_same_action_share = 0.0
     rules = dict(min_size=min_size, min_shared_targets=min_shared_targets,
                  min_density=min_density, min_lift=min_lift, max_cohort_p=max_cohort_p,
@@ -141,17 +141,24 @@ def scored_cohorts(
     return ranked_cohorts(features.drop(columns=["action"]), clusters)
 
 
-def bundles_uninformative(evidence: pd.DataFrame, min_same_action_share: float) -> bool:
-    """True when tied action pairs in general are the same action at least as often as a
-    bundle needs (a log of likes only): the bundle sign then tells nothing.
+def bundles_uninformative(codes: PassCodes, min_same_action_share: float) -> bool:
+    """True when tied action pairs in general (all the pass's evidence rows, by their action
+    codes) are the same action at least as often as a bundle needs (a log of likes only):
+    the bundle sign then tells nothing.
 
-    >>> ev = pd.DataFrame({"action_a": ["like", "like"], "action_b": ["like", "comment"]})
-    >>> bundles_uninformative(ev, 0.8), bundles_uninformative(ev, 0.4)
+    >>> ev = pd.DataFrame({"account_a": ["a", "a"], "account_b": ["b", "b"],
+    ...     "target_id": ["x", "y"], "action_a": ["like", "like"],
+    ...     "action_b": ["like", "comment"], "dt_s": [1.0, 1.0]})
+    >>> codes = pass_codes(pd.DataFrame({"account_a": ["a"], "account_b": ["b"],
+    ...     "shared_targets": [2]}), ev, pd.DataFrame({"account_id": ["a", "b"],
+    ...     "n_actions": 2.0, "crowd_sum": 2.0}))
+    >>> bundles_uninformative(codes, 0.8), bundles_uninformative(codes, 0.4)
     (False, True)
     """
-    if "action_b" not in evidence or evidence.empty:
+    a, b = codes.action_a, codes.action_b
+    if b is None or a.size == 0:
         return True
-    return bool((evidence["action_a"] == evidence["action_b"]).mean() >= min_same_action_share)
+    return bool(((a == b) & (a >= 0)).mean() >= min_same_action_share)
 
 
 def pruned_members(clusters: pd.DataFrame, edges: pd.DataFrame, activity: pd.DataFrame, *,

@@ -96,12 +96,13 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
         incidences = layer_incidences(layers) if config.engine == "duckdb" else {}
         check_layers_memory(layers, max_crowd=config.max_crowd, max_memory_gb=max_memory_gb,
                             incidences=incidences)
+        slow = slow_projection(layers, config,  # first: its transient is the larger one
+                               lambda ls, c, inc=incidences: _projections(files, ls, c, inc),
+                               max_memory_gb=max_memory_gb, incidences=incidences,
+                               posts=posts.table if posts else None)
         per_layer = _projections(files, layers, config, incidences)
         weights = {name: layer.weight for name, layer in layers.items()}
         projected = fused_co_engagement(per_layer, weights)
-        slow = slow_projection(layers, config,
-                               lambda ls, c, inc=incidences: _projections(files, ls, c, inc),
-                               max_memory_gb=max_memory_gb, incidences=incidences)
         del incidences
     check_resident_memory("projection", max_memory_gb)
     with _step("clustering", timings):
@@ -119,7 +120,8 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
         splice = slow_splice(per_layer, weights, projected, slow, scored)
         projected.stats["slow_pass"] = slow_stats(slow, config, scored,
                                                   skipped=slow_skipped(layers, config))
-        slow_dt = None if slow is None else slow.evidence["dt_s"].to_numpy(dtype=float)
+        slow_dt = (None if slow is None
+                   else slow.projection.evidence["dt_s"].to_numpy(dtype=float))
         del per_layer, slow  # the splice moves the fused tables' columns: no other holder
         projected = with_slow_evidence(projected, splice)
     manifest = _manifest(config, files, rows, projected.stats, scored.cohorts, timings)

@@ -5,16 +5,23 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
 from graphs.bipartite import Incidence
 from graphs.clustering import leiden_clusters, split_large_clusters
-from graphs.layer_fusion import Splice, layer_splice, pair_rows, spliced_tables
-from graphs.lookup import pair_groups
+from graphs.layer_fusion import Splice, layer_splice, spliced_tables
 from graphs.multiplex import Layer
-from graphs.pass_codes import PassCodes, edges_without, pass_codes
+from graphs.pass_codes import (
+    PassCodes,
+    account_codes,
+    coded_evidence,
+    edges_without,
+    inside_rows,
+    pass_codes,
+    spelled_evidence,
+)
 from graphs.passes import two_pass_cohorts
 from graphs.projection import CoEngagement
 from graphs.scoring import ScoredCohorts, scored_cohorts
@@ -25,21 +32,35 @@ SLOW_LAYER = "slow"
 """Layer name of the slow pass's ties in the output edges and evidence."""
 
 
+class SlowPass(NamedTuple):
+    """Result of :func:`slow_projection`."""
+
+    projection: CoEngagement
+    """The slow pass's projection, its evidence's ids and actions as codes
+    (:func:`graphs.pass_codes.coded_evidence`: only its cohorts' rows are spelled again)."""
+    codes: PassCodes
+    """Its codes for every scoring (``codes.evidence`` is ``projection.evidence``)."""
+
+
 def slow_projection(layers: dict[str, Layer], config: RunConfig,
                     project: Callable[[dict[str, Layer], RunConfig], dict[str, CoEngagement]],
-                    *, max_memory_gb: float,
-                    incidences: dict[str, Incidence] | None = None) -> CoEngagement | None:
+                    *, max_memory_gb: float, posts: pd.DataFrame | None,
+                    incidences: dict[str, Incidence] | None = None) -> SlowPass | None:
     """The ``engage`` layer paired within ``slow_window``, targets above ``slow_max_crowd``
-    engagers unpaired; ``None`` when the slow pass does not run (:func:`slow_skipped`).
-    ``incidences`` (the 1 h pass's, :func:`graphs.multiplex.layer_incidences`) bound the
-    memory guard; ``project`` should reuse them too (same rows, only the window differs)."""
+    engagers unpaired, coded at once (with ``posts``' authors) so that its evidence's text
+    is not held through clustering and scoring; ``None`` when the slow pass does not run
+    (:func:`slow_skipped`). ``incidences`` (the 1 h pass's,
+    :func:`graphs.multiplex.layer_incidences`) bound the memory guard; ``project`` should
+    reuse them too (same rows, only the window differs)."""
     if slow_skipped(layers, config):
         return None
     engage = layers["engage"]
     slow = {"engage": engage._replace(window_s=config.slow_window_s)}
     check_layers_memory(slow, max_crowd=config.slow_max_crowd, max_memory_gb=max_memory_gb,
                         incidences=incidences)
-    return project(slow, dataclasses.replace(config, max_crowd=config.slow_max_crowd))["engage"]
+    found = project(slow, dataclasses.replace(config, max_crowd=config.slow_max_crowd))["engage"]
+    codes = coded_evidence(pass_codes(found.edges, found.evidence, found.activity, posts))
+    return SlowPass(found._replace(evidence=codes.evidence), codes)
 
 
 def slow_skipped(layers: dict[str, Layer], config: RunConfig) -> str:
@@ -71,11 +92,12 @@ def same_action_chance(layer: Layer) -> float:
 
 
 def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataFrame,
-                  slow: CoEngagement | None, *,
+                  slow: SlowPass | None, *,
                   posts: pd.DataFrame | None, accounts: pd.DataFrame | None) -> ScoredCohorts:
     """Score the 1 h pass, cluster the slow pass's edges among the accounts it did not flag
     (Leiden, same seed and resolution), score them, and combine both passes. Each pass's
-    ids are coded once (:func:`graphs.pass_codes.pass_codes`) for all its scorings."""
+    ids are coded once (:func:`graphs.pass_codes.pass_codes`; the slow pass's in
+    :func:`slow_projection`) for all its scorings."""
     score = partial(scored_cohorts, posts=posts, accounts=accounts, **config.scoring_rules())
     fast_codes = pass_codes(projected.edges, projected.evidence, projected.activity, posts)
 
@@ -83,25 +105,24 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
         return score(c, projected.edges, projected.evidence, projected.activity,
                      n_actions=projected.stats["n_actions"], codes=fast_codes)
 
-    slow_codes: list[PassCodes] = []  # built when the slow pass clusters, dropped after it
-
     def score_slow(c: pd.DataFrame) -> ScoredCohorts:
         assert slow is not None
-        return score(c, slow.edges, slow.evidence, slow.activity,
-                     n_actions=slow.stats["n_actions"], codes=slow_codes.pop(),
+        found = slow.projection
+        return score(c, found.edges, found.evidence, found.activity,
+                     n_actions=found.stats["n_actions"], codes=slow.codes,
                      **slow_rules(config), require_farm_sign=True)
 
     note = (f" (slow pass: engagements up to {config.slow_window_s / 86400:g} d apart on "
             f"targets with at most {config.slow_max_crowd} engagers)")
     def cluster_slow(taken: set[str]) -> pd.DataFrame:
         assert slow is not None
-        slow_codes.append(pass_codes(slow.edges, slow.evidence, slow.activity, posts))
-        edges = slow.edges[edges_without(slow_codes[-1], taken)]
-        slow.stats["edges_clustered"] = int(len(edges))
+        edges = slow.projection.edges[edges_without(slow.codes, taken)]
+        stats = slow.projection.stats
+        stats["edges_clustered"] = int(len(edges))
         found = leiden_clusters(edges, seed=config.seed, resolution=config.resolution)
         found = split_large_clusters(found, edges, max_size=config.slow_split_above,
                                      seed=config.seed, resolution=config.resolution)
-        slow.stats["accounts_clustered"] = int(len(found))
+        stats["accounts_clustered"] = int(len(found))
         return found
 
     return two_pass_cohorts(clusters, cluster_slow if slow is not None else None,
@@ -109,7 +130,7 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
 
 
 def slow_splice(per_layer: dict[str, CoEngagement], weights: dict[str, float],
-                projected: CoEngagement, slow: CoEngagement | None,
+                projected: CoEngagement, slow: SlowPass | None,
                 scored: ScoredCohorts) -> Splice | None:
     """What the slow layer adds to the output edges and evidence: the slow pass's ties among
     the members of each slow-pass cohort, as layer ``slow`` (nothing else of the slow pass is
@@ -121,10 +142,10 @@ def slow_splice(per_layer: dict[str, CoEngagement], weights: dict[str, float],
     if slow is None or slow_ids.empty:
         return None
     members = scored.memberships[scored.memberships["cohort_id"].isin(slow_ids)]
-    cohort_of = members.set_index("account_id")["cohort_id"]
-    inside = slow.edges[pair_groups(slow.edges, cohort_of) >= 0]
-    restricted = slow._replace(  # evidence rows exist only for kept edges, sorted by pair
-        edges=inside, evidence=slow.evidence.iloc[pair_rows(slow.evidence, inside)])
+    edge_rows, evidence_rows = inside_rows(slow.codes, account_codes(
+        slow.codes, members["account_id"]), members["cohort_id"].to_numpy())
+    restricted = slow.projection._replace(edges=slow.projection.edges.iloc[edge_rows],
+                                          evidence=spelled_evidence(slow.codes, evidence_rows))
     return layer_splice(projected, per_layer, SLOW_LAYER, restricted, weights)
 
 
@@ -149,18 +170,19 @@ def slow_rules(config: RunConfig) -> dict[str, float]:
             "min_size": max(config.min_size, config.slow_min_size)}
 
 
-def slow_stats(slow: CoEngagement | None, config: RunConfig, scored: ScoredCohorts, *,
+def slow_stats(slow: SlowPass | None, config: RunConfig, scored: ScoredCohorts, *,
                skipped: str = "") -> dict[str, Any]:
     """What the slow pass did (or why it did not run), for the manifest."""
     if slow is None:
         return {"enabled": False, "reason": skipped}
     flagged = scored.cohorts[scored.cohorts["pass"].eq("slow")]
+    stats = slow.projection.stats
     return {"enabled": True, "window_s": config.slow_window_s,
             "max_crowd": config.slow_max_crowd,
             **slow_rules(config), "split_above": config.slow_split_above,
-            **{k: slow.stats[k] for k in ("n_actions", "action_pairs_enumerated",
+            **{k: stats[k] for k in ("n_actions", "action_pairs_enumerated",
                                           "hub_actions_skipped", "edges_kept")},
-            "edges_clustered": slow.stats.get("edges_clustered", 0),
-            "accounts_clustered": slow.stats.get("accounts_clustered", 0),
+            "edges_clustered": stats.get("edges_clustered", 0),
+            "accounts_clustered": stats.get("accounts_clustered", 0),
             "cohorts_flagged": int(len(flagged)),
             "accounts_flagged": int(flagged["size"].sum())}

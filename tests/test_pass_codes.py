@@ -117,3 +117,19 @@ def test_activity_and_ties_per_code():
     ties = pd.concat([edges.groupby("account_a")["shared_targets"].sum(),
                       edges.groupby("account_b")["shared_targets"].sum()]).groupby(level=0).sum()
     assert {i: int(codes.ties[k]) for k, i in enumerate(ids) if i in ties} == ties.to_dict()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_coded_evidence_spells_the_rows_inside_clusters_as_they_were(seed):
+    from graphs.pass_codes import coded_evidence, inside_rows, spelled_evidence
+
+    (clusters, edges, evidence, activity, posts), codes, _ = _coded(seed)
+    coded = coded_evidence(codes)
+    assert coded.evidence["account_a"].dtype == "int32"
+    edge_rows, evidence_rows = inside_rows(coded, account_codes(coded, clusters["account_id"]),
+                                           clusters["cluster"].to_numpy())
+    cluster_of = clusters.set_index("account_id")["cluster"]
+    for table, rows in ((edges, edge_rows), (evidence, evidence_rows)):
+        assert rows.tolist() == np.flatnonzero(pair_groups(table, cluster_of) >= 0).tolist()
+    pd.testing.assert_frame_equal(spelled_evidence(coded, evidence_rows),
+                                  evidence.iloc[evidence_rows].reset_index(drop=True))
