@@ -203,10 +203,11 @@ def co_engagement(
         "candidate_pairs": int(ties.counts[2]),
         "edges_kept": int(len(edges)),
         "hub_actions_skipped": int(hub.sum()),
-        "hub_targets": int(np.unique(inc.target[hub]).size),
+        "hub_targets": int(np.count_nonzero(np.bincount(inc.target[hub],
+                                                        minlength=len(inc.target_ids)))),
         "projection_chunks": int(ties.counts[3]),
     }
-    in_edges = np.unique(ties.edges[:, :2])
+    in_edges = _present(ties.edges[:, :2].ravel(), len(inc.account_ids))
     activity = pd.DataFrame({"account_id": _ids(inc.account_ids, in_edges),
                              "n_actions": actions[in_edges], "crowd_sum": crowds[in_edges]})
     return CoEngagement(edges=edges, evidence=evidence, activity=activity, stats=stats)
@@ -234,6 +235,12 @@ def _with_significance(edges: pd.DataFrame, kept: np.ndarray, actions: np.ndarra
     p_values = tie_p_values(edges["shared_targets"].to_numpy(), expected)
     return edges.assign(expected_ties=expected, p_value=p_values,
                         q_value=bh_q_values(p_values, n_tests=n_candidates))
+
+
+def _present(codes: np.ndarray, n: int) -> np.ndarray:
+    """The distinct values of ``codes`` (integers in ``0..n-1``), sorted: ``np.unique``
+    by counting instead of sorting (10M values: 1.3 s of argsort)."""
+    return np.flatnonzero(np.bincount(codes, minlength=n))
 
 
 def _ids(ids: pa.Array, codes: np.ndarray) -> pd.Series:
@@ -275,7 +282,10 @@ def _edges_frame(inc: Incidence, ties: _Ties) -> pd.DataFrame:
 
 def _targets_json(inc: Incidence, ties: _Ties) -> pd.Series | np.ndarray:
     """Per edge, the JSON list of its shared target ids (evidence is sorted by target code)."""
-    codes, inverse = np.unique(ties.evidence[:, 2], return_inverse=True)
+    codes = _present(ties.evidence[:, 2], len(inc.target_ids))
+    rank = np.zeros(len(inc.target_ids), dtype=np.int64)
+    rank[codes] = np.arange(codes.size)
+    inverse = rank[ties.evidence[:, 2]]
     quoted = pa.array([json.dumps(t, ensure_ascii=False)
                        for t in inc.target_ids.take(pa.array(codes)).to_pylist()], pa.string())
     offsets = np.zeros(len(ties.edges) + 1, dtype=np.int32)
