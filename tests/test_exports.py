@@ -150,3 +150,15 @@ def test_graph_exports_follow_the_report_cap(tmp_path: Path) -> None:
         assert nodes == set(NASTY)  # farm_ok's cohort 1 has no page
     everything = nx.read_gexf(write_graphs(tmp_path / "all", **tables())[0])
     assert {original_id(n) for n in everything.nodes} == set(FARM)
+
+
+def test_xml_safe_id_escapes_exactly_what_xml_cannot_hold() -> None:
+    import unicodedata
+
+    for code in range(0x110000):
+        ch = chr(code)
+        unsafe = (unicodedata.category(ch) == "Cc" or 0xD800 <= code <= 0xDFFF
+                  or code in (0xFFFE, 0xFFFF))
+        expected = "\\\\" if ch == "\\" else (
+            (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}") if unsafe else ch)
+        assert xml_safe_id(ch) == expected, hex(code)
