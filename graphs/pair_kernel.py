@@ -28,6 +28,18 @@ def segment_starts(target: np.ndarray) -> np.ndarray:
     return np.array(starts, dtype=np.int64)
 
 
+@njit(cache=True)
+def grouped_order(codes: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Positions of ``codes`` grouped by code, in order within a code: the stable argsort,
+    by counting (``starts`` are the cumulated counts of each code, plus the end)."""
+    at = starts[:-1].copy()
+    order = np.empty(codes.size, dtype=np.int64)
+    for k in range(codes.size):
+        order[at[codes[k]]] = k
+        at[codes[k]] += 1
+    return order
+
+
 @njit(parallel=True, cache=True)
 def window_bounds(seg: np.ndarray, time: np.ndarray, window: int):
     """Per entry, how many entries of its target lie within ``window`` before and after it.

@@ -26,7 +26,13 @@ import pyarrow.compute as pc
 
 from graphs.bipartite import Incidence
 from graphs.lookup import text_array
-from graphs.pair_kernel import account_bounds, compact, segment_starts, window_bounds
+from graphs.pair_kernel import (
+    account_bounds,
+    compact,
+    grouped_order,
+    segment_starts,
+    window_bounds,
+)
 from graphs.pair_kernel import chunk_ties as chunk_ties_kernel
 from graphs.significance import bh_q_values, expected_ties, tie_p_values
 
@@ -99,21 +105,24 @@ def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
                chunk_ties: int) -> _Ties:
     """Run the account-by-account kernel over chunks of accounts of bounded work memory."""
     n_accounts, n_targets = len(inc.account_ids), max(len(inc.target_ids), 1)
-    order = np.argsort(inc.account, kind="stable")
     starts = np.zeros(n_accounts + 1, dtype=np.int64)
     starts[1:] = np.cumsum(np.bincount(inc.account, minlength=n_accounts))
+    order = grouped_order(inc.account, starts)
     cum = np.zeros(n_accounts + 1, dtype=np.int64)
     cum[1:] = np.cumsum(account_bounds(starts, order, back, ahead, max_crowd))
     parts: list[tuple[np.ndarray, ...]] = []
     totals, first = np.zeros(4, dtype=np.int64), 0
     tables = np.zeros((numba.get_num_threads(), TABLE_SLOTS, 5), dtype=np.int32)
     tables[:, :, 0] = -1  # empty slots of the per-thread hash tables (graphs.pair_kernel)
+    buffers = (np.empty((0, 2), np.int64), np.empty((0, 2)), np.empty((0, 5), np.int64))
     while first < n_accounts:
         last = int(np.searchsorted(cum, cum[first] + chunk_ties, side="right")) - 1
         last = min(max(last, first + 1), n_accounts)
         offsets = cum[first:last + 1] - cum[first]
-        out_e, out_ef = np.empty((offsets[-1], 2), np.int64), np.empty((offsets[-1], 2))
-        out_v, counts = np.empty((offsets[-1], 5), np.int64), np.empty((last - first, 5), np.int64)
+        if len(buffers[0]) < offsets[-1]:  # reused by the next chunks: fresh pages cost faults
+            buffers = tuple(np.empty((offsets[-1], b.shape[1]), b.dtype) for b in buffers)
+        out_e, out_ef, out_v = (b[:offsets[-1]] for b in buffers)
+        counts = np.empty((last - first, 5), np.int64)
         chunk_ties_kernel(first, last, offsets, starts, order, inc.account, inc.target, inc.time,
                           back, ahead, max_crowd, min_shared, n_targets, out_e, out_ef, out_v,
                           counts, tables)
