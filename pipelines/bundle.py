@@ -27,6 +27,9 @@ from pipelines.report_tables import paged_cohorts
 logger = logging.getLogger(__name__)
 SUMS = "SHA256SUMS"
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+ZIP_LEVEL = 1
+"""Deflate level of the zips: level 6 took 115 ms for a 2 MB bundle (mostly edges.csv), level
+1 takes 30 ms for a zip 25% larger; the figures inside are compressed already."""
 
 
 def write_bundles(
@@ -132,7 +135,7 @@ def write_zip(folder: Path) -> Path:
                                    date_time=ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o100644 << 16
-            archive.writestr(info, path.read_bytes())
+            archive.writestr(info, path.read_bytes(), compresslevel=ZIP_LEVEL)
     return target
 
 

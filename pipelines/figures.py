@@ -232,7 +232,12 @@ def png_data_uri(fig: Figure) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", metadata=METADATA["png"], bbox_inches=tight_bbox(fig),
                 **SAVE["png"])
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return png_uri(buffer.getvalue())
+
+
+def png_uri(png: bytes) -> str:
+    """PNG bytes as a ``data:image/png;base64,…`` URI."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def save_figure(fig: Figure, stem: Path) -> list[Path]:

@@ -26,7 +26,13 @@ import pyarrow as pa
 from markupsafe import Markup
 
 from graphs.lookup import pair_groups
-from pipelines.figures import Histogram, creation_histogram, dt_histogram, write_cohort_figures
+from pipelines.figures import (
+    Histogram,
+    creation_histogram,
+    dt_histogram,
+    png_uri,
+    write_cohort_figures,
+)
 from pipelines.outputs import atomic_file
 from pipelines.report_evidence import (
     burst_decided,
@@ -156,7 +162,7 @@ def write_report(
     def page(cohort_id: int) -> Path:
         cohort = rows.loc[cohort_id]
         slow = cohort.get("pass") == "slow" and slow_background_dt is not None
-        view = cohort_view(
+        html = cohort_view(
             cohort, members=shared.members.get(cohort_id, []),
             edges=shared.edges.get(cohort_id, edges.head(0)),
             evidence=shared.evidence.get(cohort_id, evidence.head(0)), manifest=manifest,
@@ -166,10 +172,9 @@ def write_report(
             creation_background=shared.creation, max_nodes=max_nodes,
             layers=layer_rows(cohort_layers, cohort_id),
             context=context_rows(account_context, cohort_id),
+            figures_dir=out_dir / "figures" if figures else None,
         )
-        if figures:
-            _write_figures(out_dir / "figures", cohort_id, view)
-        return write_text_atomic(out_dir / "cohorts" / f"cohort_{cohort_id}.html", view.html)
+        return write_text_atomic(out_dir / "cohorts" / f"cohort_{cohort_id}.html", html)
 
     written += parallel_map(page, flagged_ids, workers=workers)
     logger.info("report: %d pages written to %s", len(written), out_dir)
@@ -234,29 +239,22 @@ def parallel_map(task: Callable[[int], Path], items: list[int], *,
         _TASK.clear()
 
 
-class CohortView(NamedTuple):
-    """One cohort's page and what its figures are drawn from."""
-
-    html: str
-    network: CohortNetwork
-    actions: pd.DataFrame
-    caption: str
-
-
 def cohort_view(
     cohort: pd.Series, *, members: list[str], edges: pd.DataFrame, evidence: pd.DataFrame,
     manifest: dict, background: tuple[Histogram, str], interactions: pa.Table | None = None,
     accounts: pd.DataFrame | None = None, creation_background: Histogram | None = None,
     max_nodes: int = MAX_NODES, layers: list[tuple[str, ...]] | None = None,
-    context: list[tuple[str, str, str]] | None = None,
-) -> CohortView:
-    """One cohort's page: explanation, layers, clickable network, evidence, methodology.
+    context: list[tuple[str, str, str]] | None = None, figures_dir: Path | None = None,
+) -> str:
+    """One cohort's page (HTML): explanation, layers, clickable network, evidence, methodology.
 
     ``background`` is the Δt background and its label (:func:`evidence_panels`);
     ``creation_background`` all accounts' creation dates (the panel is left out without
     it). ``layers`` and ``context`` are the rows of
     :func:`pipelines.report_layers.layer_rows` and
-    :func:`~pipelines.report_layers.context_rows` (panels left out when empty).
+    :func:`~pipelines.report_layers.context_rows` (panels left out when empty). With
+    ``figures_dir``, the cohort's publication figures are written there first and the
+    page's raster panel is the publication raster (drawn once, not twice).
     """
     manifest = pass_manifest(cohort, manifest)
     stats = account_stats(members, edges, evidence)
@@ -267,6 +265,10 @@ def cohort_view(
     created = creation_dates(times)
     for node in network.data["nodes"]:
         node["created"] = created.get(node["account"], "")
+    raster = None
+    if figures_dir is not None:
+        paths = _write_figures(figures_dir, int(cohort["cohort_id"]), network, actions, caption)
+        raster = png_uri(next(p for p in paths if p.name.endswith("_raster.png")).read_bytes())
     method = methodology(cohort, manifest.get("parameters") or {})
     if layers:  # after "what was measured"
         method.insert(1, layers_paragraph(layers, manifest.get("parameters") or {}))
@@ -282,7 +284,7 @@ def cohort_view(
         vis_js=Markup(vis_asset("vis-network.min.js")),
         vis_css=Markup(vis_asset("vis-network.css")),
         panels=evidence_panels(actions, evidence, background, None if creation_background is None
-                               or times is None else (times, creation_background)),
+                               or times is None else (times, creation_background), raster=raster),
         caption=caption,
         methodology=method,
         targets=[[display(v) for v in row] for row in top_shared_targets(evidence).itertuples(
@@ -296,16 +298,17 @@ def cohort_view(
             )
         ],
     )
-    return CohortView(html, network, actions, caption)
+    return html
 
 
-def _write_figures(directory: Path, cohort_id: int, view: CohortView) -> list[Path]:
-    nodes, links = view.network.data["nodes"], view.network.data["edges"]
+def _write_figures(directory: Path, cohort_id: int, network: CohortNetwork,
+                   actions: pd.DataFrame, caption: str) -> list[Path]:
+    nodes, links = network.data["nodes"], network.data["edges"]
     positions = np.array([[n["x"], n["y"]] for n in nodes], dtype=float).reshape(-1, 2)
     return write_cohort_figures(
         directory, cohort_id, positions=positions,
         pairs=[(e["from"], e["to"]) for e in links], weights=[e["weight"] for e in links],
-        labels=[n["account"] for n in nodes], actions=view.actions, caption=view.caption,
+        labels=[n["account"] for n in nodes], actions=actions, caption=caption,
     )
 
 

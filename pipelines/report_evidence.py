@@ -198,19 +198,23 @@ def _num(value: object) -> str:
 
 def evidence_panels(actions: pd.DataFrame, evidence: pd.DataFrame,
                     background: tuple[Histogram, str],
-                    creation: tuple[pd.Series, Histogram] | None = None) -> list[tuple[str, str]]:
+                    creation: tuple[pd.Series, Histogram] | None = None, *,
+                    raster: str | None = None) -> list[tuple[str, str]]:
     """(title, PNG data URI) of the raster, heatmap, Δt histogram and creation dates.
 
     ``background`` is the Δt background (:func:`pipelines.figures.dt_histogram`) and its
     label; ``creation`` the members' creation times (:func:`member_created`) and all
     accounts' (:func:`pipelines.figures.creation_histogram`), without which the creation
-    panel is left out.
+    panel is left out. ``raster``: the raster's URI when it is drawn already (the
+    publication figure), else it is drawn here.
     """
     n_accounts = actions["account_id"].nunique() if len(actions) else 0
     panels = []
-    with figure(10.0, figure_height(n_accounts)) as fig:
-        draw_raster(fig, actions)
-        panels.append(("Lockstep raster", png_data_uri(fig)))
+    if raster is None:
+        with figure(10.0, figure_height(n_accounts)) as fig:
+            draw_raster(fig, actions)
+            raster = png_data_uri(fig)
+    panels.append(("Lockstep raster", raster))
     with figure(10.0, figure_height(n_accounts)) as fig:
         draw_heatmap(fig, actions)
         panels.append(("Account × target heatmap", png_data_uri(fig)))

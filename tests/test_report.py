@@ -262,3 +262,18 @@ def test_parallel_map_keeps_order_and_raises() -> None:
 
     with pytest.raises(ValueError, match="cohort 1 failed"):
         parallel_map(broken, [1, 2], workers=2)
+
+
+def test_raster_panel_is_the_publication_raster(tmp_path: Path) -> None:
+    import base64
+
+    for name, figures in (("fig", True), ("nofig", False)):
+        write_report(tmp_path / name, manifest=MANIFEST, figures=figures, **tables())
+    found = {name: re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" '
+                              r'alt="Lockstep raster"', (tmp_path / name / "cohorts" /
+                                                         "cohort_0.html").read_text("utf-8"))
+             for name in ("fig", "nofig")}
+    published = (tmp_path / "fig" / "figures" / "cohort_0_raster.png").read_bytes()
+    assert [base64.b64decode(u) for u in found["fig"]] == [published]  # drawn once
+    drawn = base64.b64decode(found["nofig"][0])  # without figures the page draws its own
+    assert drawn[:8] == b"\x89PNG\r\n\x1a\n" and drawn != published
