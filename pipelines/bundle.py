@@ -21,7 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.outputs import atomic_file, sha256_file, write_csv
-from pipelines.report import parallel_map, within_cohort
+from pipelines.report import parallel_map
+from pipelines.report_evidence import within_cohort
 from pipelines.report_tables import paged_cohorts
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import NamedTuple
 
 import jinja2
 import numpy as np
@@ -25,10 +24,8 @@ import pandas as pd
 import pyarrow as pa
 from markupsafe import Markup
 
-from graphs.lookup import pair_groups
 from pipelines.figures import (
     Histogram,
-    creation_histogram,
     dt_histogram,
     png_uri,
     write_cohort_figures,
@@ -40,9 +37,9 @@ from pipelines.report_evidence import (
     creation_dates,
     evidence_panels,
     figure_caption,
-    member_actions,
     member_created,
     methodology,
+    page_tables,
     pass_manifest,
     top_shared_targets,
     window_s,
@@ -181,34 +178,6 @@ def write_report(
     return written
 
 
-class PageTables(NamedTuple):
-    """The rows every cohort page draws from, split or filtered once for all pages (before
-    the worker processes fork) instead of filtering whole tables per page."""
-
-    members: dict[int, list[str]]
-    edges: dict[int, pd.DataFrame]
-    evidence: dict[int, pd.DataFrame]
-    interactions: pa.Table | None
-    accounts: pd.DataFrame | None
-    creation: Histogram | None
-
-
-def page_tables(cohort_ids: list[int], *, memberships: pd.DataFrame, edges: pd.DataFrame,
-                evidence: pd.DataFrame, interactions: pa.Table | None = None,
-                accounts: pd.DataFrame | None = None) -> PageTables:
-    """Members, edges and evidence of the cohorts ``cohort_ids`` (ties inside one cohort),
-    their members' interactions and accounts rows, and all accounts' creation histogram
-    (``None`` without an accounts table or with an empty one)."""
-    paged = memberships[memberships["cohort_id"].isin(cohort_ids)]
-    creation = None
-    if accounts is not None and len(accounts):
-        creation = creation_histogram(pd.to_datetime(accounts["created_at"], utc=True))
-        accounts = accounts[accounts["account_id"].isin(set(paged["account_id"]))]
-    members = paged.groupby("cohort_id")["account_id"].apply(list).to_dict()
-    return PageTables(members, within_cohort(edges, paged), within_cohort(evidence, paged),
-                      member_actions(interactions, paged["account_id"]), accounts, creation)
-
-
 _TASK: list[Callable[[int], Path]] = []
 
 
@@ -345,10 +314,3 @@ def write_text_atomic(path: Path, text: str) -> Path:
     with atomic_file(path, "w", encoding="utf-8", errors="replace", newline="\n") as fh:
         fh.write(text)
     return path
-
-
-def within_cohort(table: pd.DataFrame, memberships: pd.DataFrame) -> dict[int, pd.DataFrame]:
-    """Rows whose two accounts share a cohort, split by that cohort id."""
-    cohort = pair_groups(table, memberships.set_index("account_id")["cohort_id"])
-    same = cohort >= 0
-    return {int(cid): rows for cid, rows in table[same].groupby(cohort[same], sort=False)}

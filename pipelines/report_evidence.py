@@ -1,4 +1,5 @@
-"""Evidence of one cohort for its page and figures: actions, targets, Δt, methodology text.
+"""Evidence of one cohort for its page and figures: actions, targets, Δt, methodology text,
+and the tables of all pages split once (:func:`page_tables`).
 
 Plain data in and out (DataFrames, lists of strings); rendering is in ``report`` and
 ``figures``.
@@ -7,13 +8,16 @@ Plain data in and out (DataFrames, lists of strings); rendering is in ``report``
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from graphs.lookup import pair_groups
 from pipelines.figures import (
     Histogram,
+    creation_histogram,
     draw_creation,
     draw_dt_histogram,
     draw_heatmap,
@@ -256,3 +260,38 @@ def creation_dates(created: pd.Series | None) -> dict[str, str]:
         return {}
     return {a: ("—" if pd.isna(t) else t.strftime("%Y-%m-%d %H:%M:%SZ"))
             for a, t in created.items()}
+
+
+class PageTables(NamedTuple):
+    """The rows every cohort page draws from, split or filtered once for all pages (before
+    the worker processes fork) instead of filtering whole tables per page."""
+
+    members: dict[int, list[str]]
+    edges: dict[int, pd.DataFrame]
+    evidence: dict[int, pd.DataFrame]
+    interactions: pa.Table | None
+    accounts: pd.DataFrame | None
+    creation: Histogram | None
+
+
+def page_tables(cohort_ids: list[int], *, memberships: pd.DataFrame, edges: pd.DataFrame,
+                evidence: pd.DataFrame, interactions: pa.Table | None = None,
+                accounts: pd.DataFrame | None = None) -> PageTables:
+    """Members, edges and evidence of the cohorts ``cohort_ids`` (ties inside one cohort),
+    their members' interactions and accounts rows, and all accounts' creation histogram
+    (``None`` without an accounts table or with an empty one)."""
+    paged = memberships[memberships["cohort_id"].isin(cohort_ids)]
+    creation = None
+    if accounts is not None and len(accounts):
+        creation = creation_histogram(pd.to_datetime(accounts["created_at"], utc=True))
+        accounts = accounts[accounts["account_id"].isin(set(paged["account_id"]))]
+    members = paged.groupby("cohort_id")["account_id"].apply(list).to_dict()
+    return PageTables(members, within_cohort(edges, paged), within_cohort(evidence, paged),
+                      member_actions(interactions, paged["account_id"]), accounts, creation)
+
+
+def within_cohort(table: pd.DataFrame, memberships: pd.DataFrame) -> dict[int, pd.DataFrame]:
+    """Rows whose two accounts share a cohort, split by that cohort id."""
+    cohort = pair_groups(table, memberships.set_index("account_id")["cohort_id"])
+    same = cohort >= 0
+    return {int(cid): rows for cid, rows in table[same].groupby(cohort[same], sort=False)}
