@@ -87,8 +87,8 @@ def _slot(keys, b, mask):
 
 
 @njit(cache=True)
-def _count_ties(a, starts, order, account, target, back, ahead, max_crowd, table, mask,
-                touched, slots, pairs):
+def _count_ties(a, starts, order, partner, target, back, ahead, table, mask, touched, slots,
+                pairs):
     """Pass 1: per account ``b > a``, its distinct shared targets and action pairs.
 
     ``table`` columns: 0 the b of each slot (-1 empty), 1 distinct shared targets, 2 action
@@ -101,12 +101,12 @@ def _count_ties(a, starts, order, account, target, back, ahead, max_crowd, table
     n, n_touched = 0, 0
     for r in range(starts[a], starts[a + 1]):
         i = order[r]
-        if back[i] + ahead[i] + 1 > max_crowd:
+        if partner[i] < 0:
             continue
         tag = target[i] + 1
         for j in range(i - back[i], i + ahead[i] + 1):
-            b = account[j]
-            if b <= a or back[j] + ahead[j] + 1 > max_crowd:
+            b = partner[j]
+            if b <= a:  # hub entries are -1
                 continue
             h = _slot(table[:, 0], b, mask)
             slots[n], pairs[n, 0], pairs[n, 1] = h, i, j
@@ -123,7 +123,7 @@ def _count_ties(a, starts, order, account, target, back, ahead, max_crowd, table
 
 
 @njit(cache=True)
-def _collect(n_pairs, slots, pairs, account, target, time, back, ahead, n_targets, table,
+def _collect(n_pairs, slots, pairs, partner, target, time, back, ahead, n_targets, table,
              key, dt, w, ia, ib):
     """Pass 2: fill the buffers with the action pairs :func:`_count_ties` recorded whose
     account ``b``'s slot is kept."""
@@ -132,7 +132,7 @@ def _collect(n_pairs, slots, pairs, account, target, time, back, ahead, n_target
         if table[slots[v], 4] == 0:
             continue
         i, j = pairs[v, 0], pairs[v, 1]
-        key[n] = np.int64(account[j]) * n_targets + target[i]
+        key[n] = np.int64(partner[j]) * n_targets + target[i]
         dt[n] = abs(time[j] - time[i])
         w[n] = 1.0 / np.log2(max(back[i] + ahead[i] + 1, back[j] + ahead[j] + 1, 2))
         ia[n], ib[n] = i, j
@@ -170,10 +170,12 @@ def _median(values):
 
 
 @njit(parallel=True, cache=True)
-def chunk_ties(first, last, offsets, starts, order, account, target, time, back, ahead,
-               max_crowd, min_shared, n_targets, out_e, out_ef, out_v, counts, tables):
+def chunk_ties(first, last, offsets, starts, order, partner, target, time, back, ahead,
+               min_shared, n_targets, out_e, out_ef, out_v, counts, tables):
     """Ties of accounts ``first..last-1`` into per-account regions of the output arrays.
 
+    ``partner`` is each entry's account code, -1 for hub entries (crowd above
+    ``max_crowd``: never paired); ``back, ahead`` are :func:`window_bounds`.
     ``offsets`` (relative to the chunk) start each account's region, sized by its bound.
     ``out_e`` (b, shared) and ``out_ef`` (weight, median dt) get one row per kept pair,
     ``out_v`` (b, target, dt, ia, ib) one row per shared target of a kept pair, and
@@ -192,24 +194,24 @@ def chunk_ties(first, last, offsets, starts, order, account, target, time, back,
         if cap > shared_table.shape[0]:
             own = np.zeros((cap, 5), np.int32)
             own[:, 0] = -1
-            _account_ties(a, first, offsets, starts, order, account, target, time, back, ahead,
-                          max_crowd, min_shared, n_targets, own, out_e, out_ef, out_v, counts)
+            _account_ties(a, first, offsets, starts, order, partner, target, time, back, ahead,
+                          min_shared, n_targets, own, out_e, out_ef, out_v, counts)
         else:
-            _account_ties(a, first, offsets, starts, order, account, target, time, back, ahead,
-                          max_crowd, min_shared, n_targets, shared_table[:cap], out_e, out_ef,
+            _account_ties(a, first, offsets, starts, order, partner, target, time, back, ahead,
+                          min_shared, n_targets, shared_table[:cap], out_e, out_ef,
                           out_v, counts)
 
 
 @njit(cache=True)
-def _account_ties(a, first, offsets, starts, order, account, target, time, back, ahead,
-                  max_crowd, min_shared, n_targets, table, out_e, out_ef, out_v, counts):
+def _account_ties(a, first, offsets, starts, order, partner, target, time, back, ahead,
+                  min_shared, n_targets, table, out_e, out_ef, out_v, counts):
     """One account of :func:`chunk_ties`, with a clean hash table (left clean) of 2^k slots."""
     mask = table.shape[0] - 1
     size = offsets[a - first + 1] - offsets[a - first]
     touched, slots, pairs = np.empty(size, np.int64), np.empty(size, np.int32), np.empty(
         (size, 2), np.int64)
-    n, n_touched = _count_ties(a, starts, order, account, target, back, ahead, max_crowd,
-                               table, mask, touched, slots, pairs)
+    n, n_touched = _count_ties(a, starts, order, partner, target, back, ahead, table, mask,
+                               touched, slots, pairs)
     m, kept_pairs = 0, 0
     for q in range(n_touched):
         h = touched[q]
@@ -220,7 +222,7 @@ def _account_ties(a, first, offsets, starts, order, account, target, time, back,
     key, dt = np.empty(kept_pairs, np.int64), np.empty(kept_pairs, np.int64)
     w = np.empty(kept_pairs, np.float64)
     ia, ib = np.empty(kept_pairs, np.int64), np.empty(kept_pairs, np.int64)
-    found = _collect(n, slots, pairs, account, target, time, back, ahead, n_targets, table,
+    found = _collect(n, slots, pairs, partner, target, time, back, ahead, n_targets, table,
                      key, dt, w, ia, ib)
     n_edges, n_evidence = _emit(offsets[a - first], _per_target(found, key, dt, w, ia, ib),
                                 min_shared, n_targets, key, dt, w, ia, ib, out_e, out_ef, out_v)

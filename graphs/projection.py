@@ -108,6 +108,8 @@ def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
     starts = np.zeros(n_accounts + 1, dtype=np.int64)
     starts[1:] = np.cumsum(np.bincount(inc.account, minlength=n_accounts))
     order = grouped_order(inc.account, starts)
+    partner = np.where(back.astype(np.int64) + ahead + 1 <= max_crowd, inc.account, -1).astype(
+        np.int32)  # hub entries -1: one load per neighbour instead of three
     cum = np.zeros(n_accounts + 1, dtype=np.int64)
     cum[1:] = np.cumsum(account_bounds(starts, order, back, ahead, max_crowd))
     parts: list[tuple[np.ndarray, ...]] = []
@@ -123,8 +125,8 @@ def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
             buffers = tuple(np.empty((offsets[-1], b.shape[1]), b.dtype) for b in buffers)
         out_e, out_ef, out_v = (b[:offsets[-1]] for b in buffers)
         counts = np.empty((last - first, 5), np.int64)
-        chunk_ties_kernel(first, last, offsets, starts, order, inc.account, inc.target, inc.time,
-                          back, ahead, max_crowd, min_shared, n_targets, out_e, out_ef, out_v,
+        chunk_ties_kernel(first, last, offsets, starts, order, partner, inc.target, inc.time,
+                          back, ahead, min_shared, n_targets, out_e, out_ef, out_v,
                           counts, tables)
         own = np.arange(first, last, dtype=np.int64)
         parts.append((np.repeat(own, counts[:, 0]), compact(offsets[:-1], counts[:, 0], out_e),
