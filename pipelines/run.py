@@ -53,6 +53,8 @@ from pipelines.slow_pass import (
 from pipelines.window_auto import auto_window
 
 log = logging.getLogger(__name__)
+CLUSTER_COLUMNS = ["account_a", "account_b", "weight", "p_value"]
+"""What clustering reads of the edges (its copy of the kept rows has only these)."""
 PACKAGES = ("duckdb", "pyarrow", "pandas", "numpy", "numba", "igraph", "networkx", "pyvis")
 
 
@@ -106,7 +108,8 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
         del incidences
     check_resident_memory("projection", max_memory_gb)
     with _step("clustering", timings):
-        clustered = clustered_edges(projected.edges, max_edge_p=config.max_cluster_edge_p)
+        clustered = clustered_edges(projected.edges[CLUSTER_COLUMNS],  # a lazy selection
+                                    max_edge_p=config.max_cluster_edge_p)
         projected.stats["edges_clustered"] = int(len(clustered))
         projected.stats["clustered_because"] = (
             "all kept edges" if config.max_cluster_edge_p >= 1 else
