@@ -64,9 +64,11 @@ def run(
     Example: cohortscan run data/sample/interactions.csv.gz --posts data/sample/posts.csv
     --out reports/demo --window 1h --seed 0
     """
+    from pipelines.limits import batch_gc
     from pipelines.run import run as run_pipeline
 
     _logging(verbose)
+    batch_gc()
     try:
         cfg = load_config(config, inputs=logs or None, out=out, posts=posts, accounts=accounts,
                           window=window, seed=seed, pseudonymise=pseudonymise, format=fmt,

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from pipelines import history
 from pipelines.ingest import InputError
+from pipelines.limits import batch_gc
 from pipelines.nightly import EXIT_PARTIAL, default_date, load_nightly, nightly, plan
 
 runs_app = typer.Typer(no_args_is_help=True, help="The run history of a nightly store.")
@@ -97,6 +98,7 @@ def nightly_command(
     --store history.duckdb --reports reports/ --date 2026-11-21
     """
     _logging(json_logs, verbose)
+    batch_gc()
     try:
         cfg = load_nightly(config, input=input, lookback_days=lookback_days, store=store,
                            reports=reports, posts=posts, accounts=accounts, window=window,

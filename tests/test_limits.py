@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -10,7 +12,13 @@ import pytest
 from graphs.bipartite import bipartite_incidence
 from graphs.multiplex import Layer
 from pipelines.ingest import InputError
-from pipelines.limits import check_layers_memory, layer_pairs_bound, projected_pairs_bound
+from pipelines.limits import (
+    GC_THRESHOLDS,
+    batch_gc,
+    check_layers_memory,
+    layer_pairs_bound,
+    projected_pairs_bound,
+)
 
 
 def _rows(n: int, seed: int) -> pd.DataFrame:
@@ -67,3 +75,13 @@ def test_check_layers_memory_bounds_from_built_incidences_the_same():
     only_b = {"b": incidences["b"]}  # layer a is still bounded from its rows
     assert check_layers_memory(layers, max_crowd=200, max_memory_gb=64,
                                incidences=only_b) == expected
+
+
+def test_batch_gc_collects_less_often_and_can_be_undone():
+    before = gc.get_threshold()
+    try:
+        batch_gc()
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert GC_THRESHOLDS[0] > before[0]
+    finally:
+        gc.set_threshold(*before)
