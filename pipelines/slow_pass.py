@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from functools import partial
 from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from graphs.bipartite import Incidence
@@ -30,16 +32,21 @@ from pipelines.limits import check_layers_memory
 
 SLOW_LAYER = "slow"
 """Layer name of the slow pass's ties in the output edges and evidence."""
+UNSCORED = ["targets", "p_value", "q_value"]
+"""Edge columns the slow pass does not keep: only its cohorts' edges need ``targets`` (spelled
+again from their evidence), and the splice recomputes ``p_value`` and ``q_value``."""
 
 
 class SlowPass(NamedTuple):
     """Result of :func:`slow_projection`."""
 
     projection: CoEngagement
-    """The slow pass's projection, its evidence's ids and actions as codes
-    (:func:`graphs.pass_codes.coded_evidence`: only its cohorts' rows are spelled again)."""
+    """The slow pass's projection: edges without :data:`UNSCORED`, evidence with its ids
+    and actions as codes (:func:`graphs.pass_codes.coded_evidence`); only its cohorts' rows
+    are spelled again (:func:`slow_splice`)."""
     codes: PassCodes
-    """Its codes for every scoring (``codes.evidence`` is ``projection.evidence``)."""
+    """Its codes for every scoring (``codes.edges`` and ``codes.evidence`` are
+    ``projection``'s)."""
 
 
 def slow_projection(layers: dict[str, Layer], config: RunConfig,
@@ -60,7 +67,8 @@ def slow_projection(layers: dict[str, Layer], config: RunConfig,
                         incidences=incidences)
     found = project(slow, dataclasses.replace(config, max_crowd=config.slow_max_crowd))["engage"]
     codes = coded_evidence(pass_codes(found.edges, found.evidence, found.activity, posts))
-    return SlowPass(found._replace(evidence=codes.evidence), codes)
+    codes = codes._replace(edges=found.edges.drop(columns=UNSCORED))
+    return SlowPass(found._replace(edges=codes.edges, evidence=codes.evidence), codes)
 
 
 def slow_skipped(layers: dict[str, Layer], config: RunConfig) -> str:
@@ -144,9 +152,22 @@ def slow_splice(per_layer: dict[str, CoEngagement], weights: dict[str, float],
     members = scored.memberships[scored.memberships["cohort_id"].isin(slow_ids)]
     edge_rows, evidence_rows = inside_rows(slow.codes, account_codes(
         slow.codes, members["account_id"]), members["cohort_id"].to_numpy())
-    restricted = slow.projection._replace(edges=slow.projection.edges.iloc[edge_rows],
-                                          evidence=spelled_evidence(slow.codes, evidence_rows))
+    edges = slow.projection.edges.iloc[edge_rows]
+    evidence = spelled_evidence(slow.codes, evidence_rows)
+    edges = edges.assign(targets=_targets_json(evidence, edges["shared_targets"].to_numpy()))
+    restricted = slow.projection._replace(edges=edges, evidence=evidence)
     return layer_splice(projected, per_layer, SLOW_LAYER, restricted, weights)
+
+
+def _targets_json(evidence: pd.DataFrame, shared: np.ndarray) -> list[str]:
+    """Each edge's ``targets``: the JSON list of its evidence rows' targets, in their order
+    (as :func:`graphs.projection.co_engagement` writes it; ``evidence`` holds the edges' rows
+    in edge order, ``shared`` rows per edge)."""
+    quoted = [json.dumps(t, ensure_ascii=False) for t in evidence["target_id"].tolist()]
+    ends = np.cumsum(shared)
+    if len(quoted) != (ends[-1] if len(ends) else 0):
+        raise ValueError("slow pass: evidence rows do not match the edges' shared targets")
+    return ["[" + ",".join(quoted[a:b]) + "]" for a, b in zip(ends - shared, ends, strict=True)]
 
 
 def with_slow_evidence(projected: CoEngagement, splice: Splice | None) -> CoEngagement:

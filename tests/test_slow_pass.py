@@ -157,3 +157,20 @@ def test_slow_cohorts_need_slow_min_size_accounts(world):
     result = _run(world, "min-size", slow_min_size=len(FARM) + 1)
     assert result.manifest["cohorts"]["n_flagged"] == 0
     assert result.manifest["projection"]["slow_pass"]["min_size"] == len(FARM) + 1
+
+
+def test_edge_targets_are_spelled_again_from_their_evidence():
+    from graphs.multiplex import Layer, layer_projections
+    from pipelines.slow_pass import _targets_json
+
+    rng = np.random.default_rng(3)
+    t0 = pd.Timestamp("2026-11-01", tz="UTC")
+    likes = pd.DataFrame({"account_id": [f"u{i}" for i in rng.integers(0, 40, 900)],
+                          "target_id": [f"p{i}é" if i % 2 else f"P{i}" for i in
+                                        rng.integers(0, 25, 900)], "action": "like",
+                          "timestamp": [t0 + pd.Timedelta(minutes=int(m))
+                                        for m in rng.integers(0, 600, 900)]})
+    found = layer_projections({"engage": Layer(likes, 86400)})["engage"]
+    assert len(found.edges) > 50
+    assert _targets_json(found.evidence, found.edges["shared_targets"].to_numpy()) == (
+        found.edges["targets"].tolist())
