@@ -15,6 +15,7 @@ import multiprocessing as mp
 import os
 import re
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -195,7 +196,9 @@ def parallel_map(task: Callable[[int], Path], items: list[int], *,
     4, once there are at least ``MIN_PARALLEL_PAGES`` pages). Workers inherit the inputs
     by ``fork`` instead of pickling them; results come back in ``items`` order, and when
     tasks fail the error raised is that of the first failing item in ``items`` order (not
-    whichever worker failed first), so a failure is reported the same way on every run.
+    whichever worker failed first), so a failure is reported the same way on every run. A
+    worker that dies (killed, out of memory) raises ``BrokenProcessPool`` instead of hanging
+    (``multiprocessing.Pool`` waits for its result forever).
 
     The objects alive when it starts (the run's tables, the loaded modules) are frozen out of
     the garbage collector (:func:`gc.freeze`, as Python's documentation advises before a
@@ -209,8 +212,13 @@ def parallel_map(task: Callable[[int], Path], items: list[int], *,
         if workers <= 1 or len(items) < 2 or "fork" not in mp.get_all_start_methods():
             return [task(i) for i in items]
         _TASK[:] = [task]
-        with mp.get_context("fork").Pool(min(workers, len(items))) as pool:
-            return list(pool.imap(_run_task, items, chunksize=1))
+        with ProcessPoolExecutor(min(workers, len(items)), mp_context=mp.get_context("fork")
+                                 ) as pool:
+            try:
+                return list(pool.map(_run_task, items))
+            except BaseException:
+                pool.shutdown(cancel_futures=True)  # do not render the remaining pages
+                raise
     finally:
         _TASK.clear()
         gc.unfreeze()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -277,3 +278,15 @@ def test_raster_panel_is_the_publication_raster(tmp_path: Path) -> None:
     assert [base64.b64decode(u) for u in found["fig"]] == [published]  # drawn once
     drawn = base64.b64decode(found["nofig"][0])  # without figures the page draws its own
     assert drawn[:8] == b"\x89PNG\r\n\x1a\n" and drawn != published
+
+
+def test_parallel_map_raises_when_a_worker_dies() -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    def killed(i: int) -> Path:
+        if i == 2:
+            os._exit(1)  # as a kill or the OOM killer would
+        return Path(str(i))
+
+    with pytest.raises(BrokenProcessPool):
+        parallel_map(killed, [1, 2, 3], workers=2)
