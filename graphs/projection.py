@@ -97,7 +97,7 @@ def windowed_pairs(inc: Incidence, *, window_s: int, max_crowd: int) -> pa.Table
 class _Ties(NamedTuple):
     edges: np.ndarray  # a, b, shared
     edge_values: np.ndarray  # weight, median dt
-    evidence: np.ndarray  # a, b, target, dt, ia, ib
+    evidence: np.ndarray  # a, b, target, dt, ia, ib (int32 when they fit: see _kept_ties)
     counts: np.ndarray  # action pairs, (pair, target) ties, candidate pairs, chunks
 
 
@@ -116,7 +116,10 @@ def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
     totals, first = np.zeros(4, dtype=np.int64), 0
     tables = np.zeros((numba.get_num_threads(), TABLE_SLOTS, 5), dtype=np.int32)
     tables[:, :, 0] = -1  # empty slots of the per-thread hash tables (graphs.pair_kernel)
-    buffers = (np.empty((0, 2), np.int64), np.empty((0, 2)), np.empty((0, 5), np.int64))
+    span = int(inc.time.max() - inc.time.min()) if inc.time.size else 0
+    narrow = max(inc.account.size, span, n_accounts, n_targets) < 2**31  # codes, entries, dt
+    buffers = (np.empty((0, 2), np.int64), np.empty((0, 2)),
+               np.empty((0, 5), np.int32 if narrow else np.int64))  # evidence: 12M rows 0.3 GB
     while first < n_accounts:
         last = int(np.searchsorted(cum, cum[first] + chunk_ties, side="right")) - 1
         last = min(max(last, first + 1), n_accounts)
@@ -144,7 +147,7 @@ def _assembled(parts: list[tuple[np.ndarray, ...]], totals: np.ndarray) -> _Ties
     alone is 0.5 GB per copy)."""
     n_edges, n_evidence = sum(len(p[0]) for p in parts), sum(len(p[3]) for p in parts)
     edges, values = np.empty((n_edges, 3), np.int64), np.empty((n_edges, 2))
-    evidence = np.empty((n_evidence, 6), np.int64)
+    evidence = np.empty((n_evidence, 6), parts[0][4].dtype if parts else np.int64)
     at_e = at_v = 0
     while parts:
         own_e, e, ef, own_v, v = parts.pop(0)
