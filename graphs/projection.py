@@ -116,10 +116,8 @@ def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
     totals, first = np.zeros(4, dtype=np.int64), 0
     tables = np.zeros((numba.get_num_threads(), TABLE_SLOTS, 5), dtype=np.int32)
     tables[:, :, 0] = -1  # empty slots of the per-thread hash tables (graphs.pair_kernel)
-    span = int(inc.time.max() - inc.time.min()) if inc.time.size else 0
-    narrow = max(inc.account.size, span, n_accounts, n_targets) < 2**31  # codes, entries, dt
     buffers = (np.empty((0, 2), np.int64), np.empty((0, 2)),
-               np.empty((0, 5), np.int32 if narrow else np.int64))  # evidence: 12M rows 0.3 GB
+               np.empty((0, 5), evidence_dtype(inc)))
     while first < n_accounts:
         last = int(np.searchsorted(cum, cum[first] + chunk_ties, side="right")) - 1
         last = min(max(last, first + 1), n_accounts)
@@ -139,6 +137,14 @@ def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
         totals[3] += 1
         first = last
     return _assembled(parts, totals)
+
+
+def evidence_dtype(inc: Incidence) -> type:
+    """``np.int32`` when every evidence value (codes, entry indices, dt) is below 2^31 — at
+    10M rows the 12M evidence ties take 0.3 GB instead of 0.6 GB — else ``np.int64``."""
+    span = int(inc.time.max() - inc.time.min()) if inc.time.size else 0
+    largest = max(inc.account.size, span, len(inc.account_ids), len(inc.target_ids))
+    return np.int32 if largest < 2**31 else np.int64
 
 
 def _assembled(parts: list[tuple[np.ndarray, ...]], totals: np.ndarray) -> _Ties:

@@ -152,3 +152,17 @@ def test_accounts_beyond_the_shared_hash_table_get_their_own(monkeypatch):
     pd.testing.assert_frame_equal(small.edges, usual.edges)
     pd.testing.assert_frame_equal(small.evidence, usual.evidence)
     assert small.stats == usual.stats
+
+
+def test_wide_evidence_gives_the_same_result(monkeypatch):
+    import graphs.projection as projection
+
+    inc = _random_incidence(11)
+    assert projection.evidence_dtype(inc) is np.int32
+    narrow = co_engagement(inc, window_s=1800)
+    monkeypatch.setattr(projection, "evidence_dtype", lambda inc: np.int64)  # ≥ 2^31 values
+    wide = co_engagement(inc, window_s=1800)
+    assert len(narrow.edges) > 20
+    pd.testing.assert_frame_equal(wide.edges, narrow.edges)
+    pd.testing.assert_frame_equal(wide.evidence, narrow.evidence)
+    assert wide.stats == narrow.stats
