@@ -20,9 +20,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from graphs.lookup import lookup_codes, text_array
+from graphs.lookup import lookup_codes, sorted_codes, text_array
 from pipelines.outputs import atomic_file, write_csv, write_parquet
 from pipelines.report import parallel_map
 from pipelines.report_tables import paged_cohorts
@@ -200,39 +199,23 @@ def flagged_evidence(memberships: pd.DataFrame, evidence: pd.DataFrame,
                      cohorts: pd.DataFrame) -> pd.DataFrame:
     """``edge_evidence`` rows of ties inside flagged cohorts, with ``cohort_id`` first.
 
-    Sorted by (cohort_id, account_a, account_b, target_id), stably. Evidence comes sorted by
-    account pair, so a stable sort by cohort alone usually gives that order: it is checked
-    (adjacent rows, Arrow comparisons) and the full sort runs only when it does not hold.
+    Sorted by (cohort_id, account_a, account_b, target_id), stably (ties keep the evidence's
+    order). The order is found on integer codes (text ranked in code-point order, as pandas
+    sorts it) and the rows are taken once: at 10M rows (7.2M rows out) 4.3-4.7 s and +1.1 GiB
+    instead of 6.0-8.1 s and +1.85 GiB for a filter, a take by cohort and ``sort_values``.
     """
     flagged = cohorts.loc[cohorts["flagged"].astype(bool), "cohort_id"].astype("int64")
     members = memberships[memberships["cohort_id"].isin(flagged)]
     keys = text_array(members["account_id"])
     codes = members["cohort_id"].to_numpy(dtype="int64")
     a = lookup_codes(evidence["account_a"], keys, codes)
-    inside = (a == lookup_codes(evidence["account_b"], keys, codes)) & (a >= 0)
-    out = evidence[inside].copy()
-    out.insert(0, "cohort_id", a[inside])
-    order = np.argsort(out["cohort_id"].to_numpy(), kind="stable")
-    out = out.take(order).reset_index(drop=True)
-    key = ["cohort_id", "account_a", "account_b", "target_id"]
-    if _sorted_by(out, key):
-        return out
-    return out.sort_values(key, kind="mergesort", ignore_index=True)
-
-
-def _sorted_by(frame: pd.DataFrame, key: list[str]) -> bool:
-    """Whether ``frame``'s rows are in ascending order of the ``key`` columns (byte order)."""
-    if len(frame) < 2:
-        return True
-    tied = np.ones(len(frame) - 1, dtype=bool)  # adjacent rows equal on the keys so far
-    for name in key:
-        column = (pa.chunked_array(pa.array(frame[name])) if frame[name].dtype != object
-                  else text_array(frame[name]))
-        before, after = column.slice(0, len(frame) - 1), column.slice(1)
-        if (tied & pc.less(after, before).to_numpy(zero_copy_only=False)).any():
-            return False
-        tied &= pc.equal(after, before).to_numpy(zero_copy_only=False)
-    return True
+    rows = np.flatnonzero((a == lookup_codes(evidence["account_b"], keys, codes)) & (a >= 0))
+    ranks = [sorted_codes(text_array(evidence[name]).take(pa.array(rows)))[1]
+             for name in ("target_id", "account_b", "account_a")]
+    rows = rows[np.lexsort((*ranks, a[rows]))]
+    out = evidence.take(rows).reset_index(drop=True)
+    out.insert(0, "cohort_id", a[rows])
+    return out
 
 
 def write_tables(out_dir: Path, *, cohorts: pd.DataFrame, memberships: pd.DataFrame,

@@ -138,7 +138,7 @@ def test_flagged_evidence_equals_the_full_sort(layers, dtype) -> None:
     got = flagged_evidence(memberships, evidence, cohorts)
     assert len(got) > 100
     pd.testing.assert_frame_equal(got, _reference_flagged_evidence(memberships, evidence, cohorts))
-    shuffled = evidence.sample(frac=1, random_state=0)  # not pre-sorted: the full sort runs
+    shuffled = evidence.sample(frac=1, random_state=0)  # ties keep this order, not sorted
     pd.testing.assert_frame_equal(flagged_evidence(memberships, shuffled, cohorts),
                                   _reference_flagged_evidence(memberships, shuffled, cohorts))
 
