@@ -296,25 +296,38 @@ def _edges_frame(inc: Incidence, ties: _Ties) -> pd.DataFrame:
         "shared_targets": ties.edges[:, 2],
         "weight": ties.edge_values[:, 0],
         "median_dt_s": ties.edge_values[:, 1],
-        "targets": _targets_json(inc, ties),
+        "targets": targets_json(inc.target_ids, ties.evidence[:, 2], ties.edges[:, 2]),
     })
 
 
-def _targets_json(inc: Incidence, ties: _Ties) -> pd.Series | np.ndarray:
-    """Per edge, the JSON list of its shared target ids (evidence is sorted by target code)."""
-    codes = _present(ties.evidence[:, 2], len(inc.target_ids))
-    rank = np.zeros(len(inc.target_ids), dtype=np.int64)
-    rank[codes] = np.arange(codes.size)
-    inverse = rank[ties.evidence[:, 2]]
+def targets_json(target_ids: pa.Array, codes: np.ndarray,
+                 shared: np.ndarray) -> pd.Series | np.ndarray:
+    """Per edge, the JSON list of the targets of its evidence rows, in row order.
+
+    ``codes`` index ``target_ids``, one per evidence row, each edge's rows together and in
+    edge order; ``shared`` is each edge's number of rows. Only the distinct targets are
+    quoted (``json.dumps``); an Arrow-backed column (no Python str per edge), or an empty
+    array.
+
+    >>> targets_json(pa.array(["p", "q"]), np.array([1, 0, 1]), np.array([2, 1])).tolist()
+    ['["q","p"]', '["q"]']
+    """
+    offsets = np.zeros(len(shared) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum(shared)
+    if offsets[-1] != len(codes):
+        raise ValueError(f"targets_json: {len(codes)} evidence rows, but the edges' shared "
+                         f"targets add up to {offsets[-1]}")
+    present = _present(codes, len(target_ids))
+    rank = np.zeros(len(target_ids), dtype=np.int64)
+    rank[present] = np.arange(present.size)
     quoted = pa.array([json.dumps(t, ensure_ascii=False)
-                       for t in inc.target_ids.take(pa.array(codes)).to_pylist()], pa.string())
-    offsets = np.zeros(len(ties.edges) + 1, dtype=np.int32)
-    offsets[1:] = np.cumsum(ties.edges[:, 2])
-    lists = pa.ListArray.from_arrays(pa.array(offsets), quoted.take(pa.array(inverse)))
+                       for t in target_ids.take(pa.array(present)).to_pylist()], pa.string())
+    lists = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)),
+                                     quoted.take(pa.array(rank[codes])))
     joined = pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", "")
     if len(joined) == 0:
         return joined.to_numpy(zero_copy_only=False)
-    return joined.to_pandas()  # Arrow-backed: no Python str per edge
+    return joined.to_pandas()
 
 
 def clustered_edges(edges: pd.DataFrame, *, max_edge_p: float = 1.0) -> pd.DataFrame:

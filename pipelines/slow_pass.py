@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from functools import partial
 from typing import Any, NamedTuple
 
-import numpy as np
 import pandas as pd
 
 from graphs.bipartite import Incidence
@@ -25,7 +23,7 @@ from graphs.pass_codes import (
     spelled_evidence,
 )
 from graphs.passes import two_pass_cohorts
-from graphs.projection import CoEngagement
+from graphs.projection import CoEngagement, targets_json
 from graphs.scoring import ScoredCohorts, scored_cohorts
 from pipelines.config import RunConfig
 from pipelines.limits import check_layers_memory
@@ -154,20 +152,10 @@ def slow_splice(per_layer: dict[str, CoEngagement], weights: dict[str, float],
         slow.codes, members["account_id"]), members["cohort_id"].to_numpy())
     edges = slow.projection.edges.iloc[edge_rows]
     evidence = spelled_evidence(slow.codes, evidence_rows)
-    edges = edges.assign(targets=_targets_json(evidence, edges["shared_targets"].to_numpy()))
+    edges = edges.assign(targets=list(targets_json(  # as co_engagement spells them
+        slow.codes.targets, slow.codes.target[evidence_rows], edges["shared_targets"].to_numpy())))
     restricted = slow.projection._replace(edges=edges, evidence=evidence)
     return layer_splice(projected, per_layer, SLOW_LAYER, restricted, weights)
-
-
-def _targets_json(evidence: pd.DataFrame, shared: np.ndarray) -> list[str]:
-    """Each edge's ``targets``: the JSON list of its evidence rows' targets, in their order
-    (as :func:`graphs.projection.co_engagement` writes it; ``evidence`` holds the edges' rows
-    in edge order, ``shared`` rows per edge)."""
-    quoted = [json.dumps(t, ensure_ascii=False) for t in evidence["target_id"].tolist()]
-    ends = np.cumsum(shared)
-    if len(quoted) != (ends[-1] if len(ends) else 0):
-        raise ValueError("slow pass: evidence rows do not match the edges' shared targets")
-    return ["[" + ",".join(quoted[a:b]) + "]" for a, b in zip(ends - shared, ends, strict=True)]
 
 
 def with_slow_evidence(projected: CoEngagement, splice: Splice | None) -> CoEngagement:

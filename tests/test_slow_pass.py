@@ -161,7 +161,8 @@ def test_slow_cohorts_need_slow_min_size_accounts(world):
 
 def test_edge_targets_are_spelled_again_from_their_evidence():
     from graphs.multiplex import Layer, layer_projections
-    from pipelines.slow_pass import _targets_json
+    from graphs.pass_codes import pass_codes
+    from graphs.projection import targets_json
 
     rng = np.random.default_rng(3)
     t0 = pd.Timestamp("2026-11-01", tz="UTC")
@@ -172,5 +173,7 @@ def test_edge_targets_are_spelled_again_from_their_evidence():
                                         for m in rng.integers(0, 600, 900)]})
     found = layer_projections({"engage": Layer(likes, 86400)})["engage"]
     assert len(found.edges) > 50
-    assert _targets_json(found.evidence, found.edges["shared_targets"].to_numpy()) == (
+    codes = pass_codes(found.edges, found.evidence, found.activity)  # as the slow pass does
+    assert list(targets_json(codes.targets, codes.target,
+                             found.edges["shared_targets"].to_numpy())) == (
         found.edges["targets"].tolist())
