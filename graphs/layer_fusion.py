@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from pandas.api.types import union_categoricals
 
 from graphs.projection import CoEngagement
 from graphs.significance import bh_q_values, tie_p_values
@@ -32,8 +33,8 @@ def fused_tables(projections: dict[str, CoEngagement], weights: dict[str, float]
                  names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fused edges and evidence of the layers ``names`` (the general path)."""
     long = _stacked([(n, projections[n].edges) for n in names], weights)
-    evidence = pd.concat([projections[n].evidence.assign(layer=n) for n in names],
-                         ignore_index=True).sort_values(EVIDENCE_ORDER, ignore_index=True)
+    evidence = stacked([projections[n].evidence.assign(layer=n) for n in names]
+                       ).sort_values(EVIDENCE_ORDER, ignore_index=True)
     return _fused_edges(long, evidence, names, _n_tests(projections)), evidence
 
 
@@ -185,8 +186,50 @@ def _moved(table: pd.DataFrame, added: pd.DataFrame, order: np.ndarray,
     """``columns`` of ``table`` stacked on those of ``added``, rows taken in ``order``; each
     column is popped from ``table`` as its copy is built (the old one is freed then, when
     nothing else holds it)."""
-    return pd.DataFrame({c: pd.concat([table.pop(c), added[c]], ignore_index=True)
+    return pd.DataFrame({c: stacked_column([table.pop(c), added[c]])
                          .take(order).reset_index(drop=True) for c in columns}, copy=False)
+
+
+def stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """``pd.concat`` of frames with the same columns, categorical id columns kept categorical
+    (:func:`stacked_column`).
+
+    >>> a = pd.DataFrame({"id": pd.Categorical(["x"]), "n": [1]})
+    >>> stacked([a, pd.DataFrame({"id": ["w"], "n": [2]})])["id"].cat.categories.tolist()
+    ['w', 'x']
+    """
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True)
+    return pd.DataFrame({c: stacked_column([f[c] for f in frames]) for c in frames[0].columns},
+                        copy=False)
+
+
+def stacked_column(parts: list[pd.Series]) -> pd.Series:
+    """The ``parts`` one after another. When any is categorical (ids as codes, see
+    :func:`graphs.projection.coded_ids`), all are recoded over the sorted union of their
+    values, so the result stays codes (``pd.concat`` would spell categoricals of different
+    categories as text) and sorts as the text would."""
+    if not any(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+        return pd.concat(parts, ignore_index=True)
+    first = next(p.dtype for p in parts if isinstance(p.dtype, pd.CategoricalDtype))
+    recoded = [p if p.dtype == first else _recoded(p, first) for p in parts]
+    if all(r is not None for r in recoded):  # e.g. the slow pass's few rows: the layer's ids
+        return pd.concat(recoded, ignore_index=True)
+    coded = [p.array if isinstance(p.dtype, pd.CategoricalDtype)
+             else pd.Categorical(p) for p in parts]
+    return pd.Series(union_categoricals(coded, sort_categories=True))
+
+
+def _recoded(part: pd.Series, dtype: pd.CategoricalDtype) -> pd.Series | None:
+    """``part`` as a categorical of ``dtype``; ``None`` when a value is not a category."""
+    if isinstance(part.dtype, pd.CategoricalDtype):
+        where = np.append(dtype.categories.get_indexer(part.cat.categories), -1)
+        codes = where[part.cat.codes.to_numpy()]  # code -1 (missing) stays -1
+    else:
+        codes = dtype.categories.get_indexer(part)
+    if ((codes < 0) & part.notna().to_numpy()).any():
+        return None
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype))
 
 
 class _Column(Sequence):

@@ -276,17 +276,39 @@ def _times(inc: Incidence, entries: np.ndarray) -> pd.Series:
 
 
 def _evidence_frame(inc: Incidence, found: np.ndarray) -> pd.DataFrame:
+    """The evidence rows; ids as categoricals over the incidence's sorted ids (integer codes
+    and one dictionary: at 10M rows 0.45 GB instead of 1.0 GB of text, and sorted the same)."""
     ia, ib = found[:, 4], found[:, 5]
+    accounts = id_categories(inc.account_ids)
+    actions = id_categories(inc.action_names)
     return pd.DataFrame({
-        "account_a": _ids(inc.account_ids, found[:, 0]),
-        "account_b": _ids(inc.account_ids, found[:, 1]),
-        "target_id": _ids(inc.target_ids, found[:, 2]),
+        "account_a": coded_ids(accounts, found[:, 0]),
+        "account_b": coded_ids(accounts, found[:, 1]),
+        "target_id": coded_ids(id_categories(inc.target_ids), found[:, 2]),
         "time_a": _times(inc, ia),
         "time_b": _times(inc, ib),
-        "action_a": _ids(inc.action_names, inc.action[ia]),
-        "action_b": _ids(inc.action_names, inc.action[ib]),
+        "action_a": coded_ids(actions, inc.action[ia]),
+        "action_b": coded_ids(actions, inc.action[ib]),
         "dt_s": found[:, 3].astype(float),
-    })
+    }, copy=False)
+
+
+def id_categories(ids: pa.Array) -> pd.CategoricalDtype:
+    """A categorical dtype whose categories are ``ids`` (distinct, in their order).
+
+    >>> id_categories(pa.array(["a", "b"])).categories.tolist()
+    ['a', 'b']
+    """
+    return pd.CategoricalDtype(pd.Index(ids.to_pandas(), copy=False))
+
+
+def coded_ids(dtype: pd.CategoricalDtype, codes: np.ndarray) -> pd.Series:
+    """A categorical column of ``dtype`` from integer ``codes`` (no text per row).
+
+    >>> coded_ids(id_categories(pa.array(["a", "b"])), np.array([1, 1, 0])).tolist()
+    ['b', 'b', 'a']
+    """
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False))
 
 
 def _edges_frame(inc: Incidence, ties: _Ties) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -198,3 +199,25 @@ def test_projections_from_built_incidences_equal_building_them():
             pd.testing.assert_frame_equal(reused[name].edges, built[name].edges)
             pd.testing.assert_frame_equal(reused[name].evidence, built[name].evidence)
             assert reused[name].stats == built[name].stats and len(built[name].edges) > 10
+
+
+def test_stacked_ids_stay_codes_and_sort_as_their_text():
+    from graphs.layer_fusion import stacked_column
+
+    a = pd.Series(pd.Categorical(["m", "b", "zz"], categories=["b", "m", "zz", "q"]))
+    b = pd.Series(pd.Categorical(["a", "m"], categories=["a", "m"]))
+    text = pd.Series(["é", "b"], dtype="str")
+    out = stacked_column([a, b, text])
+    assert isinstance(out.dtype, pd.CategoricalDtype)
+    assert out.cat.categories.tolist() == ["a", "b", "m", "q", "zz", "é"]
+    assert out.tolist() == ["m", "b", "zz", "a", "m", "é", "b"]
+    spelled = out.astype("str")
+    assert out.sort_values(kind="stable").index.tolist() == (
+        spelled.sort_values(kind="stable").index.tolist())
+    same = stacked_column([a, a])  # one dtype: codes concatenated as they are
+    assert same.dtype == a.dtype and same.tolist() == a.tolist() * 2
+    assert stacked_column([text, text]).tolist() == ["é", "b"] * 2
+    within = stacked_column([a, pd.Series(["q", None], dtype="str"),
+                             pd.Series(pd.Categorical([None, "b"]))])  # a's categories
+    assert within.dtype == a.dtype
+    assert within.tolist()[3:] == ["q", np.nan, np.nan, "b"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 import pipelines.outputs as outputs
@@ -100,9 +101,35 @@ def test_rows_are_written_in_order_across_slices(tmp_path, monkeypatch):
     pd.to_datetime(["2026-11-01 10:00:00"]),  # naive
     pd.to_datetime(["2026-11-01 10:00:00"]).tz_localize("Europe/Paris"),
     pd.array([1.5], dtype="Float64"), np.array([1.5], dtype=np.float32),
-    pd.Categorical(["x"]), pd.Series([{"a": 1}], dtype=object), pd.array([True], "boolean"),
+    pd.Categorical([1]), pd.Categorical(["x", None][:1] + [None]),
+    pd.Series([{"a": 1}], dtype=object), pd.array([True], "boolean"),
 ])
 def test_other_columns_fall_back_to_pandas(tmp_path, column):
-    frame = pd.DataFrame({"c": column, "s": ["=x"]})
+    frame = pd.DataFrame({"c": column, "s": ["=x"] * len(column)})
     assert outputs._csv_table(frame) is None
     assert write_csv(frame, tmp_path / "x.csv").read_bytes() == _pandas_bytes(frame, tmp_path)
+
+
+def test_categorical_text_is_written_as_its_text_across_slices(tmp_path, monkeypatch):
+    monkeypatch.setattr(outputs, "CSV_SLICE_ROWS", 3)
+    ids = pd.CategoricalDtype(["=cmd", "a,b", "zé", "unused"])
+    frame = pd.DataFrame({"id": pd.Categorical.from_codes([2, 0, 1, 0, 2, 1, 0], dtype=ids),
+                          "n": range(7)})
+    assert outputs._csv_table(frame) is not None
+    assert _fast_bytes(frame, tmp_path) == _pandas_bytes(frame.astype({"id": "str"}), tmp_path)
+
+
+@pytest.mark.parametrize("rows", [0, 1, 5, 7])
+def test_parquet_of_categorical_ids_equals_parquet_of_their_text(tmp_path, monkeypatch, rows):
+    monkeypatch.setattr(outputs, "PARQUET_SLICE_ROWS", 3)
+    ids = pd.CategoricalDtype(["a", "b", "c"])
+    frame = pd.DataFrame({"id": pd.Categorical.from_codes(np.arange(rows) % 3, dtype=ids),
+                          "t": pd.Series(["x"] * rows, dtype="str"), "n": np.arange(rows)})
+    spelled = frame.astype({"id": "str"})
+    outputs.write_parquet(frame, tmp_path / "coded.parquet")
+    spelled.to_parquet(tmp_path / "text.parquet", index=False)
+    back = pd.read_parquet(tmp_path / "coded.parquet")
+    pd.testing.assert_frame_equal(back, pd.read_parquet(tmp_path / "text.parquet"))
+    assert pq.read_schema(tmp_path / "coded.parquet").equals(
+        pq.read_schema(tmp_path / "text.parquet"), check_metadata=True)
+    assert pq.ParquetFile(tmp_path / "coded.parquet").metadata.num_rows == rows

@@ -63,7 +63,9 @@ def test_spark_edges_equal_duckdb_edges(spark, logs_dir):
     np.testing.assert_allclose(right["p_value"], left["p_value"], rtol=1e-6)
     np.testing.assert_allclose(right["q_value"], left["q_value"], rtol=1e-6)
     cols = [*KEY, "target_id", "dt_s", "action_a", "action_b"]
-    pd.testing.assert_frame_equal(ours.evidence[cols], theirs.evidence[cols], check_dtype=False)
+    spelled = ours.evidence[cols].astype({c: "str" for c in (*KEY, "target_id", "action_a",
+                                                              "action_b")})  # ours: codes
+    pd.testing.assert_frame_equal(spelled, theirs.evidence[cols], check_dtype=False)
     for key in ("n_actions", "action_pairs_enumerated", "account_target_pairs",
                 "candidate_pairs", "hub_actions_skipped", "hub_targets", "edges_kept"):
         assert theirs.stats[key] == ours.stats[key], key
