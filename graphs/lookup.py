@@ -31,9 +31,12 @@ def lookup_codes(values: pd.Series, keys: pd.Series | pa.ChunkedArray,
     array([ 9, -1,  7])
     """
     key_array = keys if isinstance(keys, pa.ChunkedArray) else text_array(keys)
-    found = pc.index_in(text_array(values), value_set=one_array(key_array))
     if not len(codes):
         return np.full(len(values), -1, dtype="int64")
+    if isinstance(values.dtype, pd.CategoricalDtype):  # each category looked up once
+        per_category = lookup_codes(pd.Series(values.cat.categories), key_array, codes)
+        return np.append(per_category, -1)[values.cat.codes.to_numpy()]
+    found = pc.index_in(text_array(values), value_set=one_array(key_array))
     index = found.fill_null(0).to_numpy(zero_copy_only=False)
     valid = found.is_valid().to_numpy(zero_copy_only=False)
     return np.where(valid, np.asarray(codes, dtype="int64")[index], -1)
@@ -65,6 +68,8 @@ def sorted_codes(column: pd.Series | pa.ChunkedArray) -> tuple[pa.Array, np.ndar
     >>> ids.to_pylist(), codes.tolist()
     (['a', 'b'], [1, 0, -1, 1])
     """
+    if isinstance(column, pd.Series) and isinstance(column.dtype, pd.CategoricalDtype):
+        return _category_codes(column)
     array = column if isinstance(column, pa.ChunkedArray) else text_array(column)
     encoded = array.cast(pa.large_string()).dictionary_encode()  # one dictionary, all chunks
     if encoded.num_chunks == 0:
@@ -78,6 +83,19 @@ def sorted_codes(column: pd.Series | pa.ChunkedArray) -> tuple[pa.Array, np.ndar
     return dictionary.take(pa.array(order)), rank[index]
 
 
+def _category_codes(column: pd.Series) -> tuple[pa.Array, np.ndarray]:
+    """:func:`sorted_codes` of a categorical column, from its codes (its categories that
+    occur, sorted; no text per row)."""
+    codes = column.cat.codes.to_numpy()
+    categories = column.cat.categories
+    present = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(categories)))
+    values = pa.array(categories.take(present), pa.large_string())
+    order = pc.sort_indices(values).to_numpy()
+    rank = np.full(len(categories) + 1, -1, dtype="int64")  # last: nulls (code -1)
+    rank[present[order]] = np.arange(order.size)
+    return values.take(pa.array(order)), rank[codes]
+
+
 def run_codes(column: pd.Series, keys: pa.Array) -> np.ndarray:
     """:func:`lookup_codes` of ``column`` into ``keys`` (int32 positions, ``-1`` for values
     that are no key), looking up only the first row of each run of equal neighbours (an id
@@ -87,6 +105,9 @@ def run_codes(column: pd.Series, keys: pa.Array) -> np.ndarray:
     >>> run_codes(pd.Series(["b", "b", "a", "x", "b"]), pa.array(["a", "b"])).tolist()
     [1, 1, 0, -1, 1]
     """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return lookup_codes(column, pa.chunked_array([keys]), np.arange(len(keys))
+                            ).astype("int32")
     array = one_array(text_array(column))
     heads = run_heads(array)
     found = pc.index_in(array.take(pa.array(heads)), value_set=keys.cast(pa.large_string()))
@@ -114,8 +135,8 @@ def one_array(chunked: pa.ChunkedArray) -> pa.Array:
 
 def text_array(column: pd.Series) -> pa.ChunkedArray:
     """A text column as an Arrow ``large_string`` array (no copy for Arrow-backed columns)."""
-    if isinstance(column.dtype, (pd.ArrowDtype, pd.StringDtype)):  # pandas 3's "str" too
-        array = pa.chunked_array(pa.array(column))
+    if isinstance(column.dtype, (pd.ArrowDtype, pd.StringDtype, pd.CategoricalDtype)):
+        array = pa.chunked_array(pa.array(column))  # pandas 3's "str" too; categories: decoded
     else:  # object: converted row by row
         array = pa.chunked_array([pa.array(column.astype(object).to_numpy(), from_pandas=True)])
     return array.cast(pa.large_string())

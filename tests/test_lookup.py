@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from graphs.lookup import lookup_codes
+from graphs.lookup import lookup_codes, run_codes, sorted_codes, text_array
 
 
 def test_lookup_accepts_object_string_and_arrow_columns_alike():
@@ -57,3 +57,22 @@ def test_text_array_shares_the_buffers_of_str_columns():
     assert array.type == pa.large_string() and array.to_pylist() == ["x", None, "y"]
     data = pa.chunked_array(pa.array(column)).chunk(0).buffers()[2]
     assert array.chunk(0).buffers()[2].address == data.address  # no copy, no row loop
+
+
+def test_categorical_columns_give_the_codes_of_their_text():
+    # unsorted categories, unused ones, a missing value: the same codes as the text gives
+    dtype = pd.CategoricalDtype(["zz", "b", "unused", "a", "é"])
+    column = pd.Series(pd.Categorical.from_codes([1, 0, -1, 3, 1, 4, 0], dtype=dtype))
+    text = column.astype(object)
+    ids, codes = sorted_codes(column)
+    want_ids, want_codes = sorted_codes(text)
+    assert ids.to_pylist() == want_ids.to_pylist() == ["a", "b", "zz", "é"]
+    assert codes.tolist() == want_codes.tolist() and codes.dtype == want_codes.dtype
+    keys = pa.array(["é", "a", "b", "x"])
+    assert run_codes(column, keys).tolist() == run_codes(text, keys).tolist()
+    assert run_codes(column, keys).dtype == np.int32
+    values = np.array([10, 11, 12, 13])
+    assert (lookup_codes(column, pa.chunked_array([keys]), values).tolist()
+            == lookup_codes(text, pa.chunked_array([keys]), values).tolist()
+            == [12, -1, -1, 11, 12, 10, -1])
+    assert text_array(column).to_pylist() == text.tolist()[:2] + [None] + text.tolist()[3:]
