@@ -140,3 +140,17 @@ def text_array(column: pd.Series) -> pa.ChunkedArray:
     else:  # object: converted row by row
         array = pa.chunked_array([pa.array(column.astype(object).to_numpy(), from_pandas=True)])
     return array.cast(pa.large_string())
+
+
+def spelled(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its categorical columns (ids held as codes) as text (``str``).
+
+    Small slices of a table coded over millions of ids are cheaper to use as text: pandas
+    groups, merges and concatenates categoricals in time proportional to their categories.
+
+    >>> t = pd.DataFrame({"id": pd.Categorical(["b", "a"]), "n": [1, 2]})
+    >>> spelled(t).dtypes.astype(str).tolist()
+    ['str', 'int64']
+    """
+    coded = {c: "str" for c, t in table.dtypes.items() if isinstance(t, pd.CategoricalDtype)}
+    return table.astype(coded) if coded else table

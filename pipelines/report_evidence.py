@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graphs.lookup import pair_groups
+from graphs.lookup import pair_groups, spelled
 from pipelines.figures import (
     Histogram,
     creation_histogram,
@@ -291,7 +291,9 @@ def page_tables(cohort_ids: list[int], *, memberships: pd.DataFrame, edges: pd.D
 
 
 def within_cohort(table: pd.DataFrame, memberships: pd.DataFrame) -> dict[int, pd.DataFrame]:
-    """Rows whose two accounts share a cohort, split by that cohort id."""
+    """Rows whose two accounts share a cohort, split by that cohort id (ids as text: each
+    page's few rows are then worked on without the millions of categories)."""
     cohort = pair_groups(table, memberships.set_index("account_id")["cohort_id"])
     same = cohort >= 0
-    return {int(cid): rows for cid, rows in table[same].groupby(cohort[same], sort=False)}
+    return {int(cid): rows
+            for cid, rows in spelled(table[same]).groupby(cohort[same], sort=False)}

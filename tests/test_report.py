@@ -12,7 +12,12 @@ import pyarrow as pa
 import pytest
 
 from pipelines.report import parallel_map, script_json, write_report
-from pipelines.report_evidence import cohort_actions, methodology, top_shared_targets
+from pipelines.report_evidence import (
+    cohort_actions,
+    methodology,
+    top_shared_targets,
+    within_cohort,
+)
 from pipelines.report_network import account_stats, cohort_network
 from pipelines.report_overview import cohort_overview
 
@@ -290,3 +295,16 @@ def test_parallel_map_raises_when_a_worker_dies() -> None:
 
     with pytest.raises(BrokenProcessPool):
         parallel_map(killed, [1, 2, 3], workers=2)
+
+
+def test_pages_tables_of_coded_ids_are_the_text_tables():
+    ids = pd.CategoricalDtype(["a", "b", "c", "d", "unused"])
+    coded = pd.DataFrame({"account_a": pd.Categorical(["a", "a", "c", "b"], dtype=ids),
+                          "account_b": pd.Categorical(["b", "c", "d", "d"], dtype=ids),
+                          "dt_s": [1.0, 2.0, 3.0, 4.0]})
+    members = pd.DataFrame({"account_id": ["a", "b", "c", "d"], "cohort_id": [7, 7, 8, 8]})
+    text = coded.astype({"account_a": "str", "account_b": "str"})
+    got, want = within_cohort(coded, members), within_cohort(text, members)
+    assert list(got) == list(want) == [7, 8]
+    for cid in got:
+        pd.testing.assert_frame_equal(got[cid], want[cid])
