@@ -33,7 +33,7 @@ def fused_tables(projections: dict[str, CoEngagement], weights: dict[str, float]
                  names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fused edges and evidence of the layers ``names`` (the general path)."""
     long = _stacked([(n, projections[n].edges) for n in names], weights)
-    evidence = stacked([projections[n].evidence.assign(layer=n) for n in names]
+    evidence = stacked([labelled(projections[n].evidence, n) for n in names]
                        ).sort_values(EVIDENCE_ORDER, ignore_index=True)
     return _fused_edges(long, evidence, names, _n_tests(projections)), evidence
 
@@ -107,7 +107,7 @@ def layer_splice(fused: CoEngagement, projections: dict[str, CoEngagement], name
     stats = {n: dict(every[n].stats) for n in names}
     if fused.edges.empty or layer.edges.empty:  # nothing to keep, or nothing to add
         return Splice(*fused_tables(every, weights, names), None, _n_tests(every), stats)
-    added = layer.evidence.assign(layer=name)
+    added = labelled(layer.evidence, name)
     near = fused.evidence.iloc[_ranges(*_pair_bounds(fused.evidence, layer.edges[KEY]))]
     pair_evidence = _spliced_rows(near, added, _insert_at(near, added))
     changed = _pairs_fused(every, layer.edges[KEY], pair_evidence, weights, names)
@@ -188,6 +188,20 @@ def _moved(table: pd.DataFrame, added: pd.DataFrame, order: np.ndarray,
     nothing else holds it)."""
     return pd.DataFrame({c: stacked_column([table.pop(c), added[c]])
                          .take(order).reset_index(drop=True) for c in columns}, copy=False)
+
+
+def labelled(evidence: pd.DataFrame, name: str) -> pd.DataFrame:
+    """``evidence`` with a ``layer`` column ``name`` (a categorical: one byte per row).
+
+    >>> labelled(pd.DataFrame({"dt_s": [1.0, 2.0]}), "like")["layer"].tolist()
+    ['like', 'like']
+    """
+    return evidence.assign(layer=one_value(name, len(evidence)))
+
+
+def one_value(value: str, n: int) -> pd.Categorical:
+    """``n`` times ``value``, as a categorical of that one category."""
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[value])
 
 
 def stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -297,7 +311,10 @@ def _fused_edges(long: pd.DataFrame, evidence: pd.DataFrame, names: list[str],
     pattern = present.astype(object) @ [1 << i for i in range(len(names))]  # layers as bits
     spelled = {int(bits): json.dumps([n for i, n in enumerate(names) if bits >> i & 1],
                                      separators=(",", ":")) for bits in set(pattern.tolist())}
-    edges["layers"] = [spelled[bits] for bits in pattern.tolist()]
+    categories = sorted(set(spelled.values()))
+    where = {bits: categories.index(text) for bits, text in spelled.items()}
+    edges["layers"] = pd.Categorical.from_codes([where[bits] for bits in pattern.tolist()],
+                                                categories=categories)
     edges = edges.join(ties.add_prefix("ties:").astype("int64"), on=key)
     edges = edges.join(weight.add_prefix("weight:").astype(float), on=key)
     first = ["account_a", "account_b", "shared_targets", "weight", "median_dt_s", "targets",

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graphs.bipartite import Incidence, bipartite_incidence
-from graphs.layer_fusion import fused_tables
+from graphs.layer_fusion import fused_tables, labelled, one_value
 from graphs.order_windows import EPOCH, rank_clock
 from graphs.projection import CoEngagement, co_engagement
 from graphs.significance import bh_q_values, tie_p_values
@@ -199,7 +199,7 @@ def fused_co_engagement(projections: dict[str, CoEngagement],
     if not names:
         raise ValueError("fused_co_engagement: no layer has any interaction")
     if len(names) == 1 and len(projections[names[0]].edges):  # sorted, nothing to combine
-        evidence = projections[names[0]].evidence.assign(layer=names[0])
+        evidence = labelled(projections[names[0]].evidence, names[0])
         edges = _single_layer_edges(projections[names[0]], names[0],
                                     float(weights.get(names[0], 1.0)))
     else:
@@ -227,7 +227,7 @@ def _single_layer_edges(projection: CoEngagement, name: str, factor: float) -> p
                                     edges["expected_ties"].to_numpy())
     edges["q_value"] = bh_q_values(edges["p_value"].to_numpy(),
                                    n_tests=max(projection.stats["candidate_pairs"], 1))
-    edges["layers"] = json.dumps([name], separators=(",", ":"))
+    edges["layers"] = one_value(json.dumps([name], separators=(",", ":")), len(edges))
     edges[f"ties:{name}"] = edges["shared_targets"]
     edges[f"weight:{name}"] = weight.astype(float)
     return edges

@@ -236,13 +236,25 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
         frame.to_parquet(path, index=False)
         return path
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    schema = pa.Table.from_pandas(frame.iloc[:0].astype({c: "str" for c in coded}),
-                                  preserve_index=False).schema
+    schema = _spelled_schema(table.schema, pa.Table.from_pandas(
+        frame.iloc[:1].astype({c: "str" for c in coded}), preserve_index=False).schema)
     with pq.ParquetWriter(path, schema) as writer:
         for start in range(0, max(len(frame), 1), PARQUET_SLICE_ROWS):
             part = _spelled(table.slice(start, PARQUET_SLICE_ROWS))
             writer.write_table(part.cast(schema), row_group_size=PARQUET_SLICE_ROWS)
     return path
+
+
+def _spelled_schema(schema: pa.Schema, sample: pa.Schema) -> pa.Schema:
+    """``schema`` (of a frame with categorical columns) as the frame with those columns as
+    text gives it: their fields and pandas metadata taken from ``sample`` (a spelled row)."""
+    spelled = {f.name for f in schema if pa.types.is_dictionary(f.type)}
+    meta = json.loads(schema.metadata[b"pandas"])
+    sample_columns = {c["name"]: c for c in json.loads(sample.metadata[b"pandas"])["columns"]}
+    meta["columns"] = [sample_columns[c["name"]] if c["name"] in spelled else c
+                       for c in meta["columns"]]
+    fields = [sample.field(f.name) if f.name in spelled else f for f in schema]
+    return pa.schema(fields, metadata={**schema.metadata, b"pandas": json.dumps(meta).encode()})
 
 
 def write_json(data: dict[str, Any], path: Path) -> Path:

@@ -133,3 +133,16 @@ def test_parquet_of_categorical_ids_equals_parquet_of_their_text(tmp_path, monke
     assert pq.read_schema(tmp_path / "coded.parquet").equals(
         pq.read_schema(tmp_path / "text.parquet"), check_metadata=True)
     assert pq.ParquetFile(tmp_path / "coded.parquet").metadata.num_rows == rows
+
+
+def test_parquet_of_categorical_ids_keeps_other_columns_types(tmp_path, monkeypatch):
+    # an object column empty in the first slice: its type comes from all the rows
+    monkeypatch.setattr(outputs, "PARQUET_SLICE_ROWS", 2)
+    frame = pd.DataFrame({"id": pd.Categorical(["a", "b", "a"]),
+                          "note": pd.Series([None, None, "x"], dtype=object)})
+    outputs.write_parquet(frame, tmp_path / "coded.parquet")
+    frame.astype({"id": "str"}).to_parquet(tmp_path / "text.parquet", index=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "coded.parquet"),
+                                  pd.read_parquet(tmp_path / "text.parquet"))
+    assert pq.read_schema(tmp_path / "coded.parquet").equals(
+        pq.read_schema(tmp_path / "text.parquet"), check_metadata=True)
