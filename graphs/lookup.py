@@ -35,7 +35,7 @@ def lookup_codes(values: pd.Series, keys: pd.Series | pa.ChunkedArray,
         return np.full(len(values), -1, dtype="int64")
     if isinstance(values.dtype, pd.CategoricalDtype):  # each category looked up once
         per_category = lookup_codes(pd.Series(values.cat.categories), key_array, codes)
-        return np.append(per_category, -1)[values.cat.codes.to_numpy()]
+        return np.append(per_category, np.int64(-1))[values.cat.codes.to_numpy()]
     found = pc.index_in(text_array(values), value_set=one_array(key_array))
     index = found.fill_null(0).to_numpy(zero_copy_only=False)
     valid = found.is_valid().to_numpy(zero_copy_only=False)
@@ -76,7 +76,7 @@ def sorted_codes(column: pd.Series | pa.ChunkedArray) -> tuple[pa.Array, np.ndar
         return pa.array([], pa.large_string()), np.empty(0, dtype="int32")
     dictionary = encoded.chunk(0).dictionary
     order = pc.sort_indices(dictionary).to_numpy()
-    rank = np.append(np.empty(order.size, dtype="int32"), -1)  # last: nulls
+    rank = np.append(np.empty(order.size, dtype="int32"), np.int32(-1))  # last: nulls
     rank[order] = np.arange(order.size, dtype="int32")
     index = np.concatenate([c.indices.fill_null(-1).to_numpy(zero_copy_only=False)
                             for c in encoded.chunks])
@@ -91,8 +91,8 @@ def _category_codes(column: pd.Series) -> tuple[pa.Array, np.ndarray]:
     present = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(categories)))
     values = pa.array(categories.take(present), pa.large_string())
     order = pc.sort_indices(values).to_numpy()
-    rank = np.full(len(categories) + 1, -1, dtype="int64")  # last: nulls (code -1)
-    rank[present[order]] = np.arange(order.size)
+    rank = np.full(len(categories) + 1, -1, dtype="int32")  # last: nulls (code -1)
+    rank[present[order]] = np.arange(order.size, dtype="int32")
     return values.take(pa.array(order)), rank[codes]
 
 
@@ -105,9 +105,10 @@ def run_codes(column: pd.Series, keys: pa.Array) -> np.ndarray:
     >>> run_codes(pd.Series(["b", "b", "a", "x", "b"]), pa.array(["a", "b"])).tolist()
     [1, 1, 0, -1, 1]
     """
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        return lookup_codes(column, pa.chunked_array([keys]), np.arange(len(keys))
-                            ).astype("int32")
+    if isinstance(column.dtype, pd.CategoricalDtype):  # int32 take: no int64 copy per row
+        per_category = lookup_codes(pd.Series(column.cat.categories), pa.chunked_array([keys]),
+                                    np.arange(len(keys))).astype("int32")
+        return np.append(per_category, np.int32(-1))[column.cat.codes.to_numpy()]
     array = one_array(text_array(column))
     heads = run_heads(array)
     found = pc.index_in(array.take(pa.array(heads)), value_set=keys.cast(pa.large_string()))

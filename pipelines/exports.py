@@ -19,7 +19,6 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from graphs.lookup import lookup_codes, sorted_codes, text_array
 from pipelines.outputs import atomic_file, write_csv, write_parquet
@@ -210,7 +209,7 @@ def flagged_evidence(memberships: pd.DataFrame, evidence: pd.DataFrame,
     codes = members["cohort_id"].to_numpy(dtype="int64")
     a = lookup_codes(evidence["account_a"], keys, codes)
     rows = np.flatnonzero((a == lookup_codes(evidence["account_b"], keys, codes)) & (a >= 0))
-    ranks = [sorted_codes(text_array(evidence[name]).take(pa.array(rows)))[1]
+    ranks = [sorted_codes(evidence[name].take(rows))[1]
              for name in ("target_id", "account_b", "account_a")]
     rows = rows[np.lexsort((*ranks, a[rows]))]
     out = evidence.take(rows).reset_index(drop=True)
