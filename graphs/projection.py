@@ -97,7 +97,8 @@ def windowed_pairs(inc: Incidence, *, window_s: int, max_crowd: int) -> pa.Table
 class _Ties(NamedTuple):
     edges: np.ndarray  # a, b, shared
     edge_values: np.ndarray  # weight, median dt
-    evidence: np.ndarray  # a, b, target, dt, ia, ib (int32 when they fit: see _kept_ties)
+    evidence: np.ndarray | None  # a, b, target, dt, ia, ib (int32 when they fit: see
+    # _kept_ties); None once co_engagement has built its frame
     counts: np.ndarray  # action pairs, (pair, target) ties, candidate pairs, chunks
 
 
@@ -209,12 +210,15 @@ def co_engagement(
     back, ahead, crowd = _bounds(inc, window_s)
     ties = _kept_ties(inc, back, ahead, max_crowd=max_crowd, min_shared=min_shared_targets,
                       chunk_ties=chunk_ties)
+    del back, ahead  # each array is freed as soon as it is used up (10M rows: ≈ 0.1 GB each)
     hub = crowd > max_crowd
     actions, crowds = _activity(inc, crowd, paired=~hub)
+    del crowd
     n_paired = int(inc.account.size - hub.sum())
     evidence = _evidence_frame(inc, ties.evidence)
-    edges = _with_significance(_edges_frame(inc, ties), ties.edges, actions, crowds,
-                               n_paired, int(ties.counts[2]))
+    ties = ties._replace(evidence=None)  # the frame's target codes serve the targets' JSON
+    edges = _with_significance(_edges_frame(inc, ties, evidence["target_id"].cat.codes),
+                               ties.edges, actions, crowds, n_paired, int(ties.counts[2]))
     stats = {
         "n_actions": n_paired,
         "n_actions_total": int(inc.account.size),
@@ -311,14 +315,15 @@ def coded_ids(dtype: pd.CategoricalDtype, codes: np.ndarray) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False))
 
 
-def _edges_frame(inc: Incidence, ties: _Ties) -> pd.DataFrame:
+def _edges_frame(inc: Incidence, ties: _Ties, targets: pd.Series) -> pd.DataFrame:
+    """The kept edges; ``targets`` holds the target code of each evidence row."""
     return pd.DataFrame({
         "account_a": _ids(inc.account_ids, ties.edges[:, 0]),
         "account_b": _ids(inc.account_ids, ties.edges[:, 1]),
         "shared_targets": ties.edges[:, 2],
         "weight": ties.edge_values[:, 0],
         "median_dt_s": ties.edge_values[:, 1],
-        "targets": targets_json(inc.target_ids, ties.evidence[:, 2], ties.edges[:, 2]),
+        "targets": targets_json(inc.target_ids, targets.to_numpy(), ties.edges[:, 2]),
     })
 
 

@@ -166,3 +166,13 @@ def test_wide_evidence_gives_the_same_result(monkeypatch):
     pd.testing.assert_frame_equal(wide.edges, narrow.edges)
     pd.testing.assert_frame_equal(wide.evidence, narrow.evidence)
     assert wide.stats == narrow.stats
+
+
+def test_evidence_ids_are_codes_over_the_sorted_ids():
+    rows = [("b", "q", 0), ("a", "q", 30), ("b", "p", 0), ("a", "p", 60), ("c", "z", 5)]
+    evidence = co_engagement(_inc(rows), window_s=600).evidence
+    assert evidence["account_a"].cat.categories.tolist() == ["a", "b", "c"]
+    assert evidence["target_id"].cat.categories.tolist() == ["p", "q", "z"]
+    assert evidence[["account_a", "account_b", "target_id"]].astype(str).values.tolist() == [
+        ["a", "b", "p"], ["a", "b", "q"]]
+
