@@ -53,6 +53,9 @@ class PassCodes(NamedTuple):
     sorted ids), one row per post row; ``None`` without posts."""
     background_dt_s: float
     """Median ``dt_s`` of all evidence rows (NaN without evidence)."""
+    time_origin: dict[str, tuple[int, object]] | None = None
+    """Of a :func:`coded_evidence` pass: per time column held as int32 seconds after an
+    origin, that origin (seconds since the epoch) and the column's dtype."""
 
 
 def pass_codes(edges: pd.DataFrame, evidence: pd.DataFrame | None, activity: pd.DataFrame,
@@ -136,9 +139,29 @@ def coded_evidence(codes: PassCodes) -> PassCodes:
     """
     coded = {"account_a": codes.evidence_a, "account_b": codes.evidence_b,
              "target_id": codes.target, "action_a": codes.action_a, "action_b": codes.action_b}
+    origins = {}
+    for column in ("time_a", "time_b"):
+        found = _seconds_after(codes.evidence[column]) if column in codes.evidence else None
+        if found is not None:
+            coded[column], origin = found
+            origins[column] = (origin, codes.evidence[column].dtype)
     evidence = pd.DataFrame({c: coded[c] if c in coded else codes.evidence[c]
                              for c in codes.evidence.columns}, copy=False)
-    return codes._replace(evidence=evidence)
+    return codes._replace(evidence=evidence, time_origin=origins)
+
+
+def _seconds_after(times: pd.Series) -> tuple[np.ndarray, int] | None:
+    """Whole-second UTC times as int32 seconds after the first (half the bytes), and that
+    origin; ``None`` when they are not such times or span more than 2^31 s."""
+    if not isinstance(times.dtype, pd.DatetimeTZDtype) or times.isna().any():
+        return None
+    ticks = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().view("int64")
+    seconds, fraction = np.divmod(ticks, {"s": 1, "ms": 10**3, "us": 10**6,
+                                          "ns": 10**9}[times.dt.unit])
+    if len(seconds) == 0 or fraction.any() or seconds.max() - seconds.min() >= 2**31:
+        return None
+    origin = int(seconds.min())
+    return (seconds - origin).astype(np.int32), origin
 
 
 def spelled_evidence(codes: PassCodes, rows: np.ndarray) -> pd.DataFrame:
@@ -152,6 +175,10 @@ def spelled_evidence(codes: PassCodes, rows: np.ndarray) -> pd.DataFrame:
         if column in names:
             found = values.to_numpy()
             values = names[column].take(pa.array(found, mask=found < 0)).to_pandas()
+        elif column in (codes.time_origin or {}):
+            origin, dtype = codes.time_origin[column]
+            values = pd.Series(pd.to_datetime(values.to_numpy(dtype=np.int64) + origin,
+                                              unit="s", utc=True)).astype(dtype)
         out[column] = values
     return pd.DataFrame(out, copy=False)
 

@@ -8,7 +8,13 @@ import pytest
 
 from graphs.flag_features import flag_features
 from graphs.lookup import pair_groups
-from graphs.pass_codes import account_codes, inner_rows, pass_codes
+from graphs.pass_codes import (
+    account_codes,
+    coded_evidence,
+    inner_rows,
+    pass_codes,
+    spelled_evidence,
+)
 from graphs.scoring import scored_cohorts
 
 IDS = ["a", "B", "é", "Z", "ß", "z9", "😀", "a b", "ü", "Ab", "b", "0"]
@@ -133,3 +139,24 @@ def test_coded_evidence_spells_the_rows_inside_clusters_as_they_were(seed):
         assert rows.tolist() == np.flatnonzero(pair_groups(table, cluster_of) >= 0).tolist()
     pd.testing.assert_frame_equal(spelled_evidence(coded, evidence_rows),
                                   evidence.iloc[evidence_rows].reset_index(drop=True))
+
+
+def test_coded_evidence_holds_whole_second_times_as_int32_and_spells_them_back():
+    t = pd.Series(pd.to_datetime([1_800_000_000, 1_800_000_030, 1_700_000_000], unit="s",
+                                 utc=True)).astype("datetime64[us, UTC]")
+    evidence = pd.DataFrame({"account_a": ["b", "b", "c"], "account_b": ["c", "c", "d"],
+                             "target_id": ["t", "u", "t"], "time_a": t, "time_b": t,
+                             "action_a": ["like"] * 3, "dt_s": [5.0, 6.0, 7.0]})
+    edges = pd.DataFrame({"account_a": ["b", "c"], "account_b": ["c", "d"],
+                          "shared_targets": [2, 1]})
+    activity = pd.DataFrame({"account_id": ["b", "c", "d"], "n_actions": 1.0,
+                             "crowd_sum": 1.0})
+    coded = coded_evidence(pass_codes(edges, evidence, activity))
+    assert coded.evidence["time_a"].dtype == np.int32
+    assert coded.evidence["time_a"].tolist() == [100_000_000, 100_000_030, 0]
+    pd.testing.assert_frame_equal(spelled_evidence(coded, np.array([2, 0])),
+                                  evidence.iloc[[2, 0]].reset_index(drop=True))
+    fractions = evidence.assign(time_b=t + pd.Timedelta("1ms"))  # kept as they are
+    coded = coded_evidence(pass_codes(edges, fractions, activity))
+    assert coded.evidence["time_b"].dtype == fractions["time_b"].dtype
+    pd.testing.assert_frame_equal(spelled_evidence(coded, np.arange(3)), fractions)
