@@ -43,7 +43,8 @@ class CoEngagement(NamedTuple):
     edges: pd.DataFrame
     """``co_engagement_edges`` (see docs/tables.md)."""
     evidence: pd.DataFrame
-    """``edge_evidence``: one row per (kept edge, shared target), the closest actions."""
+    """``edge_evidence``: one row per (kept edge, shared target), the closest actions; ids and
+    actions are categoricals over the incidence's sorted ids (codes, one dictionary)."""
     activity: pd.DataFrame
     """``account_id, n_actions, crowd_sum`` of the accounts in kept edges (for the null)."""
     stats: dict[str, int]
