@@ -14,12 +14,14 @@ from __future__ import annotations
 import json
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from graphs.bipartite import Incidence, bipartite_incidence
 from graphs.layer_fusion import fused_tables, labelled, one_value
+from graphs.lookup import pair_groups
 from graphs.order_windows import EPOCH, rank_clock
 from graphs.projection import CoEngagement, co_engagement
 from graphs.significance import bh_q_values, tie_p_values
@@ -268,12 +270,11 @@ def cohort_layers(memberships: pd.DataFrame, fused_edges: pd.DataFrame) -> pd.Da
     >>> cohort_layers(m, e).values.tolist()
     [[0, 'text', 1, 3, 3.0, 1.0]]
     """
-    cohort_of = memberships.set_index("account_id")["cohort_id"]
-    ca = cohort_of.reindex(fused_edges["account_a"]).to_numpy()
-    cb = cohort_of.reindex(fused_edges["account_b"]).to_numpy()
-    inner = fused_edges.loc[(ca == cb) & pd.notna(ca)].assign(cohort_id=ca[(ca == cb)
-                                                                          & pd.notna(ca)])
+    cohort = pair_groups(fused_edges, memberships.set_index("account_id")["cohort_id"])
+    rows = np.flatnonzero(cohort >= 0)
     names = [c.removeprefix("ties:") for c in fused_edges.columns if c.startswith("ties:")]
+    inner = pd.DataFrame({"cohort_id": cohort[rows]} | {  # only the columns read, one take
+        c: fused_edges[c].to_numpy()[rows] for n in names for c in (f"ties:{n}", f"weight:{n}")})
     rows = [pd.DataFrame({"cohort_id": inner["cohort_id"], "layer": n,
                           "ties": inner[f"ties:{n}"], "weight": inner[f"weight:{n}"]})
             for n in names]
