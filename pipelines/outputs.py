@@ -18,6 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from graphs.lookup import spelled
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_SQL = ("'='", "'+'", "'-'", "'@'", "chr(9)", "chr(13)")
 CSV_SLICE_ROWS = 1 << 20
@@ -236,8 +238,8 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
         frame.to_parquet(path, index=False)
         return path
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    schema = _spelled_schema(table.schema, pa.Table.from_pandas(
-        frame.iloc[:1].astype({c: "str" for c in coded}), preserve_index=False).schema)
+    schema = _spelled_schema(table.schema, pa.Table.from_pandas(spelled(frame.iloc[:1]),
+                                                                preserve_index=False).schema)
     with pq.ParquetWriter(path, schema) as writer:
         for start in range(0, max(len(frame), 1), PARQUET_SLICE_ROWS):
             part = _spelled(table.slice(start, PARQUET_SLICE_ROWS))
