@@ -218,7 +218,8 @@ def co_engagement(
     n_paired = int(inc.account.size - hub.sum())
     evidence = _evidence_frame(inc, ties.evidence)
     ties = ties._replace(evidence=None)  # the frame's target codes serve the targets' JSON
-    edges = _with_significance(_edges_frame(inc, ties, evidence["target_id"].cat.codes),
+    edges = _with_significance(_edges_frame(inc, ties, evidence["target_id"].cat.codes,
+                                            evidence["account_a"].dtype),
                                ties.edges, actions, crowds, n_paired, int(ties.counts[2]))
     stats = {
         "n_actions": n_paired,
@@ -316,11 +317,12 @@ def coded_ids(dtype: pd.CategoricalDtype, codes: np.ndarray) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False))
 
 
-def _edges_frame(inc: Incidence, ties: _Ties, targets: pd.Series) -> pd.DataFrame:
+def _edges_frame(inc: Incidence, ties: _Ties, targets: pd.Series,
+                 accounts: pd.CategoricalDtype) -> pd.DataFrame:
     """The kept edges; ``targets`` holds the target code of each evidence row."""
     return pd.DataFrame({
-        "account_a": _ids(inc.account_ids, ties.edges[:, 0]),
-        "account_b": _ids(inc.account_ids, ties.edges[:, 1]),
+        "account_a": coded_ids(accounts, ties.edges[:, 0]),
+        "account_b": coded_ids(accounts, ties.edges[:, 1]),
         "shared_targets": ties.edges[:, 2],
         "weight": ties.edge_values[:, 0],
         "median_dt_s": ties.edge_values[:, 1],
