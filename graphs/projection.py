@@ -41,7 +41,8 @@ class CoEngagement(NamedTuple):
     """Result of :func:`co_engagement`."""
 
     edges: pd.DataFrame
-    """``co_engagement_edges`` (see docs/tables.md)."""
+    """``co_engagement_edges`` (see docs/tables.md); ``account_a, account_b`` are
+    categoricals of the evidence's account dtype."""
     evidence: pd.DataFrame
     """``edge_evidence``: one row per (kept edge, shared target), the closest actions; ids and
     actions are categoricals over the incidence's sorted ids (codes, one dictionary)."""
