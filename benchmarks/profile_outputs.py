@@ -5,8 +5,9 @@ Usage:
     python benchmarks/profile_outputs.py replay STATE.pkl OUT_DIR [--profile] [--only NAMES]
 
 ``capture`` runs the pipeline once and pickles the arguments that :func:`pipelines.run.run`
-passes to ``write_graphs``, ``write_tables``, ``write_report`` and ``write_bundles``.
-``replay`` calls the four writers on those arguments into ``OUT_DIR`` (the run's
+passes to ``graph_tasks``, ``table_tasks``, ``report_tasks`` and ``write_bundles``.
+``replay`` calls the four writers (``write_graphs``, ``write_tables``, ``write_report``,
+``write_bundles``: each runs its tasks on its own) on those arguments into ``OUT_DIR`` (the run's
 ``manifest.json`` is written first, as the run does before the bundles) and prints the wall
 time of each; ``--profile`` prints a cProfile of each call (driver process only: worker
 processes are not profiled), ``--only write_report,write_bundles`` runs a subset in order.
@@ -29,6 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pipelines.run as run_module  # noqa: E402
 
 WRITERS = ("write_graphs", "write_tables", "write_report", "write_bundles")
+CAPTURED = {"graph_tasks": "write_graphs", "table_tasks": "write_tables",
+            "report_tasks": "write_report", "write_bundles": "write_bundles"}
+"""What :func:`pipelines.run.run` calls → the writer replayed on the same arguments."""
 
 
 def capture(state: Path, run_args: list[str]) -> None:
@@ -41,8 +45,8 @@ def capture(state: Path, run_args: list[str]) -> None:
             return fn(*args, **kwargs)
         return record
 
-    for name in WRITERS:
-        setattr(run_module, name, recorder(name, getattr(run_module, name)))
+    for name, writer in CAPTURED.items():
+        setattr(run_module, name, recorder(writer, getattr(run_module, name)))
     from pipelines.cli import app
 
     try:

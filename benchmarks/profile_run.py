@@ -7,12 +7,15 @@ Wraps the step functions that :func:`pipelines.run.run` calls (by their names in
 50 ms. Prints one line per call: name, seconds, RSS at its start and end, and the highest
 RSS sampled while it ran (so the step holding the run's peak is named). ``--inner`` also
 wraps the calls inside scoring (:data:`INNER`, ``module:function`` where it is looked up;
-names a tree does not have are skipped) and prints their totals per name at the end. Not a test.
+names a tree does not have are skipped) and prints their totals per name at the end. Calls
+made in the output pool's worker processes are marked ``(worker)``; their peak is the larger
+of their start and end RSS (the sampler runs in the parent only). Not a test.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import threading
 import time
@@ -29,10 +32,11 @@ WRAPPED = ("read_inputs", "validated_interactions", "read_posts", "read_accounts
            "input_layers", "layer_incidences", "check_layers_memory", "layer_projections",
            "fused_co_engagement",
            "clustered_edges", "leiden_clusters", "scored_cohorts", "shareable_tables",
-           "write_csv", "cohort_layers", "account_context", "write_parquet", "write_graphs",
-           "write_tables", "write_report", "write_bundles", "write_json", "_rejected",
+           "write_csv", "cohort_layers", "account_context", "write_parquet", "graph_tasks",
+           "table_tasks", "report_tasks", "run_tasks", "write_bundles", "write_json", "_rejected",
            "_manifest", "slow_projection", "scored_passes", "with_slow_evidence")
-SKIPPED = ("write_report", "write_bundles", "write_graphs")
+SKIPPED = {"report_tasks": [], "graph_tasks": [], "write_bundles": None}
+"""With ``--tables-only``: no pages, figures, graph files or bundles (what each call returns)."""
 INNER = ("pipelines.slow_pass:scored_cohorts", "pipelines.slow_pass:leiden_clusters",
          "pipelines.slow_pass:split_large_clusters", "pipelines.slow_pass:pass_codes",
          "graphs.scoring:pruned_members", "graphs.scoring:inner_rows",
@@ -65,12 +69,16 @@ class Sampler(threading.Thread):
 def _wrap(name: str, fn, sampler: Sampler, totals: dict | None = None):
     @functools.wraps(fn)
     def timed(*args, **kwargs):
-        mark, rss0, started = len(sampler.samples), sampler.proc.memory_info().rss, time.time()
+        worker = os.getpid() != sampler.proc.pid  # in the output pool: not sampled
+        proc = psutil.Process() if worker else sampler.proc
+        mark, rss0, started = len(sampler.samples), proc.memory_info().rss, time.time()
         result = fn(*args, **kwargs)
-        rss1, peak = sampler.proc.memory_info().rss, sampler.peak_since(mark)
+        rss1 = proc.memory_info().rss
+        peak = max(rss0, rss1) if worker else sampler.peak_since(mark)
         seconds = time.time() - started
         if totals is None:
-            print(f"{name:24s} {seconds:8.2f} s  rss {rss0 / GIB:5.2f} -> "
+            label = f"{name} (worker)" if worker else name
+            print(f"{label:24s} {seconds:8.2f} s  rss {rss0 / GIB:5.2f} -> "
                   f"{rss1 / GIB:5.2f} GiB  peak {peak / GIB:5.2f}", file=sys.stderr, flush=True)
         else:  # calls, seconds, largest transient (peak above the RSS at the call's start)
             calls, total, rise = totals.get(name, (0, 0.0, 0))
@@ -100,7 +108,7 @@ def main() -> None:
         _wrap_inner(sampler, totals)
     for name in WRAPPED:
         if tables_only and name in SKIPPED:
-            setattr(run_module, name, lambda *a, **k: None)
+            setattr(run_module, name, lambda *a, _skipped=SKIPPED[name], **k: _skipped)
         elif hasattr(run_module, name):
             setattr(run_module, name, _wrap(name, getattr(run_module, name), sampler))
     from pipelines.cli import app

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import networkx as nx
@@ -22,7 +23,7 @@ import pandas as pd
 
 from graphs.lookup import lookup_codes, sorted_codes, text_array
 from pipelines.outputs import atomic_file, write_csv, write_parquet
-from pipelines.report import parallel_map
+from pipelines.report import run_tasks
 from pipelines.report_tables import paged_cohorts
 
 logger = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def write_graphs(out_dir: Path, *, memberships: pd.DataFrame, edges: pd.DataFram
     ``max_cohorts`` highest ranked, :func:`pipelines.report_tables.paged_cohorts`): at 10M
     rows the 562 flagged cohorts' graph (54k accounts) took 126 s to write and 860 MB.
 
-    The two files are written by two processes (:func:`pipelines.report.parallel_map`):
+    The two files are written by two processes (:func:`pipelines.report.run_tasks`):
     networkx's XML writers are most of the time (200k edges at 1M rows: 12 s of CPU).
 
     Returns
@@ -154,13 +155,20 @@ def write_graphs(out_dir: Path, *, memberships: pd.DataFrame, edges: pd.DataFram
     list of Path
         The two files, as :func:`write_gexf` and :func:`write_graphml` write them.
     """
+    return run_tasks(graph_tasks(out_dir, memberships=memberships, edges=edges, cohorts=cohorts,
+                                 max_cohorts=max_cohorts), workers=min(os.cpu_count() or 1, 2))
+
+
+def graph_tasks(out_dir: Path, *, memberships: pd.DataFrame, edges: pd.DataFrame,
+                cohorts: pd.DataFrame, max_cohorts: int = 0) -> list[Callable[[], Path]]:
+    """:func:`write_graphs` as two tasks for :func:`pipelines.report.run_tasks` (the graph is
+    built here, once); ``write_graphs`` is ``run_tasks(graph_tasks(...))``."""
     if max_cohorts > 0:
         paged = cohorts["cohort_id"].isin(paged_cohorts(cohorts, max_cohorts))
         cohorts = cohorts.assign(flagged=cohorts["flagged"].astype(bool) & paged)
     graph = flagged_graph(memberships=memberships, edges=edges, cohorts=cohorts)
-    files = [("graph.gexf", nx.write_gexf), ("graph.graphml", nx.write_graphml)]
-    return parallel_map(lambda i: _write_atomic(Path(out_dir) / files[i][0], files[i][1], graph),
-                        [0, 1], workers=min(os.cpu_count() or 1, 2))
+    return [partial(_write_atomic, Path(out_dir) / name, write, graph)
+            for name, write in (("graph.gexf", nx.write_gexf), ("graph.graphml", nx.write_graphml))]
 
 
 def _write_atomic(path: Path, write: Callable[[nx.Graph, object], None], graph: nx.Graph
@@ -237,9 +245,20 @@ def write_tables(out_dir: Path, *, cohorts: pd.DataFrame, memberships: pd.DataFr
     list of Path
         The three files, in the order above.
     """
+    return [task() for task in table_tasks(out_dir, cohorts=cohorts, memberships=memberships,
+                                           edges=edges, evidence=evidence, n_actions=n_actions)]
+
+
+def table_tasks(out_dir: Path, *, cohorts: pd.DataFrame, memberships: pd.DataFrame,
+                edges: pd.DataFrame, evidence: pd.DataFrame,
+                n_actions: pd.Series | None = None) -> list[Callable[[], Path]]:
+    """:func:`write_tables`' three files as tasks (each builds its table and writes it), in
+    the same order, for :func:`pipelines.report.run_tasks`."""
     out_dir = Path(out_dir)
-    return [write_parquet(cohorts, out_dir / "cohorts.parquet"),
-            write_csv(accounts_table(memberships, edges, cohorts, n_actions),
-                      out_dir / "accounts.csv"),
-            write_csv(flagged_evidence(memberships, evidence, cohorts),
-                      out_dir / "evidence.csv")]
+    return [
+        lambda: write_parquet(cohorts, out_dir / "cohorts.parquet"),
+        lambda: write_csv(accounts_table(memberships, edges, cohorts, n_actions),
+                          out_dir / "accounts.csv"),
+        lambda: write_csv(flagged_evidence(memberships, evidence, cohorts),
+                          out_dir / "evidence.csv"),
+    ]

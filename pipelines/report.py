@@ -16,7 +16,7 @@ import os
 import re
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from functools import cache
+from functools import cache, partial
 from importlib.resources import files
 from pathlib import Path
 
@@ -126,6 +126,39 @@ def write_report(
     list of Path
         The pages written, index first.
     """
+    written = run_tasks(report_tasks(
+        out_dir, cohorts=cohorts, memberships=memberships, edges=edges, evidence=evidence,
+        manifest=manifest, interactions=interactions, accounts=accounts, figures=figures,
+        cohort_layers=cohort_layers, account_context=account_context, max_nodes=max_nodes,
+        slow_background_dt=slow_background_dt, max_cohorts=max_cohorts), workers=workers)
+    logger.info("report: %d pages written to %s", len(written), out_dir)
+    return written
+
+
+def report_tasks(
+    out_dir: Path,
+    *,
+    cohorts: pd.DataFrame,
+    memberships: pd.DataFrame,
+    edges: pd.DataFrame,
+    evidence: pd.DataFrame,
+    manifest: dict,
+    interactions: pa.Table | None = None,
+    accounts: pd.DataFrame | None = None,
+    figures: bool = True,
+    cohort_layers: pd.DataFrame | None = None,
+    account_context: pd.DataFrame | None = None,
+    max_nodes: int = MAX_NODES,
+    slow_background_dt: np.ndarray | None = None,
+    max_cohorts: int = 0,
+) -> list[Callable[[], Path]]:
+    """:func:`write_report`'s pages as tasks, ``index.html`` first, for :func:`run_tasks`.
+
+    The shared work (ranking, each page's rows) is done here, once; each task renders and
+    writes one page (and its figures). Same parameters as :func:`write_report`, which is
+    ``run_tasks(report_tasks(...))``. A run puts them in one pool with its other writers
+    (:func:`pipelines.run.run`), so that the tables are written while pages are drawn.
+    """
     out_dir = Path(out_dir)
     ranked = ranked_cohorts(cohorts)
     n_flagged = int(ranked["flagged"].astype(bool).sum())
@@ -180,9 +213,7 @@ def write_report(
         )
         return write_text_atomic(out_dir / "cohorts" / f"cohort_{cohort_id}.html", html)
 
-    written = parallel_map(page, [INDEX, *flagged_ids], workers=workers)
-    logger.info("report: %d pages written to %s", len(written), out_dir)
-    return written
+    return [partial(page, cohort_id) for cohort_id in [INDEX, *flagged_ids]]
 
 
 INDEX = -1
@@ -229,6 +260,20 @@ def parallel_map(task: Callable[[int], Path], items: list[int], *,
     finally:
         _TASK.clear()
         gc.unfreeze()
+
+
+def run_tasks(tasks: list[Callable[[], Path]], *, workers: int | None = None) -> list[Path]:
+    """Call every task (in forked worker processes, as :func:`parallel_map`); results in order.
+
+    Tasks are handed out in list order to whichever worker is free, so long tasks should
+    come first.
+
+    Examples
+    --------
+    >>> run_tasks([lambda: Path("a"), lambda: Path("b")], workers=1)
+    [PosixPath('a'), PosixPath('b')]
+    """
+    return parallel_map(lambda i: tasks[i](), list(range(len(tasks))), workers=workers)
 
 
 def cohort_view(

@@ -8,10 +8,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import platform
 import sys
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -33,13 +35,13 @@ from pipelines import __version__
 from pipelines.adapters import read_inputs
 from pipelines.bundle import write_bundles
 from pipelines.config import RunConfig
-from pipelines.exports import write_graphs, write_tables
+from pipelines.exports import graph_tasks, table_tasks
 from pipelines.ingest import InputError, future_timestamps, read_interactions
 from pipelines.layers import account_profiles, input_layers, input_paths
 from pipelines.limits import check_layers_memory, check_resident_memory, default_memory_gb
 from pipelines.outputs import atomic_directory, sha256_file, write_csv, write_json, write_parquet
 from pipelines.pseudonyms import shareable_tables
-from pipelines.report import write_report
+from pipelines.report import MIN_PARALLEL_PAGES, report_tasks, run_tasks
 from pipelines.report_tables import paged_cohorts
 from pipelines.side_tables import SideTable, read_accounts, read_posts
 from pipelines.slow_pass import (
@@ -148,22 +150,27 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
         if context is not None:
             write_csv(context, tmp / "account_context.csv")
         write_csv(shared.memberships, tmp / "memberships.csv")
-        write_parquet(shared.edges, tmp / "edges.parquet")
-        write_parquet(shared.evidence, tmp / "edge_evidence.parquet")
         if len(rejected):
             write_csv(shared.rejected, tmp / "rejected.csv")
         graph_tables = dict(memberships=shared.memberships, edges=shared.edges,
                             cohorts=scored.cohorts)
-        write_graphs(tmp, **graph_tables, max_cohorts=config.max_report_cohorts)
-        write_tables(tmp, evidence=shared.evidence, **graph_tables, n_actions=scored.memberships[
-            "account_id"].map(projected.activity.set_index("account_id")["n_actions"]))
-        write_report(tmp, cohorts=scored.cohorts, memberships=shared.memberships,
-                     edges=shared.edges, evidence=shared.evidence, manifest=manifest,
-                     interactions=valid.interactions,
-                     accounts=accounts.table if accounts else None,
-                     cohort_layers=layers_tied, account_context=context,
-                     max_nodes=config.max_report_nodes, slow_background_dt=slow_dt,
-                     max_cohorts=config.max_report_cohorts)
+        tables = table_tasks(tmp, evidence=shared.evidence, **graph_tables,
+                             n_actions=scored.memberships["account_id"].map(
+                                 projected.activity.set_index("account_id")["n_actions"]))
+        parquets = [partial(write_parquet, shared.evidence, tmp / "edge_evidence.parquet"),
+                    partial(write_parquet, shared.edges, tmp / "edges.parquet")]
+        pages = report_tasks(tmp, cohorts=scored.cohorts, memberships=shared.memberships,
+                             edges=shared.edges, evidence=shared.evidence, manifest=manifest,
+                             interactions=valid.interactions,
+                             accounts=accounts.table if accounts else None,
+                             cohort_layers=layers_tied, account_context=context,
+                             max_nodes=config.max_report_nodes, slow_background_dt=slow_dt,
+                             max_cohorts=config.max_report_cohorts)
+        # One pool for every writer, the longest tasks first: the tables and graph files
+        # are written while the pages are drawn (each was a serial step before).
+        run_tasks([tables[2], parquets[0], *graph_tasks(
+            tmp, **graph_tables, max_cohorts=config.max_report_cohorts), tables[1], parquets[1],
+            tables[0], *pages], workers=_output_workers(len(pages)))
         if extra_outputs is not None:
             extra_outputs(tmp, scored, manifest)
         manifest["timings_s"]["outputs"] = round(time.perf_counter() - started, 3)
@@ -172,6 +179,13 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
                       edges=shared.edges, evidence=shared.evidence,
                       max_cohorts=config.max_report_cohorts)
     return RunResult(config.out, manifest, scored.cohorts)
+
+
+def _output_workers(n_pages: int) -> int:
+    """Processes for the output tasks: the CPUs, at most 4 once there are enough pages for
+    the report's pool (:func:`pipelines.report.parallel_map`), else at most 2 (the graph
+    files' two)."""
+    return min(os.cpu_count() or 1, 4 if n_pages >= MIN_PARALLEL_PAGES else 2)
 
 
 def _projections(files: list[Path], layers: dict, config: RunConfig,

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture()
 def first_run(world_files, tmp_path, monkeypatch):
     """A completed run in tmp/out (report rendering skipped for speed)."""
-    monkeypatch.setattr("pipelines.run.write_report", lambda out, **tables: None)
+    monkeypatch.setattr("pipelines.run.report_tasks", lambda out, **tables: [])
     log, posts = world_files
     out = tmp_path / "out"
     run(load_config(None, inputs=[str(log)], posts=posts, out=out))
@@ -37,7 +37,7 @@ def killed_run(log: Path, out: Path, patch: str) -> subprocess.CompletedProcess:
     """Run the pipeline in a subprocess where ``patch`` makes a function call os._exit(1)."""
     code = (
         "import os, pipelines.run as r, pipelines.outputs as o\n"
-        "r.write_report = lambda out, **t: None\n"
+        "r.report_tasks = lambda out, **t: []\n"
         f"{patch}\n"
         "from pipelines.config import load_config\n"
         f"r.run(load_config(None, inputs=[{str(log)!r}], out=__import__('pathlib').Path("
@@ -55,7 +55,7 @@ def leftovers(out: Path) -> list[str]:
     # between steps: dies when clustering starts
     "r.leiden_clusters = lambda *a, **k: os._exit(1)",
     # mid-write: dies after some files of the new report were written
-    "r.write_graphs = lambda *a, **k: os._exit(1)",
+    "r.graph_tasks = lambda *a, **k: os._exit(1)",
     # at the rename itself
     "o.os.replace = lambda *a, **k: os._exit(1)",
 ])
@@ -70,7 +70,7 @@ def test_killed_run_leaves_previous_outputs_intact(first_run, patch):
 
 def test_rerun_after_a_kill_removes_stale_partial_directories(first_run):
     log, _, out, _ = first_run
-    killed_run(log, out, "r.write_graphs = lambda *a, **k: os._exit(1)")
+    killed_run(log, out, "r.graph_tasks = lambda *a, **k: os._exit(1)")
     assert any(n.startswith(f".{out.name}.partial-") for n in leftovers(out))
     run(load_config(None, inputs=[str(log)], out=out))
     assert leftovers(out) == []
@@ -101,7 +101,7 @@ def test_disk_full_is_one_clear_error_and_keeps_previous_outputs(first_run, monk
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("pipelines.run.write_graphs", full)
+    monkeypatch.setattr("pipelines.run.write_parquet", full)  # raised in a worker
     result = CliRunner().invoke(app, ["run", str(log), "--out", str(out)])
     assert result.exit_code == 1
     assert "error: [Errno 28] No space left on device" in result.stderr

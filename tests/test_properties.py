@@ -40,7 +40,7 @@ def logs(draw) -> pd.DataFrame:
 
 def run_log(frame: pd.DataFrame, seed: int = 0) -> dict:
     with tempfile.TemporaryDirectory() as tmp, \
-            mock.patch("pipelines.run.write_report", lambda out, **tables: None):
+            mock.patch("pipelines.run.report_tasks", lambda out, **tables: []):
         log = Path(tmp) / "log.csv"
         frame.assign(timestamp=frame["timestamp"].map(lambda t: t.isoformat())).to_csv(
             log, index=False)

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from pipelines.report import parallel_map, script_json, write_report
+from pipelines.report import parallel_map, report_tasks, run_tasks, script_json, write_report
 from pipelines.report_evidence import (
     cohort_actions,
     methodology,
@@ -268,6 +268,23 @@ def test_parallel_map_keeps_order_and_raises() -> None:
 
     with pytest.raises(ValueError, match="cohort 1 failed"):
         parallel_map(broken, [1, 2], workers=2)
+
+
+def test_run_tasks_mixes_writers_in_one_pool(tmp_path: Path) -> None:
+    """A run's output pool: the report's tasks next to another writer's, in forked workers,
+    give the same files as ``write_report`` alone, results in task order."""
+    write_report(tmp_path / "alone", manifest=MANIFEST, **tables())
+    other = tmp_path / "mixed" / "other.txt"
+    other.parent.mkdir()
+    pages = report_tasks(tmp_path / "mixed", manifest=MANIFEST, **tables())
+    written = run_tasks([lambda: Path(other.write_text("x") and other), *pages], workers=2)
+    assert written[0] == other and written[1] == tmp_path / "mixed" / "index.html"
+    assert len(written) == len(pages) + 1
+    alone = {p.relative_to(tmp_path / "alone"): p.read_bytes()
+             for p in (tmp_path / "alone").rglob("*") if p.is_file()}
+    mixed = {p.relative_to(tmp_path / "mixed"): p.read_bytes()
+             for p in (tmp_path / "mixed").rglob("*") if p.is_file() and p != other}
+    assert mixed == alone
 
 
 def test_raster_panel_is_the_publication_raster(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ H = "account_id,target_id,action,timestamp\n"
 
 @pytest.fixture(autouse=True)
 def _no_html_report(monkeypatch):
-    monkeypatch.setattr("pipelines.run.write_report", lambda out, **tables: None)
+    monkeypatch.setattr("pipelines.run.report_tasks", lambda out, **tables: [])
 T = 1793527200  # 2026-11-01T10:00:00Z
 
 
