@@ -12,6 +12,8 @@ ties, so the p-value of the sum is again a Poisson tail). Columns ``ties:<layer>
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -137,11 +139,15 @@ def layer_incidences(layers: dict[str, Layer]) -> dict[str, Incidence]:
 
 def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,
                       min_shared_targets: int = 2,
-                      incidences: dict[str, Incidence] | None = None) -> dict[str, CoEngagement]:
+                      incidences: dict[str, Incidence] | None = None,
+                      on_progress: Callable[[str, int, int], None] | None = None,
+                      ) -> dict[str, CoEngagement]:
     """Project every non-empty layer with its own window (layers sorted by name).
 
     ``incidences`` may hold layers' incidences already built (:func:`layer_incidences` of the
     same interactions; the window does not enter the incidence); the others are built here.
+    ``on_progress(layer, done, total)`` is :func:`graphs.projection.co_engagement`'s, with
+    the layer's name.
 
     Examples
     --------
@@ -162,7 +168,9 @@ def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,
         if inc is None:
             inc = layer_incidences({name: layer})[name]
         out[name] = co_engagement(inc, window_s=int(layer.window_s), max_crowd=max_crowd,
-                                  min_shared_targets=min_shared_targets)
+                                  min_shared_targets=min_shared_targets,
+                                  on_progress=None if on_progress is None
+                                  else partial(on_progress, name))
     return out
 
 

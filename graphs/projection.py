@@ -16,6 +16,7 @@ evidence, in chunks of accounts whose work memory stays below ``chunk_ties`` tie
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numba
@@ -105,7 +106,7 @@ class _Ties(NamedTuple):
 
 
 def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
-               chunk_ties: int) -> _Ties:
+               chunk_ties: int, on_progress: Callable[[int, int], None] | None = None) -> _Ties:
     """Run the account-by-account kernel over chunks of accounts of bounded work memory."""
     n_accounts, n_targets = len(inc.account_ids), max(len(inc.target_ids), 1)
     starts = np.zeros(n_accounts + 1, dtype=np.int64)
@@ -139,6 +140,8 @@ def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
         totals[:3] += counts[:, 2:].sum(axis=0)
         totals[3] += 1
         first = last
+        if on_progress is not None:
+            on_progress(int(cum[last]), int(cum[-1]))
     return _assembled(parts, totals)
 
 
@@ -169,7 +172,7 @@ def _assembled(parts: list[tuple[np.ndarray, ...]], totals: np.ndarray) -> _Ties
 
 def co_engagement(
     inc: Incidence, *, window_s: int = 3600, max_crowd: int = 1000, min_shared_targets: int = 2,
-    chunk_ties: int = CHUNK_TIES,
+    chunk_ties: int = CHUNK_TIES, on_progress: Callable[[int, int], None] | None = None,
 ) -> CoEngagement:
     """Project the incidence onto accounts: weighted co-engagement edges with evidence.
 
@@ -187,6 +190,9 @@ def co_engagement(
     chunk_ties : int
         Work-memory budget: accounts are processed in chunks whose bound on ties (the sum
         of their non-hub actions' crowds) stays below this, about 100 bytes per tie.
+    on_progress : callable, optional
+        Called after each chunk with (done, total): the ties bound of the accounts done and
+        of all accounts (the kernel's work, for a progress bar).
 
     Returns
     -------
@@ -211,7 +217,7 @@ def co_engagement(
                          f">= 1, got {min_shared_targets}, {max_crowd}, {chunk_ties}")
     back, ahead, crowd = _bounds(inc, window_s)
     ties = _kept_ties(inc, back, ahead, max_crowd=max_crowd, min_shared=min_shared_targets,
-                      chunk_ties=chunk_ties)
+                      chunk_ties=chunk_ties, on_progress=on_progress)
     del back, ahead  # each array is freed as soon as it is used up (10M rows: ≈ 0.1 GB each)
     hub = crowd > max_crowd
     actions, crowds = _activity(inc, crowd, paired=~hub)

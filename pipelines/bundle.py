@@ -94,7 +94,7 @@ def write_bundles(
         write_zip(folder)
         return folder
 
-    written = parallel_map(bundle, flagged, workers=workers)  # as the report's pages
+    written = parallel_map(bundle, flagged, workers=workers, what="bundles")  # as the pages
     logger.info("wrote %d evidence bundles", len(written))
     return written
 

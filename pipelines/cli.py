@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from pipelines import progress
 from pipelines.config import load_config
 from pipelines.ingest import InputError
 
@@ -73,7 +75,8 @@ def run(
         cfg = load_config(config, inputs=logs or None, out=out, posts=posts, accounts=accounts,
                           window=window, seed=seed, pseudonymise=pseudonymise, format=fmt,
                           max_memory_gb=max_memory, engine=engine, spark_master=spark_master)
-        result = run_pipeline(cfg)
+        with progress.display(err) if err.is_terminal else nullcontext():
+            result = run_pipeline(cfg)
     except (InputError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     m = result.manifest

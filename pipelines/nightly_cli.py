@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import tomllib
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +21,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from pipelines import history
+from pipelines import history, progress
 from pipelines.ingest import InputError
 from pipelines.limits import batch_gc
 from pipelines.nightly import EXIT_PARTIAL, default_date, load_nightly, nightly, plan
@@ -106,7 +107,8 @@ def nightly_command(
         run_date = dt.date.fromisoformat(date) if date else default_date()
         if dry_run:
             return _dry_run(cfg, run_date, json_logs)
-        result = nightly(cfg, run_date)
+        with progress.display(err) if err.is_terminal and not json_logs else nullcontext():
+            result = nightly(cfg, run_date)
     except (InputError, ValueError, OSError) as exc:
         err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None

@@ -10,7 +10,6 @@ import datetime as dt
 import logging
 import os
 import platform
-import sys
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -31,7 +30,7 @@ from graphs.multiplex import (
     layer_projections,
 )
 from graphs.projection import clustered_edges
-from pipelines import __version__
+from pipelines import __version__, progress
 from pipelines.adapters import read_inputs
 from pipelines.bundle import write_bundles
 from pipelines.config import RunConfig
@@ -101,7 +100,8 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
         check_layers_memory(layers, max_crowd=config.max_crowd, max_memory_gb=max_memory_gb,
                             incidences=incidences)
         slow = slow_projection(layers, config,  # first: its transient is the larger one
-                               lambda ls, c, inc=incidences: _projections(files, ls, c, inc),
+                               lambda ls, c, inc=incidences: _projections(files, ls, c, inc,
+                                                                          "slow pass "),
                                max_memory_gb=max_memory_gb, incidences=incidences,
                                posts=posts.table if posts else None)
         per_layer = _projections(files, layers, config, incidences)
@@ -140,44 +140,48 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
     manifest["cohorts"]["with_pages"] = len(paged_cohorts(scored.cohorts,
                                                           config.max_report_cohorts))
     started = time.perf_counter()
+    log.info("outputs …")
     with atomic_directory(config.out) as tmp:
-        write_csv(scored.flagged_accounts, tmp / "flagged_accounts.csv")
-        write_csv(scored.cohorts, tmp / "cohorts.csv")
-        layers_tied = cohort_layers(scored.memberships, projected.edges)
-        write_csv(layers_tied, tmp / "cohort_layers.csv")
-        context = None if accounts is None else account_context(
-            scored.memberships, account_profiles(config.accounts, accounts.table))
-        if context is not None:
-            write_csv(context, tmp / "account_context.csv")
-        write_csv(shared.memberships, tmp / "memberships.csv")
-        if len(rejected):
-            write_csv(shared.rejected, tmp / "rejected.csv")
-        graph_tables = dict(memberships=shared.memberships, edges=shared.edges,
-                            cohorts=scored.cohorts)
-        tables = table_tasks(tmp, evidence=shared.evidence, **graph_tables,
-                             n_actions=scored.memberships["account_id"].map(
-                                 projected.activity.set_index("account_id")["n_actions"]))
-        parquets = [partial(write_parquet, shared.evidence, tmp / "edge_evidence.parquet"),
-                    partial(write_parquet, shared.edges, tmp / "edges.parquet")]
-        pages = report_tasks(tmp, cohorts=scored.cohorts, memberships=shared.memberships,
-                             edges=shared.edges, evidence=shared.evidence, manifest=manifest,
-                             interactions=valid.interactions,
-                             accounts=accounts.table if accounts else None,
-                             cohort_layers=layers_tied, account_context=context,
-                             max_nodes=config.max_report_nodes, slow_background_dt=slow_dt,
-                             max_cohorts=config.max_report_cohorts)
-        # One pool for every writer, the longest tasks first: the tables and graph files
-        # are written while the pages are drawn (each was a serial step before).
-        run_tasks([tables[2], parquets[0], *graph_tasks(
-            tmp, **graph_tables, max_cohorts=config.max_report_cohorts), tables[1], parquets[1],
-            tables[0], *pages], workers=_output_workers(len(pages)))
-        if extra_outputs is not None:
-            extra_outputs(tmp, scored, manifest)
-        manifest["timings_s"]["outputs"] = round(time.perf_counter() - started, 3)
-        write_json(manifest, tmp / "manifest.json")
-        write_bundles(tmp, cohorts=scored.cohorts, memberships=shared.memberships,
-                      edges=shared.edges, evidence=shared.evidence,
-                      max_cohorts=config.max_report_cohorts)
+        with progress.step("outputs"):
+            write_csv(scored.flagged_accounts, tmp / "flagged_accounts.csv")
+            write_csv(scored.cohorts, tmp / "cohorts.csv")
+            layers_tied = cohort_layers(scored.memberships, projected.edges)
+            write_csv(layers_tied, tmp / "cohort_layers.csv")
+            context = None if accounts is None else account_context(
+                scored.memberships, account_profiles(config.accounts, accounts.table))
+            if context is not None:
+                write_csv(context, tmp / "account_context.csv")
+            write_csv(shared.memberships, tmp / "memberships.csv")
+            if len(rejected):
+                write_csv(shared.rejected, tmp / "rejected.csv")
+            graph_tables = dict(memberships=shared.memberships, edges=shared.edges,
+                                cohorts=scored.cohorts)
+            tables = table_tasks(tmp, evidence=shared.evidence, **graph_tables,
+                                 n_actions=scored.memberships["account_id"].map(
+                                     projected.activity.set_index("account_id")["n_actions"]))
+            parquets = [partial(write_parquet, shared.evidence, tmp / "edge_evidence.parquet"),
+                        partial(write_parquet, shared.edges, tmp / "edges.parquet")]
+            pages = report_tasks(tmp, cohorts=scored.cohorts, memberships=shared.memberships,
+                                 edges=shared.edges, evidence=shared.evidence, manifest=manifest,
+                                 interactions=valid.interactions,
+                                 accounts=accounts.table if accounts else None,
+                                 cohort_layers=layers_tied, account_context=context,
+                                 max_nodes=config.max_report_nodes, slow_background_dt=slow_dt,
+                                 max_cohorts=config.max_report_cohorts)
+            # One pool for every writer, the longest tasks first: the tables and graph files
+            # are written while the pages are drawn (each was a serial step before).
+            run_tasks([tables[2], parquets[0], *graph_tasks(
+                tmp, **graph_tables, max_cohorts=config.max_report_cohorts), tables[1], parquets[1],
+                tables[0], *pages], workers=_output_workers(len(pages)), what="files and pages")
+            if extra_outputs is not None:
+                extra_outputs(tmp, scored, manifest)
+            manifest["timings_s"]["outputs"] = round(time.perf_counter() - started, 3)
+            write_json(manifest, tmp / "manifest.json")
+            log.info("outputs done in %.2f s", manifest["timings_s"]["outputs"])
+        with progress.step("bundles"):
+            write_bundles(tmp, cohorts=scored.cohorts, memberships=shared.memberships,
+                          edges=shared.edges, evidence=shared.evidence,
+                          max_cohorts=config.max_report_cohorts)
     return RunResult(config.out, manifest, scored.cohorts)
 
 
@@ -189,8 +193,9 @@ def _output_workers(n_pages: int) -> int:
 
 
 def _projections(files: list[Path], layers: dict, config: RunConfig,
-                 incidences: dict | None = None) -> dict:
-    """Per-layer projections with the configured engine (``duckdb`` or ``spark``)."""
+                 incidences: dict | None = None, label: str = "") -> dict:
+    """Per-layer projections with the configured engine (``duckdb`` or ``spark``); the
+    kernel's progress is shown as ``<label><layer> pairs``."""
     if config.engine == "spark":
         from pipelines.spark_engine import spark_projections
 
@@ -199,21 +204,18 @@ def _projections(files: list[Path], layers: dict, config: RunConfig,
                                  min_shared_targets=config.min_shared_targets)
     if config.engine != "duckdb":
         raise InputError(f"config: engine must be 'duckdb' or 'spark', got {config.engine!r}")
-    return layer_projections(layers, max_crowd=config.max_crowd,
-                             min_shared_targets=config.min_shared_targets, incidences=incidences)
+    return layer_projections(
+        layers, max_crowd=config.max_crowd, min_shared_targets=config.min_shared_targets,
+        incidences=incidences, on_progress=lambda name, done, total: progress.update(
+            done, total, f"{label}{name} pairs"))
 
 
 @contextlib.contextmanager
 def _step(name: str, timings: dict[str, float]) -> Iterator[None]:
-    """Time a step; log it, with a rich spinner when stderr is a terminal and INFO is on."""
+    """Time a step; log it, and show it on the progress display (:mod:`pipelines.progress`)."""
     started = time.perf_counter()
     log.info("%s …", name)
-    spinner = contextlib.nullcontext()
-    if log.isEnabledFor(logging.INFO) and sys.stderr.isatty():
-        from rich.console import Console
-
-        spinner = Console(stderr=True).status(f"{name} …")
-    with spinner:
+    with progress.step(name):
         yield
     timings[name] = round(time.perf_counter() - started, 3)
     log.info("%s done in %.2f s", name, timings[name])

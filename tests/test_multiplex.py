@@ -53,6 +53,16 @@ def test_layer_windows_are_separate():
     assert len(layer_projections({"url": Layer(links, 3600)})["url"].edges) == 1
 
 
+def test_layer_progress_names_each_layer():
+    likes = _rows(["a", "b", "a", "b"], list("ppqq"), "like", [0, 1, 0, 1])
+    links = _rows(["a", "b", "a", "b"], ["u1", "u1", "u2", "u2"], "x", [0, 30, 0, 30])
+    calls = []
+    layer_projections({"url": Layer(links, 3600), "like": Layer(likes, 300)},
+                      on_progress=lambda *call: calls.append(call))
+    assert [name for name, _, _ in calls] == ["like", "url"]  # layers in name order
+    assert all(done == total > 0 for _, done, total in calls)
+
+
 def test_layer_window_must_be_positive_and_some_layer_needed():
     with pytest.raises(ValueError, match="layer 'url': window must be positive"):
         layer_projections({"url": Layer(_rows(["a"], ["u"], "x", [0]), 0)})

@@ -95,6 +95,22 @@ def test_chunking_does_not_change_the_result():
     assert len(whole.edges) > 10
 
 
+def test_progress_is_reported_after_each_chunk():
+    rng = np.random.default_rng(5)
+    rows = [(f"u{rng.integers(0, 30)}", f"p{rng.integers(0, 12)}", int(rng.integers(0, 7200)))
+            for _ in range(400)]
+    inc = _inc(rows)
+    calls: list[tuple[int, int]] = []
+    seen = co_engagement(inc, window_s=900, max_crowd=30, chunk_ties=50,
+                         on_progress=lambda done, total: calls.append((done, total)))
+    assert len(calls) == seen.stats["projection_chunks"] > 1
+    done = [d for d, _ in calls]
+    assert done == sorted(done) and len(set(done)) == len(done)  # each chunk moves it on
+    assert {t for _, t in calls} == {calls[-1][1]} and calls[-1][0] == calls[-1][1] > 0
+    assert seen.edges.equals(co_engagement(inc, window_s=900, max_crowd=30,
+                                           chunk_ties=50).edges)
+
+
 def test_invalid_parameters_are_named():
     inc = _inc([("a", "p", 0)])
     with pytest.raises(ValueError, match="min_shared_targets, max_crowd and chunk_ties"):
