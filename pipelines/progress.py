@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import time
 from collections.abc import Iterator
 
 from rich.console import Console
@@ -26,12 +25,14 @@ from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
+    Task,
     TaskID,
     TaskProgressColumn,
     TextColumn,
-    TimeElapsedColumn,
 )
+from rich.text import Text
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,15 @@ _steps: list[_Step] = []
 """Open steps, innermost last."""
 
 
+class _StepTime(ProgressColumn):
+    """The step's time so far, or its whole time once done (rich's elapsed column stops
+    when the bar first reaches 100%, which a step with several works does early)."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.elapsed:.1f} s" if task.elapsed is not None else "",
+                    style="progress.elapsed")
+
+
 @contextlib.contextmanager
 def display(console: Console) -> Iterator[Progress]:
     """Show the run's steps as live progress bars on ``console`` until the block ends.
@@ -66,7 +76,7 @@ def display(console: Console) -> Iterator[Progress]:
     True
     """
     bars = Progress(SpinnerColumn(finished_text="[green]✓"), TextColumn("{task.description}"),
-                    BarColumn(), TaskProgressColumn(), TimeElapsedColumn(), console=console,
+                    BarColumn(), TaskProgressColumn(), _StepTime(), console=console,
                     transient=False)
     _live.append(bars)
     try:
@@ -90,7 +100,6 @@ def step(name: str) -> Iterator[None]:
     task = bars.add_task(escape(name), total=None) if bars is not None else None
     entry = _Step(name, task)
     _steps.append(entry)
-    started = time.perf_counter()
     try:
         yield
     finally:
@@ -98,8 +107,7 @@ def step(name: str) -> Iterator[None]:
             _steps.remove(entry)
         if bars is not None and task is not None:
             total = bars.tasks[bars.task_ids.index(task)].total or 1
-            bars.update(task, total=total, completed=total,
-                        description=f"{escape(name)} [dim]{time.perf_counter() - started:.1f} s")
+            bars.update(task, total=total, completed=total, description=escape(name))
             bars.stop_task(task)
 
 
