@@ -274,19 +274,55 @@ class PageTables(NamedTuple):
     creation: Histogram | None
 
 
+class CohortRows(NamedTuple):
+    """The edges and evidence rows inside each of some cohorts (:func:`cohort_rows`): split
+    once for the pages and the bundles."""
+
+    cohort_ids: frozenset[int]
+    edges: dict[int, pd.DataFrame]
+    evidence: dict[int, pd.DataFrame]
+
+
+def cohort_rows(cohort_ids: list[int], *, memberships: pd.DataFrame, edges: pd.DataFrame,
+                evidence: pd.DataFrame) -> CohortRows:
+    """:func:`within_cohort` of the edges and of the evidence, for the cohorts ``cohort_ids``.
+
+    >>> members = pd.DataFrame({"account_id": ["a", "b", "c"], "cohort_id": [0, 0, 1]})
+    >>> edges = pd.DataFrame({"account_a": ["a", "a"], "account_b": ["b", "c"]})
+    >>> rows = cohort_rows([0, 1], memberships=members, edges=edges, evidence=edges)
+    >>> sorted(rows.edges), len(rows.edges[0])
+    ([0], 1)
+    """
+    paged = memberships[memberships["cohort_id"].isin(cohort_ids)]
+    return CohortRows(frozenset(int(c) for c in cohort_ids), within_cohort(edges, paged),
+                      within_cohort(evidence, paged))
+
+
+def checked_rows(rows: CohortRows, cohort_ids: list[int]) -> CohortRows:
+    """``rows``, after checking they were split for exactly ``cohort_ids``."""
+    if rows.cohort_ids != frozenset(int(c) for c in cohort_ids):
+        raise ValueError(f"cohort rows were split for {len(rows.cohort_ids)} cohorts, not the "
+                         f"{len(cohort_ids)} paged ones")
+    return rows
+
+
 def page_tables(cohort_ids: list[int], *, memberships: pd.DataFrame, edges: pd.DataFrame,
                 evidence: pd.DataFrame, interactions: pa.Table | None = None,
-                accounts: pd.DataFrame | None = None) -> PageTables:
+                accounts: pd.DataFrame | None = None,
+                rows: CohortRows | None = None) -> PageTables:
     """Members, edges and evidence of the cohorts ``cohort_ids`` (ties inside one cohort),
     their members' interactions and accounts rows, and all accounts' creation histogram
-    (``None`` without an accounts table or with an empty one)."""
+    (``None`` without an accounts table or with an empty one). ``rows`` are the edges and
+    evidence already split for these cohorts (:func:`cohort_rows`)."""
     paged = memberships[memberships["cohort_id"].isin(cohort_ids)]
     creation = None
     if accounts is not None and len(accounts):
         creation = creation_histogram(pd.to_datetime(accounts["created_at"], utc=True))
         accounts = accounts[accounts["account_id"].isin(set(paged["account_id"]))]
     members = paged.groupby("cohort_id")["account_id"].apply(list).to_dict()
-    return PageTables(members, within_cohort(edges, paged), within_cohort(evidence, paged),
+    rows = (cohort_rows(cohort_ids, memberships=memberships, edges=edges, evidence=evidence)
+            if rows is None else checked_rows(rows, cohort_ids))
+    return PageTables(members, rows.edges, rows.evidence,
                       member_actions(interactions, paged["account_id"]), accounts, creation)
 
 

@@ -41,6 +41,7 @@ from pipelines.limits import check_layers_memory, check_resident_memory, default
 from pipelines.outputs import atomic_directory, sha256_file, write_csv, write_json, write_parquet
 from pipelines.pseudonyms import shareable_tables
 from pipelines.report import MIN_PARALLEL_PAGES, report_tasks, run_tasks
+from pipelines.report_evidence import cohort_rows
 from pipelines.report_tables import paged_cohorts
 from pipelines.side_tables import SideTable, read_accounts, read_posts
 from pipelines.slow_pass import (
@@ -161,13 +162,16 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
                                      projected.activity.set_index("account_id")["n_actions"]))
             parquets = [partial(write_parquet, shared.evidence, tmp / "edge_evidence.parquet"),
                         partial(write_parquet, shared.edges, tmp / "edges.parquet")]
+            split = cohort_rows(paged_cohorts(scored.cohorts, config.max_report_cohorts),
+                                memberships=shared.memberships, edges=shared.edges,
+                                evidence=shared.evidence)  # for the pages and the bundles
             pages = report_tasks(tmp, cohorts=scored.cohorts, memberships=shared.memberships,
                                  edges=shared.edges, evidence=shared.evidence, manifest=manifest,
                                  interactions=valid.interactions,
                                  accounts=accounts.table if accounts else None,
                                  cohort_layers=layers_tied, account_context=context,
                                  max_nodes=config.max_report_nodes, slow_background_dt=slow_dt,
-                                 max_cohorts=config.max_report_cohorts)
+                                 max_cohorts=config.max_report_cohorts, rows=split)
             # One pool for every writer, the longest tasks first: the tables and graph files
             # are written while the pages are drawn (each was a serial step before).
             run_tasks([tables[2], parquets[0], *graph_tasks(
@@ -181,7 +185,7 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
         with progress.step("bundles"):
             write_bundles(tmp, cohorts=scored.cohorts, memberships=shared.memberships,
                           edges=shared.edges, evidence=shared.evidence,
-                          max_cohorts=config.max_report_cohorts)
+                          max_cohorts=config.max_report_cohorts, rows=split)
     return RunResult(config.out, manifest, scored.cohorts)
 
 

@@ -13,6 +13,7 @@ import pytest
 from pipelines.bundle import check_sums, check_zip, write_bundles, write_zip
 from pipelines.outputs import write_json
 from pipelines.pseudonyms import pseudonym, pseudonymised, shareable_tables
+from pipelines.report_evidence import cohort_rows
 from tests.test_report import MANIFEST, tables
 
 
@@ -88,6 +89,23 @@ def test_bundles_written_by_worker_processes_are_identical(tmp_path: Path) -> No
         out[workers] = {p.relative_to(run_dir): p.read_bytes()
                         for p in (run_dir / "bundles").rglob("*") if p.is_file()}
     assert len(out[1]) > 10 and out[1] == out[2]
+
+
+def test_bundles_from_rows_split_for_the_pages_are_identical(tmp_path: Path) -> None:
+    t = tables()
+    t["cohorts"]["flagged"] = True
+    split = cohort_rows([1, 0], memberships=t["memberships"], edges=t["edges"],
+                        evidence=t["evidence"])
+    out = {}
+    for name, rows in (("own", None), ("shared", split)):
+        (tmp_path / name).mkdir()
+        write_json(MANIFEST, tmp_path / name / "manifest.json")
+        write_bundles(tmp_path / name, **t, rows=rows)
+        out[name] = {p.relative_to(tmp_path / name): p.read_bytes()
+                     for p in (tmp_path / name / "bundles").rglob("*") if p.is_file()}
+    assert len(out["own"]) > 10 and out["own"] == out["shared"]
+    with pytest.raises(ValueError, match="split for 2 cohorts, not the 1 paged ones"):
+        write_bundles(tmp_path / "own", **t, max_cohorts=1, rows=split)
 
 
 def test_bundle_needs_the_manifest_first(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import pytest
 from pipelines.report import parallel_map, report_tasks, run_tasks, script_json, write_report
 from pipelines.report_evidence import (
     cohort_actions,
+    cohort_rows,
     methodology,
     top_shared_targets,
     within_cohort,
@@ -285,6 +286,18 @@ def test_run_tasks_mixes_writers_in_one_pool(tmp_path: Path) -> None:
     mixed = {p.relative_to(tmp_path / "mixed"): p.read_bytes()
              for p in (tmp_path / "mixed").rglob("*") if p.is_file() and p != other}
     assert mixed == alone
+
+
+def test_pages_from_rows_split_once_are_identical(tmp_path: Path) -> None:
+    t = tables()
+    split = cohort_rows([0], memberships=t["memberships"], edges=t["edges"],
+                        evidence=t["evidence"])
+    for name, rows in (("own", None), ("shared", split)):
+        run_tasks(report_tasks(tmp_path / name, manifest=MANIFEST, rows=rows, **t), workers=1)
+    pages = {name: {p.relative_to(tmp_path / name): p.read_bytes()
+                    for p in (tmp_path / name).rglob("*") if p.is_file()}
+             for name in ("own", "shared")}
+    assert len(pages["own"]) > 3 and pages["own"] == pages["shared"]
 
 
 def test_raster_panel_is_the_publication_raster(tmp_path: Path) -> None:
