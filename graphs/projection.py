@@ -64,6 +64,25 @@ def _bounds(inc: Incidence, window_s: int) -> tuple[np.ndarray, np.ndarray, np.n
     return back, ahead, back.astype(np.int64) + ahead + 1
 
 
+def pairs_bound(inc: Incidence, *, window_s: int, max_crowd: int) -> int:
+    """Upper bound of the action pairs :func:`co_engagement` enumerates, without enumerating:
+    per action whose crowd is at most ``max_crowd``, the later actions on its target within
+    the window (same-account pairs and pairs with a hub action counted too).
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> from graphs.bipartite import bipartite_incidence
+    >>> t = [dt.datetime(2026, 11, 1, 0, m, tzinfo=dt.timezone.utc) for m in (0, 5, 50)]
+    >>> inc = bipartite_incidence(pa.table({"account_id": ["a", "b", "c"],
+    ...     "target_id": ["x"] * 3, "action": ["like"] * 3, "timestamp": t}))
+    >>> pairs_bound(inc, window_s=600, max_crowd=100)
+    1
+    """
+    _, ahead, crowd = _bounds(inc, window_s)
+    return int(ahead[crowd <= max_crowd].sum(dtype=np.int64))
+
+
 def windowed_pairs(inc: Incidence, *, window_s: int, max_crowd: int) -> pa.Table:
     """Every in-window pair of actions on the same target by two different accounts.
 
