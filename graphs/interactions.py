@@ -96,13 +96,17 @@ class ValidatedInteractions(NamedTuple):
     duplicates_collapsed: int
 
 
-def validated_interactions(raw: pa.Table) -> ValidatedInteractions:
+def validated_interactions(raw: pa.Table, *,
+                           duckdb_config: dict[str, str] | None = None) -> ValidatedInteractions:
     """Type and validate raw interaction rows.
 
     Parameters
     ----------
     raw : pyarrow.Table
         Columns ``source, line, account_id, target_id, action, timestamp``, values as text.
+    duckdb_config : dict, optional
+        Settings of the DuckDB connection that types them (e.g. ``memory_limit``,
+        ``temp_directory``: beyond the limit its sort and de-duplication spill there).
 
     Returns
     -------
@@ -123,7 +127,7 @@ def validated_interactions(raw: pa.Table) -> ValidatedInteractions:
     >>> (v.rows_read, v.rows_accepted, v.duplicates_collapsed, v.rejected["reason"][0].as_py())
     (3, 2, 1, 'missing account_id')
     """
-    con = duckdb.connect()
+    con = duckdb.connect(config=duckdb_config or {})
     con.execute("SET TimeZone = 'UTC'")
     con.register("raw", raw)
     con.execute(f"CREATE TEMP TABLE typed AS {_TYPED_SQL}")

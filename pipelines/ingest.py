@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graphs.interactions import REQUIRED_COLUMNS
+from pipelines.duckdb_limits import connect
 
 SUFFIX_FORMATS = {
     ".csv": "csv", ".csv.gz": "csv", ".tsv": "csv", ".tsv.gz": "csv",
@@ -81,7 +82,7 @@ def input_files(patterns: Sequence[str]) -> list[Path]:
 
 def read_interactions(paths: Sequence[Path], columns: Mapping[str, str]) -> RawInteractions:
     """Read log files into one raw table; ``columns`` maps our names to the file's names."""
-    con = duckdb.connect()
+    con = connect()
     raws, rejects = [], []
     for path in paths:
         reader = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from graphs.lookup import spelled
+from pipelines.duckdb_limits import connect
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_SQL = ("'='", "'+'", "'-'", "'@'", "chr(9)", "chr(13)")
@@ -127,7 +127,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
         safe_for_spreadsheets(frame).to_csv(path, index=False, lineterminator="\n")
         return path
     header = ",".join(_csv_field(str(name)) for name in frame.columns) + "\n"
-    con = duckdb.connect()
+    con = connect()
     con.execute("SET TimeZone = 'UTC'")
     sql = csv_lines_sql(_spelled(table.slice(0, 0)).schema)
     with open(path, "wb") as fh:

@@ -34,6 +34,7 @@ from pipelines import __version__, progress
 from pipelines.adapters import read_inputs
 from pipelines.bundle import write_bundles
 from pipelines.config import RunConfig
+from pipelines.duckdb_limits import duckdb_config, duckdb_limits
 from pipelines.exports import graph_tasks, table_tasks
 from pipelines.ingest import InputError, future_timestamps, read_interactions
 from pipelines.layers import account_profiles, input_layers, input_paths
@@ -73,13 +74,21 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
     ``reader(files, columns)`` returns the raw interactions (default: read the files);
     ``extra_outputs(tmp_dir, scored, manifest)`` may add files to the output directory (and
     keys to the manifest) before it is renamed into place. Both are for the nightly runs.
+    DuckDB works within the run's ``max_memory_gb`` and spills to a directory of the run's
+    own (:func:`pipelines.duckdb_limits.duckdb_limits`).
     """
+    with duckdb_limits(config.max_memory_gb or default_memory_gb()):
+        return _run(config, reader=reader, extra_outputs=extra_outputs)
+
+
+def _run(config: RunConfig, *, reader: Callable[..., Any],
+         extra_outputs: Callable[[Path, Any, dict[str, Any]], None] | None) -> RunResult:
     timings: dict[str, float] = {}
     with _step("ingest", timings):
         files = input_paths(config.inputs)
         raw = (read_inputs(files, config.columns, config.format) if reader is read_interactions
                else reader(files, config.columns))
-        valid = validated_interactions(raw.raw)
+        valid = validated_interactions(raw.raw, duckdb_config=duckdb_config())
         raw = raw._replace(raw=raw.raw.schema.empty_table())  # text: 1.2 GB per 10M rows
         posts = _side(read_posts, config.posts)
         accounts = _side(read_accounts, config.accounts)

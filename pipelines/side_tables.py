@@ -8,6 +8,7 @@ from typing import NamedTuple
 import duckdb
 import pandas as pd
 
+from pipelines.duckdb_limits import connect
 from pipelines.ingest import InputError, file_format
 
 
@@ -39,7 +40,7 @@ def _relation_sql(path: Path) -> str:
 
 
 def _read(path: Path, ids: list[str], *, time_column: str, time_required: bool) -> SideTable:
-    con = duckdb.connect()
+    con = connect()
     con.execute("SET TimeZone = 'UTC'")
     source = _relation_sql(path)
     if path.stat().st_size == 0:

@@ -29,7 +29,7 @@ def test_short_frames_are_written_by_pandas(tmp_path, monkeypatch):
     def no_duckdb():
         raise AssertionError("DuckDB used for a short frame")
 
-    monkeypatch.setattr(outputs.duckdb, "connect", no_duckdb)
+    monkeypatch.setattr(outputs, "connect", no_duckdb)
     frame = pd.DataFrame({"a": ["=1", "x"], "n": [1, 2]})
     assert write_csv(frame, tmp_path / "s.csv").read_bytes() == b"a,n\n'=1,1\nx,2\n"
     with pytest.raises(AssertionError, match="DuckDB used"):

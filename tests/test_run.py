@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -133,3 +134,24 @@ def test_log_without_any_co_engagement_writes_empty_results(tmp_path):
     assert result.manifest["cohorts"]["n_cohorts"] == 0
     assert pd.read_csv(tmp_path / "out" / "flagged_accounts.csv").empty
     assert (tmp_path / "out" / "index.html").exists()
+
+
+def test_duckdb_works_within_max_memory_and_spills_outside_the_working_directory(
+        world_files, tmp_path, monkeypatch):
+    import pipelines.run as run_module
+
+    seen = []
+    real = run_module.validated_interactions
+
+    def spy(raw, **kwargs):
+        seen.append(kwargs["duckdb_config"])
+        return real(raw, **kwargs)
+
+    monkeypatch.setattr(run_module, "validated_interactions", spy)
+    monkeypatch.chdir(tmp_path)
+    log, posts = world_files
+    _run(log, posts, tmp_path / "out", max_memory_gb=3)
+    assert seen[0]["memory_limit"] == "3072MiB"
+    spill = seen[0]["temp_directory"]
+    assert "cohortscan-spill-" in spill and not spill.startswith(str(tmp_path))
+    assert not os.path.exists(spill)  # removed when the run ends
