@@ -36,8 +36,9 @@ TABLES_ONLY = ("import pipelines.run as r\n"
 STEPS = ("ingest", "layers", "projection", "clustering", "scoring", "outputs")
 
 
-def _timed(cmd: list[str]) -> dict[str, float]:
-    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True)
+def _timed(cmd: list[str], cwd: Path | None = None) -> dict[str, float]:
+    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True,
+                          cwd=cwd)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", proc.stderr)
