@@ -42,7 +42,7 @@ def write_bundles(
     evidence: pd.DataFrame,
     max_cohorts: int = 0,
     workers: int | None = None,
-    rows: CohortRows | None = None,
+    split: CohortRows | None = None,
 ) -> list[Path]:
     """Write ``out_dir/bundles/cohort_<id>/`` for every flagged cohort (the ``max_cohorts``
     highest ranked when it is above 0, as the report's pages).
@@ -58,7 +58,7 @@ def write_bundles(
         Bundles for the ``max_cohorts`` highest ranked flagged cohorts only (0: all).
     workers : int, optional
         Processes writing the bundles (:func:`pipelines.report.parallel_map`).
-    rows : CohortRows, optional
+    split : CohortRows, optional
         The bundled cohorts' edges and evidence, already split for the report's pages
         (:func:`pipelines.report_evidence.cohort_rows`); split here when not given.
 
@@ -78,9 +78,9 @@ def write_bundles(
         raise ValueError(f"write_bundles: {manifest} must be written before the bundles")
     flagged = sorted(paged_cohorts(cohorts, max_cohorts))
     paged = memberships[memberships["cohort_id"].isin(flagged)]  # split only what is written
-    rows = (cohort_rows(flagged, memberships=paged, edges=edges, evidence=evidence)
-            if rows is None else checked_rows(rows, flagged))
-    edges_in, evidence_in = rows.edges, rows.evidence
+    split = (cohort_rows(flagged, memberships=paged, edges=edges, evidence=evidence)
+             if split is None else checked_rows(split, flagged))
+    edges_in, evidence_in = split.edges, split.evidence
 
     def bundle(cohort_id: int) -> Path:
         folder = out_dir / "bundles" / f"cohort_{cohort_id}"

@@ -153,7 +153,7 @@ def report_tasks(
     max_nodes: int = MAX_NODES,
     slow_background_dt: np.ndarray | None = None,
     max_cohorts: int = 0,
-    rows: CohortRows | None = None,
+    split: CohortRows | None = None,
 ) -> list[Callable[[], Path]]:
     """:func:`write_report`'s pages as tasks, ``index.html`` first, for :func:`run_tasks`.
 
@@ -161,7 +161,7 @@ def report_tasks(
     writes one page (and its figures). Same parameters as :func:`write_report`, which is
     ``run_tasks(report_tasks(...))``. A run puts them in one pool with its other writers
     (:func:`pipelines.run.run`), so that the tables are written while pages are drawn, and
-    passes ``rows``, the paged cohorts' edges and evidence split once for the pages and the
+    passes ``split``, the paged cohorts' edges and evidence split once for the pages and the
     bundles (:func:`pipelines.report_evidence.cohort_rows`).
     """
     out_dir = Path(out_dir)
@@ -189,7 +189,7 @@ def report_tasks(
         return write_text_atomic(out_dir / "index.html", index_html)
 
     shared = page_tables(flagged_ids, memberships=memberships, edges=edges, evidence=evidence,
-                         interactions=interactions, accounts=accounts, rows=rows)
+                         interactions=interactions, accounts=accounts, split=split)
     rows = ranked.set_index("cohort_id", drop=False)
     fast = evidence["layer"].ne("slow") if "layer" in evidence else slice(None)
     dt_values = {"fast": (evidence.loc[fast, "dt_s"].to_numpy(dtype=float), "all kept edges"),

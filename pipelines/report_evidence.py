@@ -298,21 +298,21 @@ def cohort_rows(cohort_ids: list[int], *, memberships: pd.DataFrame, edges: pd.D
                       within_cohort(evidence, paged))
 
 
-def checked_rows(rows: CohortRows, cohort_ids: list[int]) -> CohortRows:
-    """``rows``, after checking they were split for exactly ``cohort_ids``."""
-    if rows.cohort_ids != frozenset(int(c) for c in cohort_ids):
-        raise ValueError(f"cohort rows were split for {len(rows.cohort_ids)} cohorts, not the "
+def checked_rows(split: CohortRows, cohort_ids: list[int]) -> CohortRows:
+    """``split``, after checking it was made for exactly ``cohort_ids``."""
+    if split.cohort_ids != frozenset(int(c) for c in cohort_ids):
+        raise ValueError(f"cohort rows were split for {len(split.cohort_ids)} cohorts, not the "
                          f"{len(cohort_ids)} paged ones")
-    return rows
+    return split
 
 
 def page_tables(cohort_ids: list[int], *, memberships: pd.DataFrame, edges: pd.DataFrame,
                 evidence: pd.DataFrame, interactions: pa.Table | None = None,
                 accounts: pd.DataFrame | None = None,
-                rows: CohortRows | None = None) -> PageTables:
+                split: CohortRows | None = None) -> PageTables:
     """Members, edges and evidence of the cohorts ``cohort_ids`` (ties inside one cohort),
     their members' interactions and accounts rows, and all accounts' creation histogram
-    (``None`` without an accounts table or with an empty one). ``rows`` are the edges and
+    (``None`` without an accounts table or with an empty one). ``split`` holds the edges and
     evidence already split for these cohorts (:func:`cohort_rows`)."""
     paged = memberships[memberships["cohort_id"].isin(cohort_ids)]
     creation = None
@@ -320,9 +320,9 @@ def page_tables(cohort_ids: list[int], *, memberships: pd.DataFrame, edges: pd.D
         creation = creation_histogram(pd.to_datetime(accounts["created_at"], utc=True))
         accounts = accounts[accounts["account_id"].isin(set(paged["account_id"]))]
     members = paged.groupby("cohort_id")["account_id"].apply(list).to_dict()
-    rows = (cohort_rows(cohort_ids, memberships=memberships, edges=edges, evidence=evidence)
-            if rows is None else checked_rows(rows, cohort_ids))
-    return PageTables(members, rows.edges, rows.evidence,
+    split = (cohort_rows(cohort_ids, memberships=memberships, edges=edges, evidence=evidence)
+             if split is None else checked_rows(split, cohort_ids))
+    return PageTables(members, split.edges, split.evidence,
                       member_actions(interactions, paged["account_id"]), accounts, creation)
 
 

@@ -180,7 +180,7 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
                                  accounts=accounts.table if accounts else None,
                                  cohort_layers=layers_tied, account_context=context,
                                  max_nodes=config.max_report_nodes, slow_background_dt=slow_dt,
-                                 max_cohorts=config.max_report_cohorts, rows=split)
+                                 max_cohorts=config.max_report_cohorts, split=split)
             # One pool for every writer, the longest tasks first: the tables and graph files
             # are written while the pages are drawn (each was a serial step before).
             run_tasks([tables[2], parquets[0], *graph_tasks(
@@ -194,7 +194,7 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
         with progress.step("bundles"):
             write_bundles(tmp, cohorts=scored.cohorts, memberships=shared.memberships,
                           edges=shared.edges, evidence=shared.evidence,
-                          max_cohorts=config.max_report_cohorts, rows=split)
+                          max_cohorts=config.max_report_cohorts, split=split)
     return RunResult(config.out, manifest, scored.cohorts)
 
 

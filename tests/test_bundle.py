@@ -97,15 +97,15 @@ def test_bundles_from_rows_split_for_the_pages_are_identical(tmp_path: Path) -> 
     split = cohort_rows([1, 0], memberships=t["memberships"], edges=t["edges"],
                         evidence=t["evidence"])
     out = {}
-    for name, rows in (("own", None), ("shared", split)):
+    for name, given in (("own", None), ("shared", split)):
         (tmp_path / name).mkdir()
         write_json(MANIFEST, tmp_path / name / "manifest.json")
-        write_bundles(tmp_path / name, **t, rows=rows)
+        write_bundles(tmp_path / name, **t, split=given)
         out[name] = {p.relative_to(tmp_path / name): p.read_bytes()
                      for p in (tmp_path / name / "bundles").rglob("*") if p.is_file()}
     assert len(out["own"]) > 10 and out["own"] == out["shared"]
     with pytest.raises(ValueError, match="split for 2 cohorts, not the 1 paged ones"):
-        write_bundles(tmp_path / "own", **t, max_cohorts=1, rows=split)
+        write_bundles(tmp_path / "own", **t, max_cohorts=1, split=split)
 
 
 def test_bundle_needs_the_manifest_first(tmp_path: Path) -> None:

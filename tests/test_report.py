@@ -292,8 +292,8 @@ def test_pages_from_rows_split_once_are_identical(tmp_path: Path) -> None:
     t = tables()
     split = cohort_rows([0], memberships=t["memberships"], edges=t["edges"],
                         evidence=t["evidence"])
-    for name, rows in (("own", None), ("shared", split)):
-        run_tasks(report_tasks(tmp_path / name, manifest=MANIFEST, rows=rows, **t), workers=1)
+    for name, given in (("own", None), ("shared", split)):
+        run_tasks(report_tasks(tmp_path / name, manifest=MANIFEST, split=given, **t), workers=1)
     pages = {name: {p.relative_to(tmp_path / name): p.read_bytes()
                     for p in (tmp_path / name).rglob("*") if p.is_file()}
              for name in ("own", "shared")}
