@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graphs.bipartite import Incidence
+from graphs.bipartite import Incidence, bipartite_incidence
 from graphs.lookup import text_array
 from graphs.pair_kernel import (
     account_bounds,
@@ -81,6 +81,22 @@ def pairs_bound(inc: Incidence, *, window_s: int, max_crowd: int) -> int:
     """
     _, ahead, crowd = _bounds(inc, window_s)
     return int(ahead[crowd <= max_crowd].sum(dtype=np.int64))
+
+
+def compile_kernels() -> int:
+    """Run :func:`co_engagement` and :func:`pairs_bound` on a tiny incidence, so that numba
+    compiles (or loads from its cache) every kernel with the dtypes of a real run; return the
+    edges found (1).
+
+    >>> compile_kernels()
+    1
+    """
+    stamp = pa.array([0, 60, 0, 60], pa.int64()).cast(pa.timestamp("s", tz="UTC"))
+    inc = bipartite_incidence(pa.table({
+        "account_id": ["a", "b", "a", "b"], "target_id": ["x", "x", "y", "y"],
+        "action": ["like"] * 4, "timestamp": stamp}))
+    pairs_bound(inc, window_s=600, max_crowd=10)
+    return len(co_engagement(inc, window_s=600, max_crowd=10).edges)
 
 
 def windowed_pairs(inc: Incidence, *, window_s: int, max_crowd: int) -> pa.Table:

@@ -37,6 +37,7 @@ from pipelines.config import RunConfig
 from pipelines.duckdb_limits import duckdb_config, duckdb_limits
 from pipelines.exports import graph_tasks, table_tasks
 from pipelines.ingest import InputError, future_timestamps, read_interactions
+from pipelines.kernel_cache import kernels_aside
 from pipelines.layers import account_profiles, input_layers, input_paths
 from pipelines.limits import check_layers_memory, check_resident_memory, default_memory_gb
 from pipelines.outputs import atomic_directory, sha256_file, write_csv, write_json, write_parquet
@@ -75,14 +76,19 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
     ``extra_outputs(tmp_dir, scored, manifest)`` may add files to the output directory (and
     keys to the manifest) before it is renamed into place. Both are for the nightly runs.
     DuckDB works within the run's ``max_memory_gb`` and spills to a directory of the run's
-    own (:func:`pipelines.duckdb_limits.duckdb_limits`).
+    own (:func:`pipelines.duckdb_limits.duckdb_limits`); on a cold numba cache the projection
+    kernels are compiled by a child process while the logs are read
+    (:func:`pipelines.kernel_cache.kernels_aside`).
     """
-    with duckdb_limits(config.max_memory_gb or default_memory_gb()):
-        return _run(config, reader=reader, extra_outputs=extra_outputs)
+    with (duckdb_limits(config.max_memory_gb or default_memory_gb()),
+          kernels_aside(config.engine == "duckdb") as kernels_ready):  # beside the ingest
+        return _run(config, reader=reader, extra_outputs=extra_outputs,
+                    kernels_ready=kernels_ready)
 
 
 def _run(config: RunConfig, *, reader: Callable[..., Any],
-         extra_outputs: Callable[[Path, Any, dict[str, Any]], None] | None) -> RunResult:
+         extra_outputs: Callable[[Path, Any, dict[str, Any]], None] | None,
+         kernels_ready: Callable[[], None]) -> RunResult:
     timings: dict[str, float] = {}
     with _step("ingest", timings):
         files = input_paths(config.inputs)
@@ -105,6 +111,7 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
     with _step("layers", timings):
         layers = input_layers(raw, valid.interactions, config)
     with _step("projection", timings):
+        kernels_ready()
         max_memory_gb = config.max_memory_gb or default_memory_gb()
         incidences = layer_incidences(layers) if config.engine == "duckdb" else {}
         check_layers_memory(layers, max_crowd=config.max_crowd, max_memory_gb=max_memory_gb,
