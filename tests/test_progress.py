@@ -96,13 +96,12 @@ def test_forget_drops_the_display_in_a_worker():
         progress.update(1, 2)  # a no-op now
 
 
-def test_cli_on_a_terminal_shows_progress_bars(tmp_path):
-    """The real command under a pseudo-terminal: a line per step, bars, and the summary."""
+def on_a_terminal(args: list[str]) -> tuple[int, str]:
+    """Run ``python -m pipelines.cli ARGS`` under a pseudo-terminal: exit code, output text
+    (escape sequences removed)."""
     main, child = pty.openpty()
-    cmd = [sys.executable, "-m", "pipelines.cli", "run", "data/sample/interactions.csv.gz",
-           "--posts", "data/sample/posts.csv", "--out", str(tmp_path / "out"),
-           "--window", "1h", "--seed", "0"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdin=child, stdout=child, stderr=child,
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", *args], cwd=ROOT,
+                            stdin=child, stdout=child, stderr=child,
                             env={**os.environ, "COLUMNS": "100", "TERM": "xterm"})
     os.close(child)
     chunks = []
@@ -115,9 +114,30 @@ def test_cli_on_a_terminal_shows_progress_bars(tmp_path):
             break
         chunks.append(data)
     os.close(main)
-    assert proc.wait(timeout=120) == 0
-    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode("utf-8", "replace"))
+    code = proc.wait(timeout=300)
+    return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode("utf-8", "replace"))
+
+
+def test_cli_on_a_terminal_shows_progress_bars(tmp_path):
+    """The real command under a pseudo-terminal: a line per step, bars, and the summary."""
+    code, text = on_a_terminal(["run", "data/sample/interactions.csv.gz", "--posts",
+                                "data/sample/posts.csv", "--out", str(tmp_path / "out"),
+                                "--window", "1h", "--seed", "0"])
+    assert code == 0, text[-2000:]
     for name in ("ingest", "projection", "clustering", "scoring", "outputs", "bundles"):
         assert f"✓ {name}" in text, text[-2000:]
     assert "100%" in text and "━" in text
     assert "flagged" in text and (tmp_path / "out" / "index.html").exists()
+
+
+def test_nightly_on_a_terminal_shows_progress_bars(tmp_path):
+    from tests.test_nightly import _write_week
+
+    _write_week(tmp_path)
+    code, text = on_a_terminal([
+        "nightly", "--input", str(tmp_path / "logs" / "date={date}" / "*.csv"),
+        "--store", str(tmp_path / "history.duckdb"), "--reports", str(tmp_path / "reports"),
+        "--posts", str(tmp_path / "posts.csv"), "--date", "2026-11-02"])
+    assert code == 0, text[-2000:]
+    assert "✓ projection" in text and "✓ bundles" in text, text[-2000:]
+    assert "cohortscan nightly 2026-11-02: ok" in text
