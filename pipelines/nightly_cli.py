@@ -19,6 +19,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from pipelines import history, progress
@@ -110,7 +111,8 @@ def nightly_command(
         with progress.display(err) if err.is_terminal and not json_logs else nullcontext():
             result = nightly(cfg, run_date)
     except (InputError, ValueError, OSError) as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False,
+                  soft_wrap=True)
         raise typer.Exit(code=1) from None
     note, m = result.manifest["nightly"], result.manifest
     _emit({"date": run_date.isoformat(), "status": result.status, "out": str(result.out),
@@ -157,7 +159,8 @@ def runs_list(
         finally:
             con.close()
     except (InputError, OSError) as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False,
+                  soft_wrap=True)
         raise typer.Exit(code=1) from None
     if as_json:
         for record in table.to_dict("records"):

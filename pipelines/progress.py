@@ -52,6 +52,15 @@ _steps: list[_Step] = []
 """Open steps, innermost last."""
 
 
+class _Mark(SpinnerColumn):
+    """A spinner while the step runs; once it ended, its ``mark`` field (✓ or ✗)."""
+
+    def render(self, task: Task) -> Text:
+        if task.stop_time is not None:
+            return Text.from_markup(task.fields.get("mark", ""))
+        return super().render(task)
+
+
 class _StepTime(ProgressColumn):
     """The step's time so far, or its whole time once done (rich's elapsed column stops
     when the bar first reaches 100%, which a step with several works does early)."""
@@ -75,7 +84,7 @@ def display(console: Console) -> Iterator[Progress]:
     >>> "projection" in console.file.getvalue()
     True
     """
-    bars = Progress(SpinnerColumn(finished_text="[green]✓"), TextColumn("{task.description}"),
+    bars = Progress(_Mark(), TextColumn("{task.description}"),
                     BarColumn(), TaskProgressColumn(), _StepTime(), console=console,
                     transient=False)
     _live.append(bars)
@@ -100,14 +109,22 @@ def step(name: str) -> Iterator[None]:
     task = bars.add_task(escape(name), total=None) if bars is not None else None
     entry = _Step(name, task)
     _steps.append(entry)
+    ok = False
     try:
         yield
+        ok = True
     finally:
         if entry in _steps:  # (not after forget())
             _steps.remove(entry)
         if bars is not None and task is not None:
-            total = bars.tasks[bars.task_ids.index(task)].total or 1
-            bars.update(task, total=total, completed=total, description=escape(name))
+            shown = bars.tasks[bars.task_ids.index(task)]
+            total = shown.total or 1
+            if ok:
+                bars.update(task, total=total, completed=total, description=escape(name),
+                            mark="[green]✓")
+            else:  # the bar stays where the step stopped
+                bars.update(task, total=total, completed=min(shown.completed, total),
+                            description=f"{escape(name)} [red]failed", mark="[red]✗")
             bars.stop_task(task)
 
 

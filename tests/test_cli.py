@@ -24,6 +24,7 @@ def test_data_error_is_one_line_and_exit_1(tmp_path):
     result = runner.invoke(app, ["run", str(bad), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1
     assert "missing required column 'account_id'" in result.output
+    assert "Map names in the config's [columns] table." in result.output  # not read as markup
     assert "Traceback" not in result.output
 
 

@@ -187,6 +187,9 @@ def test_cli_errors_exit_1(tmp_path):
     assert result.exit_code == 1 and "no partition found" in result.stderr
     bad = CliRunner().invoke(app, ["nightly", "--input", "x-{date}.csv", "--set", "min_sise=3"])
     assert bad.exit_code == 1 and "min_size" in bad.stderr
+    brackets = CliRunner().invoke(app, ["nightly", "--input", "x-{date}.csv", "--set", "[b]"])
+    assert brackets.exit_code == 1
+    assert "expected KEY=VALUE, got '[b]'" in brackets.stderr  # shown as text, not markup
     missing = CliRunner().invoke(app, ["runs", "list", "--store", str(tmp_path / "no.duckdb")])
     assert missing.exit_code == 1 and "no such file" in missing.stderr
 

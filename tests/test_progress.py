@@ -37,6 +37,21 @@ def test_display_shows_each_step_with_its_bar_and_share():
     assert "━" in text  # a bar was drawn
 
 
+def test_a_failed_step_is_marked_failed_not_done():
+    console = terminal()
+    with progress.display(console):
+        try:
+            with progress.step("ingest"):
+                progress.update(1, 4, "rows")
+                raise ValueError("bad input")
+        except ValueError:
+            pass
+    text = console.file.getvalue()
+    assert "✗ ingest failed" in text and "✓ ingest" not in text
+    final = text[text.rindex("✗ ingest failed"):].splitlines()[0]
+    assert "25%" in final  # the bar stays where the step stopped
+
+
 def test_without_display_update_logs_each_tenth_once(caplog):
     with caplog.at_level(logging.INFO, logger="pipelines.progress"):
         with progress.step("outputs"):
