@@ -14,10 +14,11 @@ import pytest
 from typer.testing import CliRunner
 
 from graphs.bipartite import bipartite_incidence
+from graphs.projection import pairs_bound
 from pipelines.cli import app
 from pipelines.config import load_config
 from pipelines.ingest import InputError
-from pipelines.limits import check_projection_memory, projected_pairs_bound
+from pipelines.limits import check_projection_memory
 from pipelines.run import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,7 +142,7 @@ def test_pair_bound_is_exact_on_a_crowd_below_max_crowd():
     from graphs.projection import windowed_pairs
 
     inc = hot_target(3000, 7.3)  # crowd ≈ 986 ≤ 1000: every action is paired
-    bound = projected_pairs_bound(inc, window_s=3600, max_crowd=1000)
+    bound = pairs_bound(inc, window_s=3600, max_crowd=1000)
     assert bound == windowed_pairs(inc, window_s=3600, max_crowd=1000).num_rows > 1_000_000
 
 
@@ -156,7 +157,7 @@ def test_memory_guard_refuses_an_adversarial_target_before_enumerating():
 
 def test_a_million_accounts_on_one_target_are_skipped_as_hub_actions():
     inc = hot_target(1_000_000, 0.001)  # all within one window: crowd 10⁶ > max_crowd
-    assert projected_pairs_bound(inc, window_s=3600, max_crowd=1000) == 0
+    assert pairs_bound(inc, window_s=3600, max_crowd=1000) == 0
 
 
 def test_max_memory_flag_stops_the_run_with_exit_1(tmp_path):

@@ -11,13 +11,13 @@ import pytest
 
 from graphs.bipartite import bipartite_incidence
 from graphs.multiplex import Layer
+from graphs.projection import pairs_bound
 from pipelines.ingest import InputError
 from pipelines.limits import (
     GC_THRESHOLDS,
     batch_gc,
     check_layers_memory,
     layer_pairs_bound,
-    projected_pairs_bound,
 )
 
 
@@ -37,7 +37,7 @@ def _rows(n: int, seed: int) -> pd.DataFrame:
 def test_layer_bound_equals_the_incidence_bound(window_s, max_crowd):
     rows = _rows(6000, seed=window_s + max_crowd)
     inc = bipartite_incidence(pa.Table.from_pandas(rows, preserve_index=False))
-    expected = projected_pairs_bound(inc, window_s=window_s, max_crowd=max_crowd)
+    expected = pairs_bound(inc, window_s=window_s, max_crowd=max_crowd)
     assert expected > 0
     assert layer_pairs_bound(rows, window_s=window_s, max_crowd=max_crowd) == expected
     arrow_backed = pa.Table.from_pandas(rows, preserve_index=False).to_pandas(
