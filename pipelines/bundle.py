@@ -22,7 +22,7 @@ import pandas as pd
 
 from pipelines.outputs import atomic_file, sha256_file, write_csv
 from pipelines.report import parallel_map
-from pipelines.report_evidence import CohortRows, checked_rows, cohort_rows
+from pipelines.report_evidence import CohortRows, cohort_rows
 from pipelines.report_tables import paged_cohorts
 
 logger = logging.getLogger(__name__)
@@ -78,8 +78,7 @@ def write_bundles(
         raise ValueError(f"write_bundles: {manifest} must be written before the bundles")
     flagged = sorted(paged_cohorts(cohorts, max_cohorts))
     paged = memberships[memberships["cohort_id"].isin(flagged)]  # split only what is written
-    split = (cohort_rows(flagged, memberships=paged, edges=edges, evidence=evidence)
-             if split is None else checked_rows(split, flagged))
+    split = cohort_rows(flagged, memberships=paged, edges=edges, evidence=evidence, split=split)
     edges_in, evidence_in = split.edges, split.evidence
 
     def bundle(cohort_id: int) -> Path:

@@ -284,8 +284,10 @@ class CohortRows(NamedTuple):
 
 
 def cohort_rows(cohort_ids: list[int], *, memberships: pd.DataFrame, edges: pd.DataFrame,
-                evidence: pd.DataFrame) -> CohortRows:
+                evidence: pd.DataFrame, split: CohortRows | None = None) -> CohortRows:
     """:func:`within_cohort` of the edges and of the evidence, for the cohorts ``cohort_ids``.
+    A ``split`` already made (for the pages, reused by the bundles) is returned instead, after
+    checking it was made for exactly these cohorts.
 
     >>> members = pd.DataFrame({"account_id": ["a", "b", "c"], "cohort_id": [0, 0, 1]})
     >>> edges = pd.DataFrame({"account_a": ["a", "a"], "account_b": ["b", "c"]})
@@ -293,17 +295,14 @@ def cohort_rows(cohort_ids: list[int], *, memberships: pd.DataFrame, edges: pd.D
     >>> sorted(rows.edges), len(rows.edges[0])
     ([0], 1)
     """
+    ids = frozenset(int(c) for c in cohort_ids)
+    if split is not None:
+        if split.cohort_ids != ids:
+            raise ValueError(f"cohort rows were split for {len(split.cohort_ids)} cohorts, "
+                             f"not the {len(ids)} paged ones")
+        return split
     paged = memberships[memberships["cohort_id"].isin(cohort_ids)]
-    return CohortRows(frozenset(int(c) for c in cohort_ids), within_cohort(edges, paged),
-                      within_cohort(evidence, paged))
-
-
-def checked_rows(split: CohortRows, cohort_ids: list[int]) -> CohortRows:
-    """``split``, after checking it was made for exactly ``cohort_ids``."""
-    if split.cohort_ids != frozenset(int(c) for c in cohort_ids):
-        raise ValueError(f"cohort rows were split for {len(split.cohort_ids)} cohorts, not the "
-                         f"{len(cohort_ids)} paged ones")
-    return split
+    return CohortRows(ids, within_cohort(edges, paged), within_cohort(evidence, paged))
 
 
 def page_tables(cohort_ids: list[int], *, memberships: pd.DataFrame, edges: pd.DataFrame,
@@ -320,8 +319,8 @@ def page_tables(cohort_ids: list[int], *, memberships: pd.DataFrame, edges: pd.D
         creation = creation_histogram(pd.to_datetime(accounts["created_at"], utc=True))
         accounts = accounts[accounts["account_id"].isin(set(paged["account_id"]))]
     members = paged.groupby("cohort_id")["account_id"].apply(list).to_dict()
-    split = (cohort_rows(cohort_ids, memberships=memberships, edges=edges, evidence=evidence)
-             if split is None else checked_rows(split, cohort_ids))
+    split = cohort_rows(cohort_ids, memberships=memberships, edges=edges, evidence=evidence,
+                        split=split)
     return PageTables(members, split.edges, split.evidence,
                       member_actions(interactions, paged["account_id"]), accounts, creation)
 
