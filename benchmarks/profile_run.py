@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pipelines.run as run_module  # noqa: E402
 
 GIB = 1 << 30
-WRAPPED = ("read_inputs", "validated_interactions", "read_posts", "read_accounts",
-           "input_layers", "layer_incidences", "check_layers_memory", "layer_projections",
-           "fused_co_engagement",
+WRAPPED = ("read_inputs", "validated_interactions", "streamed_interactions", "read_posts",
+           "read_accounts", "input_layers", "layer_incidences", "check_layers_memory",
+           "layer_projections", "fused_co_engagement",
            "clustered_edges", "leiden_clusters", "scored_cohorts", "shareable_tables",
            "write_csv", "cohort_layers", "account_context", "write_parquet", "graph_tasks",
            "table_tasks", "report_tasks", "run_tasks", "write_bundles", "write_json", "_rejected",

@@ -33,6 +33,7 @@ def _trimmed(column: str) -> str:
             f"THEN trim({column}, {_WHITESPACE}) ELSE {column} END")
 
 
+_RAW = "__cohortscan_raw__"
 _TYPED_SQL = f"""
 WITH cleaned AS (
     SELECT source, line,
@@ -42,7 +43,7 @@ WITH cleaned AS (
            nullif({_trimmed('"timestamp"')}, '') AS ts_text,
            account_id AS raw_account_id, target_id AS raw_target_id, action AS raw_action,
            "timestamp" AS raw_timestamp
-    FROM raw
+    FROM {_RAW}
 ), parsed AS (
     SELECT *,
         CASE
@@ -96,6 +97,54 @@ class ValidatedInteractions(NamedTuple):
     duplicates_collapsed: int
 
 
+def typed_select(raw: str) -> str:
+    """The SQL that types and checks every row of the relation ``raw`` (its columns are
+    :func:`validated_interactions`' ``raw`` table's): one row out per row in, with the trimmed
+    values, the UTC timestamp ``ts`` and the ``reason`` it is rejected (NULL if accepted);
+    ``source`` and the ``raw`` text are kept for rejected rows only.
+
+    A reader can run it straight on its scan of a file (so the raw text never becomes a table)
+    and gather the result with :func:`validated_from_typed`.
+
+    >>> "FROM my_scan" in typed_select("my_scan")
+    True
+    """
+    return _TYPED_SQL.replace(_RAW, raw)
+
+
+def validated_from_typed(con: duckdb.DuckDBPyConnection, typed: str) -> ValidatedInteractions:
+    """Gather a table of :func:`typed_select` rows on ``con`` into the accepted rows (exact
+    duplicates collapsed, sorted), the rejected ones (sorted by source and line) and counts.
+
+    >>> con = duckdb.connect()
+    >>> _ = con.execute("SET TimeZone = 'UTC'")
+    >>> _ = con.register("raw", pa.table({"source": ["a.csv"], "line": [2], "account_id": ["u"],
+    ...                                   "target_id": ["p"], "action": ["like"],
+    ...                                   "timestamp": ["1793527200"]}))
+    >>> _ = con.execute(f"CREATE TEMP TABLE typed AS {typed_select('raw')}")
+    >>> validated_from_typed(con, "typed").rows_accepted
+    1
+    """
+    rejected = con.sql(
+        f"SELECT source, line, reason, raw FROM {typed} WHERE reason IS NOT NULL "
+        "ORDER BY source, line"
+    ).to_arrow_table()
+    rows_read, rows_accepted = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE reason IS NULL) FROM {typed}"
+    ).fetchall()[0]
+    interactions = con.sql(
+        f"SELECT DISTINCT account_id, target_id, action, ts AS timestamp FROM {typed} "
+        "WHERE reason IS NULL ORDER BY timestamp, account_id, target_id, action"
+    ).to_arrow_table()
+    return ValidatedInteractions(
+        interactions=interactions,
+        rejected=rejected,
+        rows_read=int(rows_read),
+        rows_accepted=int(rows_accepted),
+        duplicates_collapsed=int(rows_accepted) - interactions.num_rows,
+    )
+
+
 def validated_interactions(raw: pa.Table, *,
                            duckdb_config: dict[str, str] | None = None) -> ValidatedInteractions:
     """Type and validate raw interaction rows.
@@ -130,23 +179,7 @@ def validated_interactions(raw: pa.Table, *,
     con = duckdb.connect(config=duckdb_config or {})
     con.execute("SET TimeZone = 'UTC'")
     con.register("raw", raw)
-    con.execute(f"CREATE TEMP TABLE typed AS {_TYPED_SQL}")
-    rejected = con.sql(
-        "SELECT source, line, reason, raw FROM typed WHERE reason IS NOT NULL ORDER BY source, line"
-    ).to_arrow_table()
-    rows_read, rows_accepted = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE reason IS NULL) FROM typed"
-    ).fetchall()[0]
-    interactions = con.sql(
-        "SELECT DISTINCT account_id, target_id, action, ts AS timestamp FROM typed "
-        "WHERE reason IS NULL ORDER BY timestamp, account_id, target_id, action"
-    ).to_arrow_table()
+    con.execute(f"CREATE TEMP TABLE typed AS {typed_select('raw')}")
+    valid = validated_from_typed(con, "typed")
     con.close()
-    return ValidatedInteractions(
-        interactions=interactions,
-        rejected=rejected,
-        rows_read=int(rows_read),
-        rows_accepted=int(rows_accepted),
-        duplicates_collapsed=int(rows_accepted) - interactions.num_rows,
-    )
-
+    return valid

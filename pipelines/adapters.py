@@ -24,7 +24,13 @@ import pyarrow.parquet as pq
 
 from graphs.url_layer import urls_in_text
 from pipelines.adapters_twitter import first_json_object, twitter_v2_file
-from pipelines.ingest import REJECT_SCHEMA, InputError, csv_header, read_interactions
+from pipelines.ingest import (
+    REJECT_SCHEMA,
+    InputError,
+    csv_header,
+    file_format,
+    read_interactions,
+)
 
 FORMATS = ("generic", "twitter-v2", "cnt", "coortweet", "crowdtangle", "ira")
 SIGNATURES = {  # columns that identify a format (besides generic's account_id … timestamp)
@@ -89,6 +95,30 @@ def read_inputs(paths: Sequence[Path], columns: Mapping[str, str], fmt: str = "a
         layer_of={k: v for p in parts for k, v in p.layer_of.items()},
         order_actions=frozenset().union(*(p.order_actions for p in parts)),
     )
+
+
+def plain_logs(paths: Sequence[Path], columns: Mapping[str, str], fmt: str = "auto") -> bool:
+    """Whether every file is a log of the generic format with timestamps (no ``rank``
+    column) in CSV, Parquet or JSON Lines: such files need no adapter, and
+    :func:`pipelines.ingest.streamed_interactions` types them as it scans them.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "log.csv"
+    >>> _ = path.write_text("account_id,target_id,action,timestamp\\nu,p,like,1\\n")
+    >>> plain_logs([path], {}), plain_logs([path], {}, fmt="cnt")
+    (True, False)
+    """
+    if fmt not in ("auto", "generic"):
+        return False
+    for path in paths:
+        try:
+            file_format(path)
+        except InputError:
+            return False
+        chosen = "generic" if fmt == "generic" or columns else _sniffed_or_generic(path)
+        if chosen != "generic" or (not _is_json(path) and "rank" in _header(path)):
+            return False
+    return True
 
 
 def _sniffed_or_generic(path: Path) -> str:

@@ -31,12 +31,19 @@ from graphs.multiplex import (
 )
 from graphs.projection import clustered_edges
 from pipelines import __version__, progress
-from pipelines.adapters import read_inputs
+from pipelines.adapters import plain_logs, read_inputs
 from pipelines.bundle import write_bundles
 from pipelines.config import RunConfig
 from pipelines.duckdb_limits import duckdb_config, duckdb_limits
 from pipelines.exports import graph_tasks, table_tasks
-from pipelines.ingest import InputError, future_timestamps, read_interactions
+from pipelines.ingest import (
+    RAW_SCHEMA,
+    InputError,
+    RawInteractions,
+    future_timestamps,
+    read_interactions,
+    streamed_interactions,
+)
 from pipelines.kernel_cache import kernels_aside
 from pipelines.layers import account_profiles, input_layers, input_paths
 from pipelines.limits import check_layers_memory, check_resident_memory, default_memory_gb
@@ -92,9 +99,14 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
     timings: dict[str, float] = {}
     with _step("ingest", timings):
         files = input_paths(config.inputs)
-        raw = (read_inputs(files, config.columns, config.format) if reader is read_interactions
-               else reader(files, config.columns))
-        valid = validated_interactions(raw.raw, duckdb_config=duckdb_config())
+        if reader is read_interactions and plain_logs(files, config.columns, config.format):
+            streamed = streamed_interactions(files, config.columns)  # typed as scanned
+            raw = RawInteractions(RAW_SCHEMA.empty_table(), streamed.parse_rejects)
+            valid = streamed.valid
+        else:
+            raw = (read_inputs(files, config.columns, config.format)
+                   if reader is read_interactions else reader(files, config.columns))
+            valid = validated_interactions(raw.raw, duckdb_config=duckdb_config())
         raw = raw._replace(raw=raw.raw.schema.empty_table())  # text: 1.2 GB per 10M rows
         posts = _side(read_posts, config.posts)
         accounts = _side(read_accounts, config.accounts)

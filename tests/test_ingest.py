@@ -6,7 +6,14 @@ import json
 import pandas as pd
 import pytest
 
-from pipelines.ingest import InputError, file_format, input_files, read_interactions
+from graphs.interactions import validated_interactions
+from pipelines.ingest import (
+    InputError,
+    file_format,
+    input_files,
+    read_interactions,
+    streamed_interactions,
+)
 
 HEADER = "account_id,target_id,action,timestamp\n"
 
@@ -81,3 +88,59 @@ def test_input_files_expand_dirs_and_globs(tmp_path):
 def test_unknown_format_is_named(tmp_path):
     with pytest.raises(InputError, match="unknown input format"):
         file_format(tmp_path / "a.xlsx")
+
+
+def _hostile_files(tmp_path):
+    """A CSV with unsplittable, ragged, untrimmed, duplicate and invalid rows, a gzipped
+    semicolon CSV, a Parquet file with float ids and a JSON Lines file with a broken line."""
+    a = tmp_path / "a.csv"
+    a.write_text("\ufeffaccount_id,target_id,action,timestamp\n"
+                 "u1,p1,like,1793527200\n"
+                 "u2,p1,like\n"                       # missing column
+                 ' u3 ,"p,2",LIKE,2026-11-01T10:00:00Z\n'
+                 "u4,p3,like,yesterday\n"              # unparseable timestamp
+                 "u1,p1,like,1793527200\n"             # exact duplicate
+                 "u5,p4,like,1,extra\n"                # too many columns
+                 ",p5,like,1793527200\n"               # missing account
+                 "u6,p6,share,99999999999999999\n"     # out of range
+                 '"u7,p7,like,1\n')                    # broken quote
+    b = tmp_path / "b.csv.gz"
+    with gzip.open(b, "wt") as fh:
+        fh.write(HEADER.replace(",", ";") + "u8;p1;like;1793527201\nu9;;like;1\n")
+    c = tmp_path / "c.parquet"
+    pd.DataFrame({"account_id": [10.0, 2.5, None], "target_id": ["p1", "p2", "p3"],
+                  "action": ["like"] * 3,
+                  "timestamp": [1793527200, 1793527300, 1793527400]}).to_parquet(c)
+    d = tmp_path / "d.jsonl"
+    good = {"account_id": "u", "target_id": "p", "action": "like", "timestamp": 1793527200}
+    d.write_text(json.dumps(good) + "\n{oops\n\n" + json.dumps(good | {"timestamp": "x"}) + "\n")
+    return [a, b, c, d]
+
+
+def test_streamed_interactions_equal_read_then_validated(tmp_path):
+    files = _hostile_files(tmp_path)
+    raw, parse_rejects = read_interactions(files, {})
+    expected = validated_interactions(raw)
+    got = streamed_interactions(files, {})
+    assert got.parse_rejects.equals(parse_rejects)
+    assert got.valid.interactions.equals(expected.interactions)
+    assert got.valid.rejected.equals(expected.rejected)
+    assert got.valid[2:] == expected[2:]
+    # the fixture reaches every kind of reject, each with its file line
+    lines = {(r["source"].rsplit("/", 1)[1], r["line"])
+             for r in [*got.parse_rejects.to_pylist(), *got.valid.rejected.to_pylist()]}
+    assert lines == {("a.csv", 3), ("a.csv", 5), ("a.csv", 7), ("a.csv", 8), ("a.csv", 9),
+                     ("a.csv", 10), ("b.csv.gz", 3), ("c.parquet", 3), ("d.jsonl", 2),
+                     ("d.jsonl", 4)}
+    assert got.valid.duplicates_collapsed == 1
+
+
+def test_streamed_interactions_errors_name_the_file(tmp_path):
+    bad = tmp_path / "a.csv"
+    bad.write_text("account_id,target_id,action,time_stamp\nu,p,like,1\n")
+    with pytest.raises(InputError, match="a.csv: missing required column 'timestamp'"):
+        streamed_interactions([bad], {})
+    broken = tmp_path / "b.parquet"
+    broken.write_bytes(b"PAR1 not really")
+    with pytest.raises(InputError, match="b.parquet: cannot read as Parquet"):
+        streamed_interactions([broken], {})

@@ -138,16 +138,17 @@ def test_log_without_any_co_engagement_writes_empty_results(tmp_path):
 
 def test_duckdb_works_within_max_memory_and_spills_outside_the_working_directory(
         world_files, tmp_path, monkeypatch):
-    import pipelines.run as run_module
+    import pipelines.ingest as ingest_module
+    from pipelines.duckdb_limits import duckdb_config
 
     seen = []
-    real = run_module.validated_interactions
+    real = ingest_module.connect
 
-    def spy(raw, **kwargs):
-        seen.append(kwargs["duckdb_config"])
-        return real(raw, **kwargs)
+    def spy():
+        seen.append(duckdb_config())
+        return real()
 
-    monkeypatch.setattr(run_module, "validated_interactions", spy)
+    monkeypatch.setattr(ingest_module, "connect", spy)  # the log's reading and typing
     monkeypatch.chdir(tmp_path)
     log, posts = world_files
     _run(log, posts, tmp_path / "out", max_memory_gb=3)
