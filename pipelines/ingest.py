@@ -146,10 +146,15 @@ def streamed_interactions(paths: Sequence[Path],
             con.register(f"jsonl_{index}", raw)
             scan, parse_lines = f"jsonl_{index}", None
             rejects.append(rejected)
+        start = 0 if index == 0 else con.execute("SELECT count(*) FROM typed").fetchone()[0]
         verb = "CREATE TEMP TABLE typed AS" if index == 0 else "INSERT INTO typed"
         try:
             con.execute(f"{verb} {typed_select(scan)}")
             if parse_lines is not None:
+                # A CSV row's ordinal is its place in the table (DuckDB keeps the insertion
+                # order): numbering rows in the scan would make the typing single-threaded.
+                con.execute(f"UPDATE typed SET line = rowid - {start} + 1 "
+                            f"WHERE rowid >= {start} AND reason IS NOT NULL")
                 rejected, reject_lines[str(path)] = parse_lines()
                 rejects.append(rejected)
         except duckdb.Error as exc:
@@ -169,13 +174,14 @@ def _sql_text(text: str) -> str:
 
 
 def _csv_scan(con, path: Path, columns: Mapping[str, str]):
-    """The raw-row scan of a CSV (``line`` is the data row's ordinal until
-    :func:`_file_lines`), and a function that returns its parse rejects and their lines."""
+    """The raw-row scan of a CSV (``line`` NULL: the caller numbers the rejected rows, and
+    :func:`_file_lines` turns that into file lines), and a function that returns its parse
+    rejects and their lines."""
     header, delim = csv_header(path)
     _check_columns(path, header, columns)
     con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
     types = "{" + ", ".join(f"{_sql_text(h)}: 'VARCHAR'" for h in header) + "}"
-    scan = (f"(SELECT {_sql_text(str(path))} AS source, row_number() OVER () AS line, "
+    scan = (f"(SELECT {_sql_text(str(path))} AS source, CAST(NULL AS BIGINT) AS line, "
             f"{_select_list(columns)} FROM read_csv({_sql_text(str(path))}, columns = {types}, "
             f"header = true, auto_detect = false, delim = {_sql_text(delim)}, quote = '\"', "
             "escape = '\"', store_rejects = true))")

@@ -144,3 +144,23 @@ def test_streamed_interactions_errors_name_the_file(tmp_path):
     broken.write_bytes(b"PAR1 not really")
     with pytest.raises(InputError, match="b.parquet: cannot read as Parquet"):
         streamed_interactions([broken], {})
+
+
+def test_streamed_rejects_keep_their_lines_when_duckdb_reads_in_parallel(tmp_path):
+    """A 45 MB CSV is split between DuckDB's threads: typed and unsplittable rejects spread
+    through it still get their own file line (the table keeps the file's row order)."""
+    n = 1_200_000
+    rows = [f"u{i % 997},p{i % 1009},like,{1793527200 + i}" for i in range(n)]
+    for k in range(0, n, 150_001):
+        rows[k] = f"u{k},p1,like,never"          # typed reject: line k + 2
+        rows[k + 7] = f"u{k},p1,like"            # parse reject: line k + 9
+    path = tmp_path / "big.csv"
+    path.write_text(HEADER + "\n".join(rows) + "\n")
+    got = streamed_interactions([path], {})
+    raw, parse_rejects = read_interactions([path], {})
+    expected = validated_interactions(raw)
+    assert got.valid.rejected["line"].to_pylist() == [k + 2 for k in range(0, n, 150_001)]
+    assert got.parse_rejects["line"].to_pylist() == [k + 9 for k in range(0, n, 150_001)]
+    assert got.valid.rejected.equals(expected.rejected)
+    assert got.parse_rejects.equals(parse_rejects)
+    assert got.valid.interactions.equals(expected.interactions)
