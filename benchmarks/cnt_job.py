@@ -4,8 +4,8 @@ Usage: python benchmarks/cnt_job.py [--logs /tmp/cohortscan-bench/logs_250000] [
 
 CNT's ``preprocess`` + ``compute co_retweet --time_window 3600`` reads a log and builds the
 windowed co-engagement network. The same job in cohortscan is ingest (read, type, validate,
-de-duplicate) + the 1 h projection with hub discounting and evidence — no slow pass,
-clustering, scoring or report. It runs in a fresh child process under ``/usr/bin/time -v``
+de-duplicate, as a run reads plain logs: :func:`pipelines.ingest.streamed_interactions`) + the
+1 h projection with hub discounting and evidence — no slow pass, clustering, scoring or report. It runs in a fresh child process under ``/usr/bin/time -v``
 (so interpreter start, imports and numba's cached-kernel loading count, as CNT's start does);
 the child prints its own split. ``--repeat`` runs the child again (the first run may compile
 the numba kernels if their cache is cold; both are reported). Not a test.
@@ -24,12 +24,10 @@ HERE = Path(__file__).resolve().parent
 CHILD = """
 import json, sys, time
 started = time.perf_counter()
-from graphs.interactions import validated_interactions
 from graphs.multiplex import fused_co_engagement, layer_projections, typed_layers
-from pipelines.adapters import read_inputs
+from pipelines.ingest import streamed_interactions
 imported = time.perf_counter()
-raw = read_inputs([__import__("pathlib").Path(sys.argv[1])], {})
-valid = validated_interactions(raw.raw)
+valid = streamed_interactions([__import__("pathlib").Path(sys.argv[1])], {}).valid
 layers = typed_layers(valid.interactions, window_s=3600)
 ingested = time.perf_counter()
 fused = fused_co_engagement(layer_projections(layers, max_crowd=1000, min_shared_targets=2))
