@@ -69,19 +69,37 @@ def _entry_order(*keys: np.ndarray) -> np.ndarray:
 
     One int64 composite key and a single argsort when the keys' ranges fit in 63 bits (at
     10M rows: ≈ 1 s against ≈ 5 s for ``np.lexsort``); entries with equal keys are equal in
-    every column, so their order does not matter.
+    every column, so their order does not matter. When they do not fit (≈ 2M accounts and
+    2M targets over two weeks, from ≈ 30M rows), the less significant keys are sorted first
+    and the most significant one is then sorted with each entry's rank among them as the
+    tie-break: two argsorts (28M entries: 3.6 s against 16.6 s for ``np.lexsort``).
     """
     if keys[0].size == 0:
         return np.zeros(0, dtype=np.int64)
+    composite = _composite(keys)
+    if composite is not None:
+        return np.argsort(composite)
+    if len(keys) == 1:
+        return np.argsort(keys[0], kind="stable")
+    rest = _entry_order(*keys[1:])
+    ranked = _composite((keys[0][rest], np.arange(rest.size)))
+    if ranked is None:
+        return np.lexsort(keys[::-1])
+    return rest[np.argsort(ranked)]
+
+
+def _composite(keys) -> np.ndarray | None:
+    """One int64 key ordering the entries as ``keys`` do (most significant first), or None
+    when the product of the keys' ranges reaches 2**62."""
     lows = [int(k.min()) for k in keys]
     spans = [int(k.max()) - low + 1 for k, low in zip(keys, lows, strict=True)]
     if np.prod([float(s) for s in spans]) >= 2.0**62:
-        return np.lexsort(keys[::-1])
+        return None
     composite = np.zeros(keys[0].size, dtype=np.int64)
     for key, low, span in zip(keys, lows, spans, strict=True):
         composite *= span
         composite += key.astype(np.int64) - low
-    return np.argsort(composite)
+    return composite
 
 
 def _codes(interactions: pa.Table, name: str) -> tuple[pa.Array, np.ndarray]:

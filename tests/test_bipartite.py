@@ -83,7 +83,9 @@ def test_nulls_and_untyped_timestamps_are_refused():
         bipartite_incidence(pa.table({**row, "timestamp": ["2026-11-01"]}))
 
 
-@pytest.mark.parametrize("span", [10, 2**40])  # one composite key / lexsort fallback
+# one composite key / the least significant keys first, then the most significant one with
+# their rank / the same with np.lexsort where even a key and a rank do not fit in 63 bits
+@pytest.mark.parametrize("span", [10, 2**40, 2**61])
 def test_entry_order_sorts_like_lexsort(span):
     from graphs.bipartite import _entry_order
 
