@@ -5,9 +5,10 @@ Usage: python benchmarks/cnt_job.py [--logs /tmp/cohortscan-bench/logs_250000] [
 CNT's ``preprocess`` + ``compute co_retweet --time_window 3600`` reads a log and builds the
 windowed co-engagement network. The same job in cohortscan is ingest (read, type, validate,
 de-duplicate, as a run reads plain logs: :func:`pipelines.ingest.streamed_interactions`) + the
-1 h projection with hub discounting and evidence — no slow pass, clustering, scoring or report. It runs in a fresh child process under ``/usr/bin/time -v``
-(so interpreter start, imports and numba's cached-kernel loading count, as CNT's start does);
-the child prints its own split. ``--repeat`` runs the child again (the first run may compile
+1 h projection with hub discounting and evidence — no slow pass, clustering, scoring or
+report. It runs in a fresh child process under ``/usr/bin/time -v`` (so interpreter start,
+imports and numba's cached-kernel loading count, as CNT's start does); the child prints its
+own split. ``--repeat`` runs the child again (the first run may compile
 the numba kernels if their cache is cold; both are reported). Not a test.
 """
 

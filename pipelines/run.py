@@ -52,6 +52,7 @@ from pipelines.pseudonyms import shareable_tables
 from pipelines.report import MIN_PARALLEL_PAGES, report_tasks, run_tasks
 from pipelines.report_evidence import cohort_rows
 from pipelines.report_tables import paged_cohorts
+from pipelines.set_aside import rows_of_accounts, set_aside
 from pipelines.side_tables import SideTable, read_accounts, read_posts
 from pipelines.slow_pass import (
     scored_passes,
@@ -87,15 +88,15 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
     kernels are compiled by a child process while the logs are read
     (:func:`pipelines.kernel_cache.kernels_aside`).
     """
-    with (duckdb_limits(config.max_memory_gb or default_memory_gb()),
+    with (duckdb_limits(config.max_memory_gb or default_memory_gb()) as spill,
           kernels_aside(config.engine == "duckdb") as kernels_ready):  # beside the ingest
         return _run(config, reader=reader, extra_outputs=extra_outputs,
-                    kernels_ready=kernels_ready)
+                    kernels_ready=kernels_ready, spill=spill)
 
 
 def _run(config: RunConfig, *, reader: Callable[..., Any],
          extra_outputs: Callable[[Path, Any, dict[str, Any]], None] | None,
-         kernels_ready: Callable[[], None]) -> RunResult:
+         kernels_ready: Callable[[], None], spill: Path) -> RunResult:
     timings: dict[str, float] = {}
     with _step("ingest", timings):
         files = input_paths(config.inputs)
@@ -112,16 +113,18 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
         accounts = _side(read_accounts, config.accounts)
         rejected = _rejected(raw.parse_rejects, valid.rejected, posts, accounts)
         rows = _row_accounting(raw.parse_rejects.num_rows, valid, config)
+        interactions = valid.interactions
+        del valid
         rows["side_tables"] = {name: _side_accounting(side) for name, side in
                                (("posts", posts), ("accounts", accounts)) if side is not None}
     window_scan = None
     if config.window_auto:
         with _step("window_scan", timings):
             config, window_scan = auto_window(
-                raw, valid.interactions, config, posts=posts.table if posts else None,
+                raw, interactions, config, posts=posts.table if posts else None,
                 accounts=accounts.table if accounts else None)
     with _step("layers", timings):
-        layers = input_layers(raw, valid.interactions, config)
+        layers = input_layers(raw, interactions, config)
     with _step("projection", timings):
         kernels_ready()
         max_memory_gb = config.max_memory_gb or default_memory_gb()
@@ -136,7 +139,10 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
         per_layer = _projections(files, layers, config, incidences)
         weights = {name: layer.weight for name, layer in layers.items()}
         projected = fused_co_engagement(per_layer, weights)
-        del incidences
+        slow_skip = slow_skipped(layers, config)
+        # Only the report reads the interactions again (its members' rows): on disk until then
+        aside = set_aside(interactions, spill / "interactions.arrow")
+        del incidences, layers, interactions
     check_resident_memory("projection", max_memory_gb)
     with _step("clustering", timings):
         clustered = clustered_edges(projected.edges[CLUSTER_COLUMNS],  # a lazy selection
@@ -153,7 +159,7 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
                                accounts=accounts.table if accounts else None)
         splice = slow_splice(per_layer, weights, projected, slow, scored)
         projected.stats["slow_pass"] = slow_stats(slow, config, scored,
-                                                  skipped=slow_skipped(layers, config))
+                                                  skipped=slow_skip)
         slow_dt = (None if slow is None
                    else slow.projection.evidence["dt_s"].to_numpy(dtype=float))
         del per_layer, slow  # the splice moves the fused tables' columns: no other holder
@@ -190,12 +196,14 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
                                      projected.activity.set_index("account_id")["n_actions"]))
             parquets = [partial(write_parquet, shared.evidence, tmp / "edge_evidence.parquet"),
                         partial(write_parquet, shared.edges, tmp / "edges.parquet")]
-            split = cohort_rows(paged_cohorts(scored.cohorts, config.max_report_cohorts),
-                                memberships=shared.memberships, edges=shared.edges,
+            paged = paged_cohorts(scored.cohorts, config.max_report_cohorts)
+            split = cohort_rows(paged, memberships=shared.memberships, edges=shared.edges,
                                 evidence=shared.evidence)  # for the pages and the bundles
+            members = shared.memberships.loc[shared.memberships["cohort_id"].isin(paged),
+                                             "account_id"]
             pages = report_tasks(tmp, cohorts=scored.cohorts, memberships=shared.memberships,
                                  edges=shared.edges, evidence=shared.evidence, manifest=manifest,
-                                 interactions=valid.interactions,
+                                 interactions=rows_of_accounts(aside, members),
                                  accounts=accounts.table if accounts else None,
                                  cohort_layers=layers_tied, account_context=context,
                                  max_nodes=config.max_report_nodes, slow_background_dt=slow_dt,

@@ -156,3 +156,27 @@ def test_duckdb_works_within_max_memory_and_spills_outside_the_working_directory
     spill = seen[0]["temp_directory"]
     assert "cohortscan-spill-" in spill and not spill.startswith(str(tmp_path))
     assert not os.path.exists(spill)  # removed when the run ends
+
+
+def test_interactions_wait_on_disk_and_the_report_reads_its_members_rows(
+        world_files, tmp_path, monkeypatch):
+    import pipelines.run as run_module
+
+    seen = []
+    real = run_module.rows_of_accounts
+
+    def spy(path, accounts):
+        got = real(path, accounts)
+        seen.append((path, set(accounts), got))
+        return got
+
+    monkeypatch.setattr(run_module, "rows_of_accounts", spy)
+    log, posts = world_files
+    _run(log, posts, tmp_path / "out")
+    [(path, accounts, rows)] = seen
+    assert path.name == "interactions.arrow" and "cohortscan-spill-" in str(path)
+    assert not path.exists()  # the spill directory goes with the run
+    assert accounts == set(FARM)  # the one flagged cohort's members, nobody else
+    assert set(rows["account_id"].to_pylist()) == set(FARM)
+    logged = pd.read_csv(log)
+    assert rows.num_rows == logged["account_id"].isin(FARM).sum()
