@@ -19,7 +19,10 @@ needs more — the resident-memory check after the projection catches that case.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import gc
+import platform
 
 import numpy as np
 import pandas as pd
@@ -48,6 +51,33 @@ def batch_gc() -> None:
     True
     """
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def release_freed() -> None:
+    """Give the C heap's free pages back to the system (glibc's ``malloc_trim``; nothing
+    elsewhere).
+
+    Tables freed between steps (the interactions after the projections, the incidences)
+    stay in glibc's heap as free chunks, and the next step's large arrays are mapped anew
+    beside them: at 10M rows 0.18 GB of the 0.33 GB freed after the projections stayed
+    resident until trimmed.
+
+    >>> release_freed()
+    """
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+@functools.cache
+def _libc():
+    if platform.system() != "Linux":
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
 
 
 def default_memory_gb() -> float:

@@ -46,7 +46,12 @@ from pipelines.ingest import (
 )
 from pipelines.kernel_cache import kernels_aside
 from pipelines.layers import account_profiles, input_layers, input_paths
-from pipelines.limits import check_layers_memory, check_resident_memory, default_memory_gb
+from pipelines.limits import (
+    check_layers_memory,
+    check_resident_memory,
+    default_memory_gb,
+    release_freed,
+)
 from pipelines.outputs import atomic_directory, sha256_file, write_csv, write_json, write_parquet
 from pipelines.pseudonyms import shareable_tables
 from pipelines.report import MIN_PARALLEL_PAGES, report_tasks, run_tasks
@@ -257,6 +262,7 @@ def _step(name: str, timings: dict[str, float]) -> Iterator[None]:
     log.info("%s …", name)
     with progress.step(name):
         yield
+    release_freed()
     timings[name] = round(time.perf_counter() - started, 3)
     log.info("%s done in %.2f s", name, timings[name])
 

@@ -12,6 +12,7 @@ import pytest
 from graphs.bipartite import bipartite_incidence
 from graphs.multiplex import Layer
 from graphs.projection import pairs_bound
+from pipelines import limits
 from pipelines.ingest import InputError
 from pipelines.limits import (
     GC_THRESHOLDS,
@@ -86,3 +87,17 @@ def test_batch_gc_collects_less_often_and_can_be_undone():
         assert GC_THRESHOLDS[0] > 700
     finally:
         gc.set_threshold(*before)
+
+
+@pytest.mark.skipif(limits._libc() is None, reason="glibc's malloc_trim only")
+def test_release_freed_returns_the_heaps_free_pages():
+    import psutil
+
+    proc = psutil.Process()
+    chunks = [bytes(64 << 10) for _ in range(3200)]  # 200 MB of heap chunks (below mmap size)
+    pin = bytes(64 << 10)  # allocated last: the heap's top stays in use
+    del chunks
+    held = proc.memory_info().rss
+    limits.release_freed()
+    assert held - proc.memory_info().rss > 100 << 20
+    del pin
