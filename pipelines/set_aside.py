@@ -18,14 +18,20 @@ import pyarrow.feather as feather
 
 
 def set_aside(table: pa.Table, path: Path) -> Path:
-    """Write ``table`` to ``path`` (Arrow IPC, LZ4) so that the caller can drop it.
+    """Write ``table`` to ``path`` (Arrow IPC, LZ4) so that the caller can drop it; an
+    OSError names the directory (a run's spill directory is under the system's temporary
+    directory, ``TMPDIR``).
 
     >>> import tempfile
     >>> path = set_aside(pa.table({"account_id": ["a"]}), Path(tempfile.mkdtemp()) / "t.arrow")
     >>> path.name
     't.arrow'
     """
-    feather.write_feather(table, path, compression="lz4")
+    try:
+        feather.write_feather(table, path, compression="lz4")
+    except OSError as exc:  # e.g. a full disk: say where, and how to choose another place
+        raise OSError(f"cannot set the interactions aside in {path.parent} ({exc}); free "
+                      "space there or point TMPDIR at a larger disk") from exc
     return path
 
 
