@@ -173,15 +173,17 @@ def _sql_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _csv_scan(con, path: Path, columns: Mapping[str, str]):
-    """The raw-row scan of a CSV (``line`` NULL: the caller numbers the rejected rows, and
-    :func:`_file_lines` turns that into file lines), and a function that returns its parse
-    rejects and their lines."""
+def _csv_scan(con, path: Path, columns: Mapping[str, str], *, numbered: bool = False):
+    """The raw-row scan of a CSV, and a function that returns its parse rejects and their
+    lines. ``line`` is the data row's ordinal when ``numbered`` (a single-threaded scan), else
+    NULL: :func:`streamed_interactions` numbers the rejected rows itself. Either becomes a
+    file line with :func:`_data_lines`."""
     header, delim = csv_header(path)
     _check_columns(path, header, columns)
     con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
     types = "{" + ", ".join(f"{_sql_text(h)}: 'VARCHAR'" for h in header) + "}"
-    scan = (f"(SELECT {_sql_text(str(path))} AS source, CAST(NULL AS BIGINT) AS line, "
+    line = "row_number() OVER ()" if numbered else "CAST(NULL AS BIGINT)"
+    scan = (f"(SELECT {_sql_text(str(path))} AS source, {line} AS line, "
             f"{_select_list(columns)} FROM read_csv({_sql_text(str(path))}, columns = {types}, "
             f"header = true, auto_detect = false, delim = {_sql_text(delim)}, quote = '\"', "
             "escape = '\"', store_rejects = true))")
@@ -294,31 +296,13 @@ def _select_list(columns: Mapping[str, str], float_columns: Sequence[str] = ()) 
 
 
 def _read_csv(con, path: Path, columns: Mapping[str, str]) -> tuple[pa.Table, pa.Table]:
-    header, delim = csv_header(path)
-    _check_columns(path, header, columns)
-    con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
+    scan, parse_rejects = _csv_scan(con, path, columns, numbered=True)
     try:
-        rel = con.sql(
-            f"SELECT row_number() OVER () AS ordinal, {_select_list(columns)} "
-            "FROM read_csv(?, columns = ?, header = true, auto_detect = false, delim = ?, "
-            "quote = '\"', escape = '\"', store_rejects = true)",
-            params=[str(path), {h: "VARCHAR" for h in header}, delim],
-        )
-        table = rel.to_arrow_table()
-        errors = con.sql(
-            "SELECT line, string_agg(DISTINCT error_type || ': ' || error_message, '; ') AS reason,"
-            " any_value(csv_line) AS raw FROM reject_errors GROUP BY line ORDER BY line"
-        ).to_arrow_table()
+        table = con.sql(f"SELECT * FROM {scan}").to_arrow_table()
+        rejected, reject_lines = parse_rejects()
     except duckdb.Error as exc:
         raise InputError(f"{path}: cannot read as CSV ({str(exc).splitlines()[0]})") from exc
-    reject_lines = np.asarray(errors["line"].to_numpy(), dtype=np.int64)
-    lines = _data_lines(table["ordinal"].to_numpy(), reject_lines)
-    raw = _raw_table(path, lines, table)
-    rejected = pa.table({
-        "source": _repeated(str(path), errors.num_rows),
-        "line": reject_lines, "reason": errors["reason"], "raw": errors["raw"],
-    }, schema=REJECT_SCHEMA)
-    return raw, rejected
+    return _raw_table(path, _data_lines(table["line"].to_numpy(), reject_lines), table), rejected
 
 
 def _repeated(text: str, n: int) -> pa.Array:
@@ -344,19 +328,12 @@ def _raw_table(path: Path, lines: np.ndarray, table: pa.Table) -> pa.Table:
 
 
 def _read_parquet(con, path: Path, columns: Mapping[str, str]) -> tuple[pa.Table, pa.Table]:
+    scan = _parquet_scan(con, path, columns)
     try:
-        described = con.sql("DESCRIBE SELECT * FROM read_parquet(?)",
-                            params=[str(path)]).fetchall()
-        found = [r[0] for r in described]
-        floats = [r[0] for r in described if r[1] in ("FLOAT", "DOUBLE")]
-        _check_columns(path, found, columns)
-        table = con.sql(
-            f"SELECT file_row_number + 1 AS ordinal, {_select_list(columns, floats)} "
-            "FROM read_parquet(?, file_row_number = true)", params=[str(path)]
-        ).to_arrow_table()
+        table = con.sql(f"SELECT * FROM {scan}").to_arrow_table()
     except duckdb.Error as exc:
         raise InputError(f"{path}: cannot read as Parquet ({str(exc).splitlines()[0]})") from exc
-    lines = table["ordinal"].to_numpy().astype(np.int64)
+    lines = table["line"].to_numpy().astype(np.int64)
     return _raw_table(path, lines, table), REJECT_SCHEMA.empty_table()
 
 
