@@ -13,8 +13,11 @@ the memory available when the run starts):
 ``BYTES_PER_PAIR`` was measured (docs/robustness.md). The projection no longer materialises
 pairs (its work memory is bounded per chunk of accounts); what grows with the pairs is the
 kept output. On the generator at 10M rows the whole run peaked at ≈ 28 bytes per enumerated
-pair (8.74 GiB for 325M pairs); 32 bytes is used. A log whose pairs are nearly all kept
-needs more — the resident-memory check after the projection catches that case.
+pair (8.74 GiB for 325M pairs) when this was set to 32 bytes; it now peaks at ≈ 12 (3.75 GiB)
+and at 30M rows ≈ 10 (10.3 GiB for 1.02G pairs). 32 is kept: a log whose pairs are nearly all
+kept holds ≈ 40 bytes per pair in its evidence alone, and the resident-memory check only
+runs between steps. The cost: a 30M-row generator log is refused under the default limit on
+a 24 GiB machine and needs ``--max-memory``.
 """
 
 from __future__ import annotations
