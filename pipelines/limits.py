@@ -7,17 +7,18 @@ the memory available when the run starts):
   an upper bound of the action pairs the sliding window would emit, and
   :func:`check_projection_memory`
   raises :class:`~pipelines.ingest.InputError` when those pairs would not fit;
-- between steps, :func:`check_resident_memory` compares the process's resident set size
-  with the limit, so a step that grew too much stops the run before the next one starts.
+- between steps and after every chunk of the projection, :func:`check_resident_memory`
+  compares the process's resident set size with the limit, so a step that grew too much
+  stops the run before the next one starts (or, in the projection, before the next chunk).
 
 ``BYTES_PER_PAIR`` was measured (docs/robustness.md). The projection no longer materialises
 pairs (its work memory is bounded per chunk of accounts); what grows with the pairs is the
-kept output. On the generator at 10M rows the whole run peaked at ≈ 28 bytes per enumerated
-pair (8.74 GiB for 325M pairs) when this was set to 32 bytes; it now peaks at ≈ 12 (3.75 GiB)
-and at 30M rows ≈ 10 (10.3 GiB for 1.02G pairs). 32 is kept: a log whose pairs are nearly all
-kept holds ≈ 40 bytes per pair in its evidence alone, and the resident-memory check only
-runs between steps. The cost: a 30M-row generator log is refused under the default limit on
-a 24 GiB machine and needs ``--max-memory``.
+kept output. On the generator the whole run peaks at ≈ 12 bytes per enumerated pair at 10M
+rows (3.75 GiB) and ≈ 10 at 30M (10.3 GiB for 1.02G pairs); 16 bytes is used (it was 32 when
+the run peaked at ≈ 28). A log whose pairs are nearly all kept holds more (≈ 40 bytes per
+pair in its evidence alone), so the run also checks its resident memory after every chunk of
+the projection (:func:`check_resident_memory`, from the projection's progress callback in
+:mod:`pipelines.run`) and stops there, not only between steps.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from graphs.multiplex import Layer
 from graphs.projection import pairs_bound
 from pipelines.ingest import InputError
 
-BYTES_PER_PAIR = 32
+BYTES_PER_PAIR = 16
 GB = 1 << 30
 GC_THRESHOLDS = (100_000, 50, 100)
 

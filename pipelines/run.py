@@ -249,10 +249,18 @@ def _projections(files: list[Path], layers: dict, config: RunConfig,
                                  min_shared_targets=config.min_shared_targets)
     if config.engine != "duckdb":
         raise InputError(f"config: engine must be 'duckdb' or 'spark', got {config.engine!r}")
+    max_memory_gb = config.max_memory_gb or default_memory_gb()
+
+    def on_progress(name: str, done: int, total: int) -> None:
+        """After each chunk of accounts: the progress bar, and the memory limit (the kept
+        ties grow with the log's share of kept pairs, which the guard's bound cannot know)."""
+        progress.update(done, total, f"{label}{name} pairs")
+        share = f"{100 * done // max(total, 1)}%"
+        check_resident_memory(f"projection ({label}{name}, {share} of its pairs)", max_memory_gb)
+
     return layer_projections(
         layers, max_crowd=config.max_crowd, min_shared_targets=config.min_shared_targets,
-        incidences=incidences, on_progress=lambda name, done, total: progress.update(
-            done, total, f"{label}{name} pairs"))
+        incidences=incidences, on_progress=on_progress)
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ that stops early never leaves a directory that looks like a complete report."""
 from __future__ import annotations
 
 import errno
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -147,12 +148,12 @@ def test_pair_bound_is_exact_on_a_crowd_below_max_crowd():
 
 
 def test_memory_guard_refuses_an_adversarial_target_before_enumerating():
-    inc = hot_target(40_000, 7.3)  # ≈ 2e7 pairs ≈ 0.6 GB at 32 bytes per pair
+    inc = hot_target(40_000, 7.3)  # ≈ 2e7 pairs ≈ 0.3 GB at 16 bytes per pair
     with pytest.raises(InputError, match=r"^the projection would enumerate up to 19,598,229 "
-                       r"action pairs \(≈ 0\.6 GB\), more than max_memory_gb = 0\.5; lower "
+                       r"action pairs \(≈ 0\.3 GB\), more than max_memory_gb = 0\.25; lower "
                        r"max_crowd \(now 1000\) or the window \(now 3600 s\), or raise "
                        r"--max-memory$"):
-        check_projection_memory(inc, window_s=3600, max_crowd=1000, max_memory_gb=0.5)
+        check_projection_memory(inc, window_s=3600, max_crowd=1000, max_memory_gb=0.25)
 
 
 def test_a_million_accounts_on_one_target_are_skipped_as_hub_actions():
@@ -169,4 +170,19 @@ def test_max_memory_flag_stops_the_run_with_exit_1(tmp_path):
     assert result.exit_code == 1
     assert "error: the projection would enumerate up to" in result.stderr
     assert "more than max_memory_gb = 0.02" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_memory_limit_is_checked_during_the_projection_too(tmp_path):
+    """A log whose pair bound fits the limit: the resident memory, checked after each chunk
+    of the projection, stops the run there (this process alone is above 0.05 GB)."""
+    log = tmp_path / "a.csv"
+    log.write_text("account_id,target_id,action,timestamp\n" + "".join(
+        f"a{i % 5},t{i // 5},like,{1793527200 + i}\n" for i in range(40)))
+    result = CliRunner().invoke(app, ["run", str(log), "--out", str(tmp_path / "out"),
+                                      "--max-memory", "0.05"])
+    assert result.exit_code == 1, result.output
+    assert re.search(r"error: memory use [0-9.]+ GB after step 'projection \((slow pass )?"
+                     r"engage, 100% of its pairs\)' exceeds max_memory_gb = 0\.05",
+                     result.stderr), result.stderr
     assert not (tmp_path / "out").exists()

@@ -56,7 +56,7 @@ def test_check_layers_memory_sums_layers_and_names_the_limit():
     bounds = [layer_pairs_bound(layers[n].interactions, window_s=3600, max_crowd=1000)
               for n in ("a", "b")]
     assert check_layers_memory(layers, max_crowd=1000, max_memory_gb=64) == sum(bounds)
-    limit = (bounds[0] + bounds[1] / 2) * 32 / 2**30  # layer a fits, a + b does not
+    limit = (bounds[0] + bounds[1] / 2) * limits.BYTES_PER_PAIR / 2**30  # a fits, a + b not
     with pytest.raises(InputError, match=rf"^the projection would enumerate up to "
                        rf"{sum(bounds):,} action pairs .* more than max_memory_gb = "):
         check_layers_memory(layers, max_crowd=1000, max_memory_gb=limit)
