@@ -10,13 +10,15 @@ report on) with this virtualenv's Python and the worktree as working directory, 
 worktree's code is the one imported, under ``/usr/bin/time -v``; each tree first runs once
 on the bundled sample (to compile its numba kernels). Prints every run (wall
 time, peak RSS, step timings) and per commit the median of each. Writes nothing to
-``results.jsonl``: these are comparisons, not records. Not a test.
+``results.jsonl``: these are comparisons, not records; the worktrees and the runs' outputs are
+removed at the end. Not a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -60,6 +62,32 @@ def run_once(tree: Path, logs: Path, out: Path, config: Path, max_memory: float)
             "n_flagged": manifest["cohorts"]["n_flagged"]}
 
 
+def _pairs(trees: dict[str, Path], logs: Path, config: Path,
+           args: argparse.Namespace) -> dict[str, list[dict]]:
+    """Warm each tree, then run them alternately, ``args.pairs`` times each."""
+    for tree in trees.values():
+        warm(tree, args.work)
+    runs: dict[str, list[dict]] = {rev: [] for rev in trees}
+    for k in range(args.pairs):
+        for rev, tree in trees.items():
+            result = run_once(tree, logs, args.work / f"ab_{tree.name}", config, args.max_memory)
+            runs[rev].append(result)
+            steps = " ".join(f"{s} {result['timings_s'].get(s, 0):.1f}" for s in STEPS)
+            print(f"pair {k + 1} {rev}: {result['wall_s']:.1f} s, "
+                  f"{result['peak_rss_gib']:.2f} GiB ({steps}; "
+                  f"{result['n_flagged']} flagged)", flush=True)
+    return runs
+
+
+def removed(trees: dict[str, Path], work: Path) -> None:
+    """Remove the worktrees and every output of their runs."""
+    for tree in trees.values():
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=HERE.parent,
+                       check=False, capture_output=True)
+        for out in (work / f"ab_{tree.name}", work / f"warm_{tree.name}"):
+            shutil.rmtree(out, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("a")
@@ -76,17 +104,10 @@ def main() -> None:
     config = args.work / f"bench_{args.cluster_p:g}.toml"
     config.write_text(f"max_cluster_edge_p = {args.cluster_p!r}\n")
     trees = {rev: worktree(rev, args.work) for rev in (args.a, args.b)}
-    for tree in trees.values():
-        warm(tree, args.work)
-    runs: dict[str, list[dict]] = {rev: [] for rev in trees}
-    for k in range(args.pairs):
-        for rev, tree in trees.items():
-            result = run_once(tree, logs, args.work / f"ab_{tree.name}", config, args.max_memory)
-            runs[rev].append(result)
-            steps = " ".join(f"{s} {result['timings_s'].get(s, 0):.1f}" for s in STEPS)
-            print(f"pair {k + 1} {rev}: {result['wall_s']:.1f} s, "
-                  f"{result['peak_rss_gib']:.2f} GiB ({steps}; "
-                  f"{result['n_flagged']} flagged)", flush=True)
+    try:
+        runs = _pairs(trees, logs, config, args)
+    finally:  # each run's output is ≈ 1.8 GB at 10M rows: a disk fills up fast
+        removed(trees, args.work)
     for rev, done in runs.items():
         median = {s: statistics.median(r["timings_s"].get(s, 0) for r in done) for s in STEPS}
         print(f"median {rev}: {statistics.median(r['wall_s'] for r in done):.1f} s, "
