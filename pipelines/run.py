@@ -93,15 +93,16 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
     kernels are compiled by a child process while the logs are read
     (:func:`pipelines.kernel_cache.kernels_aside`).
     """
-    with (duckdb_limits(config.max_memory_gb or default_memory_gb()) as spill,
+    max_memory_gb = config.max_memory_gb or default_memory_gb()  # once, as the run starts
+    with (duckdb_limits(max_memory_gb) as spill,
           kernels_aside(config.engine == "duckdb") as kernels_ready):  # beside the ingest
         return _run(config, reader=reader, extra_outputs=extra_outputs,
-                    kernels_ready=kernels_ready, spill=spill)
+                    kernels_ready=kernels_ready, spill=spill, max_memory_gb=max_memory_gb)
 
 
 def _run(config: RunConfig, *, reader: Callable[..., Any],
          extra_outputs: Callable[[Path, Any, dict[str, Any]], None] | None,
-         kernels_ready: Callable[[], None], spill: Path) -> RunResult:
+         kernels_ready: Callable[[], None], spill: Path, max_memory_gb: float) -> RunResult:
     timings: dict[str, float] = {}
     with _step("ingest", timings):
         files = input_paths(config.inputs)
@@ -132,16 +133,16 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
         layers = input_layers(raw, interactions, config)
     with _step("projection", timings):
         kernels_ready()
-        max_memory_gb = config.max_memory_gb or default_memory_gb()
         incidences = layer_incidences(layers) if config.engine == "duckdb" else {}
         check_layers_memory(layers, max_crowd=config.max_crowd, max_memory_gb=max_memory_gb,
                             incidences=incidences)
         slow = slow_projection(layers, config,  # first: its transient is the larger one
-                               lambda ls, c, inc=incidences: _projections(files, ls, c, inc,
-                                                                          "slow pass "),
+                               lambda ls, c, inc=incidences: _projections(
+                                   files, ls, c, inc, "slow pass ", max_memory_gb=max_memory_gb),
                                max_memory_gb=max_memory_gb, incidences=incidences,
                                posts=posts.table if posts else None)
-        per_layer = _projections(files, layers, config, incidences)
+        per_layer = _projections(files, layers, config, incidences,
+                                 max_memory_gb=max_memory_gb)
         weights = {name: layer.weight for name, layer in layers.items()}
         projected = fused_co_engagement(per_layer, weights)
         slow_skip = slow_skipped(layers, config)
@@ -238,9 +239,11 @@ def _output_workers(n_pages: int) -> int:
 
 
 def _projections(files: list[Path], layers: dict, config: RunConfig,
-                 incidences: dict | None = None, label: str = "") -> dict:
+                 incidences: dict | None = None, label: str = "", *,
+                 max_memory_gb: float) -> dict:
     """Per-layer projections with the configured engine (``duckdb`` or ``spark``); the
-    kernel's progress is shown as ``<label><layer> pairs``."""
+    kernel's progress is shown as ``<label><layer> pairs``, and the resident memory is
+    checked against ``max_memory_gb`` after every chunk."""
     if config.engine == "spark":
         from pipelines.spark_engine import spark_projections
 
@@ -249,7 +252,6 @@ def _projections(files: list[Path], layers: dict, config: RunConfig,
                                  min_shared_targets=config.min_shared_targets)
     if config.engine != "duckdb":
         raise InputError(f"config: engine must be 'duckdb' or 'spark', got {config.engine!r}")
-    max_memory_gb = config.max_memory_gb or default_memory_gb()
 
     def on_progress(name: str, done: int, total: int) -> None:
         """After each chunk of accounts: the progress bar, and the memory limit (the kept
