@@ -95,3 +95,23 @@ def test_entry_order_sorts_like_lexsort(span):
     order = _entry_order(*keys)
     expected = np.lexsort(keys[::-1])
     assert all((k[order] == k[expected]).all() for k in keys)
+
+
+def test_ids_encoded_in_parallel_slices_give_the_same_incidence(monkeypatch):
+    import graphs.bipartite as bipartite
+
+    rng = np.random.default_rng(5)
+    n = 5000
+    table = pa.table({
+        "account_id": [f"a{i}" for i in rng.integers(0, 700, n)],
+        "target_id": [f"t{i}" for i in rng.integers(0, 300, n)],
+        "action": rng.choice(["like", "share"], n).tolist(),
+        "timestamp": pa.array(rng.integers(0, 10**6, n) * 10**6, pa.timestamp("us", tz="UTC")),
+    })
+    whole = bipartite_incidence(table)
+    monkeypatch.setattr(bipartite, "PARALLEL_ENCODE_ROWS", 10)
+    monkeypatch.setattr(bipartite.os, "cpu_count", lambda: 3)  # three slices
+    sliced = bipartite_incidence(table)
+    for field in whole._fields:
+        a, b = getattr(whole, field), getattr(sliced, field)
+        assert (a.equals(b) if isinstance(a, pa.Array) else np.array_equal(a, b)), field
