@@ -178,8 +178,8 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
                               flagged_accounts=scored.flagged_accounts,
                               enabled=config.pseudonymise, key=config.pseudonym_key)
     manifest["pseudonyms"] = shared.note
-    manifest["cohorts"]["with_pages"] = len(paged_cohorts(scored.cohorts,
-                                                          config.max_report_cohorts))
+    paged = paged_cohorts(scored.cohorts, config.max_report_cohorts)  # pages and bundles
+    manifest["cohorts"]["with_pages"] = len(paged)
     started = time.perf_counter()
     log.info("outputs …")
     with atomic_directory(config.out) as tmp:
@@ -202,7 +202,6 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
                                      projected.activity.set_index("account_id")["n_actions"]))
             parquets = [partial(write_parquet, shared.evidence, tmp / "edge_evidence.parquet"),
                         partial(write_parquet, shared.edges, tmp / "edges.parquet")]
-            paged = paged_cohorts(scored.cohorts, config.max_report_cohorts)
             split = cohort_rows(paged, memberships=shared.memberships, edges=shared.edges,
                                 evidence=shared.evidence)  # for the pages and the bundles
             members = shared.memberships.loc[shared.memberships["cohort_id"].isin(paged),
