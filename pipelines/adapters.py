@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from graphs.url_layer import urls_in_text
 from pipelines.adapters_twitter import first_json_object, twitter_v2_file
 from pipelines.ingest import (
+    RAW_SCHEMA,
     REJECT_SCHEMA,
     InputError,
     csv_header,
@@ -39,7 +40,7 @@ SIGNATURES = {  # columns that identify a format (besides generic's account_id â
     "crowdtangle": {"Post Created", "Link", "Message"},
     "ira": {"author_id", "content", "publish_date", "post_type"},
 }
-RAW = ("source", "line", "account_id", "target_id", "action", "timestamp")
+RAW = tuple(RAW_SCHEMA.names)
 _TZ = {"UTC": "+00:00", "GMT": "+00:00", "EST": "-05:00", "EDT": "-04:00", "CST": "-06:00",
        "CDT": "-05:00", "MST": "-07:00", "MDT": "-06:00", "PST": "-08:00", "PDT": "-07:00",
        "CET": "+01:00", "CEST": "+02:00", "BST": "+01:00"}

@@ -38,9 +38,9 @@ SUFFIX_FORMATS = {
     ".parquet": "parquet",
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".jsonl.gz": "jsonl",
 }
-RAW_COLUMNS = ("source", "line", *REQUIRED_COLUMNS)
 RAW_SCHEMA = pa.schema([("source", pa.string()), ("line", pa.int64()),
                         *((name, pa.string()) for name in REQUIRED_COLUMNS)])
+"""The raw table every reader and adapter returns (values as text, with their file line)."""
 REJECT_SCHEMA = pa.schema(
     [("source", pa.string()), ("line", pa.int64()), ("reason", pa.string()), ("raw", pa.string())]
 )
