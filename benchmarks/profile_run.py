@@ -5,7 +5,8 @@ Usage: python benchmarks/profile_run.py [--tables-only] [--inner] -- cohortscan-
 Wraps the step functions that :func:`pipelines.run.run` calls (by their names in
 ``pipelines.run``) with a timer; a thread samples the process's resident set size every
 50 ms. Prints one line per call: name, seconds, RSS at its start and end, and the highest
-RSS sampled while it ran (so the step holding the run's peak is named). ``--inner`` also
+RSS sampled while it ran (so the step holding the run's peak is named), and the process's
+user and system CPU seconds during the call (all its threads; not its child processes). ``--inner`` also
 wraps the calls inside scoring (:data:`INNER`, ``module:function`` where it is looked up;
 names a tree does not have are skipped) and prints their totals per name at the end. Calls
 made in the output pool's worker processes are marked ``(worker)``; their peak is the larger
@@ -72,14 +73,17 @@ def _wrap(name: str, fn, sampler: Sampler, totals: dict | None = None):
         worker = os.getpid() != sampler.proc.pid  # in the output pool: not sampled
         proc = psutil.Process() if worker else sampler.proc
         mark, rss0, started = len(sampler.samples), proc.memory_info().rss, time.time()
+        cpu0 = proc.cpu_times()
         result = fn(*args, **kwargs)
-        rss1 = proc.memory_info().rss
+        rss1, cpu1 = proc.memory_info().rss, proc.cpu_times()
         peak = max(rss0, rss1) if worker else sampler.peak_since(mark)
         seconds = time.time() - started
         if totals is None:
             label = f"{name} (worker)" if worker else name
             print(f"{label:24s} {seconds:8.2f} s  rss {rss0 / GIB:5.2f} -> "
-                  f"{rss1 / GIB:5.2f} GiB  peak {peak / GIB:5.2f}", file=sys.stderr, flush=True)
+                  f"{rss1 / GIB:5.2f} GiB  peak {peak / GIB:5.2f}  cpu "
+                  f"{cpu1.user - cpu0.user:6.2f} user {cpu1.system - cpu0.system:6.2f} system",
+                  file=sys.stderr, flush=True)
         else:  # calls, seconds, largest transient (peak above the RSS at the call's start)
             calls, total, rise = totals.get(name, (0, 0.0, 0))
             totals[name] = (calls + 1, total + seconds, max(rise, peak - rss0))
