@@ -58,7 +58,8 @@ def leiden_clusters(
     ids = sorted_ids.to_numpy(zero_copy_only=False)
     a, b = codes[:len(edges)].astype(np.int64), codes[len(edges):].astype(np.int64)
     order = np.lexsort((b, a))
-    graph = ig.Graph(n=len(ids), edges=np.column_stack([a[order], b[order]]))
+    graph = ig.Graph(n=len(ids))  # then add_edges: the constructor took twice as long (3.5M
+    graph.add_edges(np.column_stack([a[order], b[order]]))  # edges: 1.3 s against 2.8-3.1 s)
     graph.es["weight"] = edges[weight].to_numpy(dtype=float)[order]
     ig.set_random_number_generator(random.Random(seed))
     try:
