@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pandas as pd
 
 VERBS = {"like": "co-liked", "share": "co-shared", "retweet": "co-retweeted",
@@ -11,12 +14,13 @@ NOUNS = {"post_text": "near-duplicate texts", "share_url": "URLs"}
 """Actions whose targets are not posts (text and URL layers): what the targets are."""
 
 
-def flag_reasons(row: pd.Series, *, min_size, min_shared_targets, min_density,
+def flag_reasons(row: Mapping[str, Any], *, min_size, min_shared_targets, min_density,
                  min_lift, max_cohort_p, min_authors, max_top_author_share,
                  min_effective_authors, min_effective_targets,
                  min_creation_burst, min_same_action_share) -> list[str]:
-    """The flag rules a cohort's features (one row of ``cohorts``) fail, in words; ``[]``
-    when it is flagged (rules as in :func:`graphs.scoring.scored_cohorts`)."""
+    """The flag rules a cohort's features (one row of ``cohorts``, as a Series or a dict)
+    fail, in words; ``[]`` when it is flagged (rules as in
+    :func:`graphs.scoring.scored_cohorts`)."""
     reasons = []
     if row["lift"] < min_lift:
         reasons.append(f"only {row['lift']:.1f}× the co-engagement expected by chance")
@@ -41,7 +45,7 @@ def flag_reasons(row: pd.Series, *, min_size, min_shared_targets, min_density,
     return reasons + _uncorroborated(row, min_creation_burst, min_same_action_share)
 
 
-def _uncorroborated(row: pd.Series, min_burst: float, min_same: float) -> list[str]:
+def _uncorroborated(row: Mapping[str, Any], min_burst: float, min_same: float) -> list[str]:
     """Without authors, the farm signs a cohort lacks: no sign-up burst, no bundles."""
     if min_burst <= 0 and min_same <= 0:
         return []
