@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from graphs.lookup import in_values
 from graphs.scoring import ScoredCohorts, ranked_cohorts
 
 Score = Callable[[pd.DataFrame], ScoredCohorts]
@@ -75,7 +76,7 @@ def two_pass_cohorts(fast_clusters: pd.DataFrame,
         return _with_pass(fast, "fast")
     taken = set(fast.flagged_accounts["account_id"])
     slow_clusters = cluster_slow(taken)
-    rest = slow_clusters[~slow_clusters["account_id"].isin(taken)]
+    rest = slow_clusters[~in_values(slow_clusters["account_id"], taken)]
     if rest.empty:
         return _with_pass(fast, "fast")
     slow = score_slow(rest)
@@ -87,7 +88,7 @@ def two_pass_cohorts(fast_clusters: pd.DataFrame,
     slow = ScoredCohorts(
         cohorts=slow.cohorts[kept].assign(explanation=slow.cohorts.loc[kept, "explanation"]
                                           + slow_note),
-        memberships=slow.memberships[slow.memberships["account_id"].isin(slow_flagged)],
+        memberships=slow.memberships[in_values(slow.memberships["account_id"], slow_flagged)],
         flagged_accounts=slow.flagged_accounts)
     return _merged([_with_pass(fast, "fast"), _with_pass(slow, "slow")])
 
@@ -100,17 +101,18 @@ def _rescored(fast: ScoredCohorts, fast_clusters: pd.DataFrame, gone: set[str],
     again (at 10M rows a full second scoring took as long as the first); the others keep
     their rows. Ranks are assigned again when the passes are merged.
     """
-    touched = fast_clusters.loc[fast_clusters["account_id"].isin(gone), "cluster"].unique()
+    gone_rows = in_values(fast_clusters["account_id"], gone)
+    touched = fast_clusters.loc[gone_rows, "cluster"].unique()
     if not len(touched):
         return fast
     inside = fast_clusters["cluster"].isin(touched)
-    old_ids = set(fast.memberships.loc[fast.memberships["account_id"].isin(
-        fast_clusters.loc[inside, "account_id"]), "cohort_id"])
+    old_ids = set(fast.memberships.loc[in_values(
+        fast.memberships["account_id"], fast_clusters.loc[inside, "account_id"]), "cohort_id"])
     keep = ScoredCohorts(
         cohorts=fast.cohorts[~fast.cohorts["cohort_id"].isin(old_ids)],
         memberships=fast.memberships[~fast.memberships["cohort_id"].isin(old_ids)],
         flagged_accounts=fast.flagged_accounts[~fast.flagged_accounts["cohort_id"].isin(old_ids)])
-    part = fast_clusters[inside & ~fast_clusters["account_id"].isin(gone)]
+    part = fast_clusters[inside & ~gone_rows]
     return _merged([keep, score_fast(part)]) if len(part) else _merged([keep])
 
 

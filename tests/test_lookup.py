@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from graphs.lookup import lookup_codes, run_codes, sorted_codes, text_array
+from graphs.lookup import in_values, lookup_codes, run_codes, sorted_codes, text_array
 
 
 def test_lookup_accepts_object_string_and_arrow_columns_alike():
@@ -76,3 +76,15 @@ def test_categorical_columns_give_the_codes_of_their_text():
             == lookup_codes(text, pa.chunked_array([keys]), values).tolist()
             == [12, -1, -1, 11, 12, 10, -1])
     assert text_array(column).to_pylist() == text.tolist()[:2] + [None] + text.tolist()[3:]
+
+
+def test_in_values_matches_series_isin_on_every_text_dtype():
+    values = ["ü", "z", "<b>", "a", None, "a"]
+    wanted = {"a", "ü", "q"}
+    for column in (pd.Series(values, dtype=object), pd.Series(values, dtype="str"),
+                   pd.Series(values, dtype="category")):
+        expected = column.isin(wanted).tolist()
+        assert in_values(column, wanted).tolist() == expected == [True, False, False, True,
+                                                                  False, True]
+        assert in_values(column, pd.Series(sorted(wanted))).tolist() == expected
+    assert in_values(pd.Series(["a"]), set()).tolist() == [False]
