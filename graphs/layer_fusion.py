@@ -226,12 +226,21 @@ def stacked_column(parts: list[pd.Series]) -> pd.Series:
     if not any(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
         return pd.concat(parts, ignore_index=True)
     first = next(p.dtype for p in parts if isinstance(p.dtype, pd.CategoricalDtype))
-    recoded = [p if p.dtype == first else _recoded(p, first) for p in parts]
+    recoded = [p if _same_categories(p.dtype, first) else _recoded(p, first) for p in parts]
     if all(r is not None for r in recoded):  # e.g. the slow pass's few rows: the layer's ids
-        return pd.concat(recoded, ignore_index=True)
+        # codes joined directly: pd.concat hashed the 0.8M categories of every part's dtype
+        codes = np.concatenate([r.cat.codes.to_numpy() for r in recoded])
+        return pd.Series(pd.Categorical.from_codes(codes, dtype=first))
     coded = [p.array if isinstance(p.dtype, pd.CategoricalDtype)
              else pd.Categorical(p) for p in parts]
     return pd.Series(union_categoricals(coded, sort_categories=True))
+
+
+def _same_categories(dtype: object, first: pd.CategoricalDtype) -> bool:
+    """Whether ``dtype`` is categorical with ``first``'s categories in the same order (its
+    codes mean the same ids; ``==`` of unordered dtypes ignores the order)."""
+    return (isinstance(dtype, pd.CategoricalDtype) and dtype.ordered == first.ordered
+            and dtype.categories.equals(first.categories))
 
 
 def _recoded(part: pd.Series, dtype: pd.CategoricalDtype) -> pd.Series | None:
@@ -295,6 +304,40 @@ def _stacked(frames: list[tuple[str, pd.DataFrame]], weights: dict[str, float]) 
 
 def _fused_edges(long: pd.DataFrame, evidence: pd.DataFrame, names: list[str],
                  n_tests: int) -> pd.DataFrame:
+    """Per pair of ``long`` (the layers' edges stacked), the fused edge; when the pair
+    columns of ``long`` and ``evidence`` are categoricals of the same ids, the grouping,
+    merges and joins run on their integer codes and the result gets that dtype back.
+
+    pandas compares categoricals by hashing their categories, once per dtype object, and its
+    merges and groupbys make new dtype objects: the slow pass's splice at 10M rows hashed the
+    same 785,369 account ids 16 times (1.6 s of its 3.3 s).
+    """
+    dtype = _shared_key_dtype(long, evidence)
+    if dtype is None:
+        return _fused_rows(long, evidence, names, n_tests)
+    codes = {c: long[c].cat.codes for c in KEY}
+    edges = _fused_rows(long.assign(**codes), evidence.assign(
+        **{c: evidence[c].cat.codes for c in KEY}), names, n_tests)
+    for c in KEY:
+        edges[c] = pd.Categorical.from_codes(edges[c].to_numpy(), dtype=dtype)
+    return edges
+
+
+def _shared_key_dtype(long: pd.DataFrame, evidence: pd.DataFrame) -> pd.CategoricalDtype | None:
+    """The dtype of the pair columns of both tables when all four are categoricals of the
+    same categories (in the same order), else ``None``."""
+    dtypes = [frame[c].dtype for frame in (long, evidence) for c in KEY]
+    if not all(isinstance(d, pd.CategoricalDtype) for d in dtypes):
+        return None
+    first = dtypes[0]
+    if any(d.ordered != first.ordered or not d.categories.equals(first.categories)
+           for d in dtypes[1:]):
+        return None
+    return first
+
+
+def _fused_rows(long: pd.DataFrame, evidence: pd.DataFrame, names: list[str],
+                n_tests: int) -> pd.DataFrame:
     key = KEY
     edges = long.groupby(key, as_index=False).agg(
         shared_targets=("shared_targets", "sum"), weight=("_w", "sum"),

@@ -231,3 +231,36 @@ def test_stacked_ids_stay_codes_and_sort_as_their_text():
                              pd.Series(pd.Categorical([None, "b"]))])  # a's categories
     assert within.dtype == a.dtype
     assert within.tolist()[3:] == ["q", np.nan, np.nan, "b"]
+    permuted = pd.Series(pd.Categorical(["zz", "q"], categories=["q", "zz", "m", "b"]))
+    assert permuted.dtype == a.dtype  # unordered: equal up to the categories' order
+    mixed = stacked_column([a, permuted])  # its codes mean other ids: recoded, not joined
+    assert mixed.dtype.categories.tolist() == ["b", "m", "zz", "q"]
+    assert mixed.tolist() == ["m", "b", "zz", "zz", "q"]
+    twin = pd.Series(pd.Categorical.from_codes([3], dtype=pd.CategoricalDtype(
+        pd.Index(["b", "m", "zz", "q"]))))  # another dtype object, the same categories
+    assert stacked_column([a, twin]).tolist() == ["m", "b", "zz", "q"]
+
+
+def test_fused_edges_on_shared_codes_equal_the_text_path():
+    from graphs.layer_fusion import _fused_edges
+
+    ids = pd.CategoricalDtype(pd.Index(["a", "b", "c", "d"]))
+    long = pd.DataFrame({
+        "account_a": pd.Categorical(["a", "a", "b", "a"], dtype=ids),
+        "account_b": pd.Categorical(["b", "c", "c", "b"], dtype=ids),
+        "shared_targets": [2, 3, 2, 1], "weight": [2.0, 3.0, 2.0, 1.0],
+        "_w": [2.0, 3.0, 2.0, 0.5], "median_dt_s": [10.0, 20.0, 30.0, 40.0],
+        "targets": ['["x","y"]', '["x","y","z"]', '["y","z"]', '["w"]'],
+        "expected_ties": [0.1, 0.2, 0.3, 0.1], "layer": ["like", "like", "like", "share"]})
+    evidence = pd.DataFrame({
+        "account_a": pd.Categorical(["a", "a", "a"], dtype=ids),
+        "account_b": pd.Categorical(["b", "b", "b"], dtype=ids),
+        "target_id": ["x", "y", "w"], "dt_s": [5.0, 15.0, 40.0],
+        "layer": ["like", "like", "share"]})
+    coded = _fused_edges(long, evidence, ["like", "share"], 10)
+    text = _fused_edges(long.astype({"account_a": str, "account_b": str}),
+                        evidence.astype({"account_a": str, "account_b": str}),
+                        ["like", "share"], 10)
+    assert coded["account_a"].dtype == ids
+    pd.testing.assert_frame_equal(coded.astype({"account_a": str, "account_b": str}), text)
+    assert coded.loc[0, "targets"] == '["w","x","y"]' and coded.loc[0, "median_dt_s"] == 15.0
