@@ -6,9 +6,10 @@ Wraps the step functions that :func:`pipelines.run.run` calls (by their names in
 ``pipelines.run``) with a timer; a thread samples the process's resident set size every
 50 ms. Prints one line per call: name, seconds, RSS at its start and end, and the highest
 RSS sampled while it ran (so the step holding the run's peak is named), and the process's
-user and system CPU seconds during the call (all its threads; not its child processes). ``--inner`` also
-wraps the calls inside scoring (:data:`INNER`, ``module:function`` where it is looked up;
-names a tree does not have are skipped) and prints their totals per name at the end. Calls
+user and system CPU seconds during the call (all its threads; not its child processes).
+``--inner`` also wraps the calls inside scoring (:data:`INNER`, ``module:function`` where it
+is looked up; names a tree does not have are skipped) and prints their totals per name at
+the end. Calls
 made in the output pool's worker processes are marked ``(worker)``; their peak is the larger
 of their start and end RSS (the sampler runs in the parent only). Not a test.
 """
@@ -35,7 +36,8 @@ WRAPPED = ("read_inputs", "validated_interactions", "streamed_interactions", "re
            "clustered_edges", "leiden_clusters", "scored_cohorts", "shareable_tables",
            "write_csv", "cohort_layers", "account_context", "write_parquet", "graph_tasks",
            "table_tasks", "report_tasks", "run_tasks", "write_bundles", "write_json", "_rejected",
-           "_manifest", "slow_projection", "scored_passes", "with_slow_evidence")
+           "_manifest", "slow_projection", "scored_passes", "slow_splice", "slow_stats",
+           "with_slow_evidence")
 SKIPPED = {"report_tasks": [], "graph_tasks": [], "write_bundles": None}
 """With ``--tables-only``: no pages, figures, graph files or bundles (what each call returns)."""
 INNER = ("pipelines.slow_pass:scored_cohorts", "pipelines.slow_pass:leiden_clusters",
