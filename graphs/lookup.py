@@ -104,10 +104,18 @@ def _category_codes(column: pd.Series) -> tuple[pa.Array, np.ndarray]:
     categories = column.cat.categories
     present = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(categories)))
     values = pa.array(categories.take(present), pa.large_string())
-    order = pc.sort_indices(values).to_numpy()
+    order = (np.arange(len(values)) if _ascending(values)  # the projection's ids are sorted
+             else pc.sort_indices(values).to_numpy())  # 30M rows: 0.45 s per sort of 2M ids
     rank = np.full(len(categories) + 1, -1, dtype="int32")  # last: nulls (code -1)
     rank[present[order]] = np.arange(order.size, dtype="int32")
     return values.take(pa.array(order)), rank[codes]
+
+
+def _ascending(values: pa.Array) -> bool:
+    """Whether the (distinct) values are already in code point order (one comparison of
+    neighbours instead of a sort)."""
+    n = len(values)
+    return n < 2 or pc.all(pc.less(values.slice(0, n - 1), values.slice(1))).as_py() is True
 
 
 def run_codes(column: pd.Series, keys: pa.Array) -> np.ndarray:

@@ -35,6 +35,11 @@ def test_sorted_codes_order_groups_as_pandas_orders_the_ids():
     assert [vocab[c].as_py() for c in codes] == ids
     _, with_null = sorted_codes(pd.Series(["b", None, "a"], dtype=object))
     assert with_null.tolist() == [1, -1, 0]
+    for categories in (sorted(set(ids)) + ["unused"], sorted(set(ids), reverse=True)):
+        coded = pd.Series(pd.Categorical(ids, categories=categories))  # sorted, then not
+        cat_vocab, cat_codes = sorted_codes(coded)
+        assert cat_vocab.to_pylist() == vocab.to_pylist()
+        assert cat_codes.tolist() == codes.tolist()
 
 
 def test_run_codes_equal_lookup_codes_sorted_or_not():
