@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 from pandas.api.types import union_categoricals
 
+from graphs.lookup import in_code_point_order
 from graphs.projection import CoEngagement
 from graphs.significance import bh_q_values, tie_p_values
 
@@ -271,8 +272,14 @@ class _Column(Sequence):
 
 def _pair_bounds(table: pd.DataFrame, pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Rows ``[lo, hi)`` of each ``account_a, account_b`` of ``pairs`` in ``table`` (sorted by
-    those columns first); ``lo == hi`` is where an absent pair would go. Binary search:
-    ≈ 50 Arrow reads per pair, whatever the table's length."""
+    those columns first); ``lo == hi`` is where an absent pair would go. On integer keys of
+    the pairs (:func:`_pair_keys`) when the ids are codes of one sorted vocabulary, else by a
+    binary search of the text per pair: ≈ 50 Arrow reads per pair, whatever the table's
+    length (at 30M rows 2.8 s for the slow pass's splice, against 0.1 s on the keys)."""
+    keys = _pair_keys(table, pairs)
+    if keys is not None:
+        return (np.searchsorted(keys[0], keys[1], side="left"),
+                np.searchsorted(keys[0], keys[1], side="right"))
     col_a, col_b = _Column(table["account_a"]), _Column(table["account_b"])
     lo, hi = np.zeros(len(pairs), np.int64), np.zeros(len(pairs), np.int64)
     current, start, stop = None, 0, 0
@@ -284,6 +291,26 @@ def _pair_bounds(table: pd.DataFrame, pairs: pd.DataFrame) -> tuple[np.ndarray, 
         lo[k] = bisect_left(col_b, b, start, stop)
         hi[k] = bisect_right(col_b, b, int(lo[k]), stop)
     return lo, hi
+
+
+def _pair_keys(table: pd.DataFrame,
+               pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """``code(account_a) × n + code(account_b)`` of each row of both tables, when their four
+    account columns are categoricals of the same ``n`` categories in code point order (the
+    keys then sort as the text pairs) and none is missing; else ``None``."""
+    dtypes = [frame[c].dtype for frame in (table, pairs) for c in KEY]
+    first = dtypes[0]
+    if not all(_same_categories(d, first) for d in dtypes) or not in_code_point_order(
+            pa.array(first.categories, pa.large_string())):
+        return None
+    n = np.int64(len(first.categories))
+    keys = []
+    for frame in (table, pairs):
+        a, b = (frame[c].cat.codes.to_numpy().astype(np.int64) for c in KEY)
+        if (a < 0).any() or (b < 0).any():
+            return None
+        keys.append(a * n + b)
+    return keys[0], keys[1]
 
 
 def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

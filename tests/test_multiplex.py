@@ -264,3 +264,23 @@ def test_fused_edges_on_shared_codes_equal_the_text_path():
     assert coded["account_a"].dtype == ids
     pd.testing.assert_frame_equal(coded.astype({"account_a": str, "account_b": str}), text)
     assert coded.loc[0, "targets"] == '["w","x","y"]' and coded.loc[0, "median_dt_s"] == 15.0
+
+
+def test_pair_bounds_on_codes_equal_the_binary_search_of_the_text():
+    from graphs.layer_fusion import _pair_bounds, _pair_keys
+
+    rng = np.random.default_rng(5)
+    ids = pd.CategoricalDtype(pd.Index(sorted({f"u{i}" for i in range(40)} | {"A", "é"})))
+    names = ids.categories.to_numpy()
+    table = pd.DataFrame({"account_a": rng.choice(names, 300), "account_b": rng.choice(names, 300)}
+                         ).sort_values(["account_a", "account_b"], ignore_index=True)
+    pairs = pd.DataFrame({"account_a": rng.choice(names, 60), "account_b": rng.choice(names, 60)}
+                         ).sort_values(["account_a", "account_b"], ignore_index=True)
+    coded = [frame.astype({"account_a": ids, "account_b": ids}) for frame in (table, pairs)]
+    assert _pair_keys(*coded) is not None and _pair_keys(table, pairs) is None
+    on_codes, on_text = _pair_bounds(*coded), _pair_bounds(table, pairs)
+    assert [x.tolist() for x in on_codes] == [x.tolist() for x in on_text]
+    assert (on_codes[1] > on_codes[0]).any() and (on_codes[1] == on_codes[0]).any()
+    unsorted = pd.CategoricalDtype(pd.Index(list(reversed(ids.categories))))
+    assert _pair_keys(*[f.astype({"account_a": unsorted, "account_b": unsorted})
+                        for f in (table, pairs)]) is None  # codes would not sort as the text
