@@ -298,12 +298,10 @@ def _pair_keys(table: pd.DataFrame,
     """``code(account_a) × n + code(account_b)`` of each row of both tables, when their four
     account columns are categoricals of the same ``n`` categories in code point order (the
     keys then sort as the text pairs) and none is missing; else ``None``."""
-    dtypes = [frame[c].dtype for frame in (table, pairs) for c in KEY]
-    first = dtypes[0]
-    if not all(_same_categories(d, first) for d in dtypes) or not in_code_point_order(
-            pa.array(first.categories, pa.large_string())):
+    dtype = _shared_key_dtype(table, pairs)
+    if dtype is None or not in_code_point_order(pa.array(dtype.categories, pa.large_string())):
         return None
-    n = np.int64(len(first.categories))
+    n = np.int64(len(dtype.categories))
     keys = []
     for frame in (table, pairs):
         a, b = (frame[c].cat.codes.to_numpy().astype(np.int64) for c in KEY)
@@ -350,17 +348,12 @@ def _fused_edges(long: pd.DataFrame, evidence: pd.DataFrame, names: list[str],
     return edges
 
 
-def _shared_key_dtype(long: pd.DataFrame, evidence: pd.DataFrame) -> pd.CategoricalDtype | None:
+def _shared_key_dtype(one: pd.DataFrame, other: pd.DataFrame) -> pd.CategoricalDtype | None:
     """The dtype of the pair columns of both tables when all four are categoricals of the
     same categories (in the same order), else ``None``."""
-    dtypes = [frame[c].dtype for frame in (long, evidence) for c in KEY]
-    if not all(isinstance(d, pd.CategoricalDtype) for d in dtypes):
-        return None
+    dtypes = [frame[c].dtype for frame in (one, other) for c in KEY]
     first = dtypes[0]
-    if any(d.ordered != first.ordered or not d.categories.equals(first.categories)
-           for d in dtypes[1:]):
-        return None
-    return first
+    return first if all(_same_categories(d, first) for d in dtypes) else None
 
 
 def _fused_rows(long: pd.DataFrame, evidence: pd.DataFrame, names: list[str],
