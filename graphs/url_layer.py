@@ -83,7 +83,9 @@ def url_shares(urls: pd.DataFrame, *, action: str = "share_url") -> pd.DataFrame
     for column in ("account_id", "url", "timestamp"):
         if column not in urls.columns:
             raise ValueError(f"url table: missing column '{column}'")
-    target = urls["url"].astype(str).map(normalized_url)
+    codes, distinct = pd.factorize(urls["url"].astype(str))  # a shared link: normalised once
+    target = pd.Series(pd.Index(distinct).map(normalized_url).to_numpy()[codes],
+                       index=urls.index, dtype=object)
     keep = ~target.str.startswith("/") & (target != "")
     return pd.DataFrame({
         "account_id": urls.loc[keep, "account_id"].to_numpy(),

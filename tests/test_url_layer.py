@@ -37,3 +37,19 @@ def test_url_shares_drops_hostless_rows():
 def test_url_shares_missing_column():
     with pytest.raises(ValueError, match="url table: missing column 'url'"):
         url_shares(pd.DataFrame({"account_id": ["a"], "timestamp": [1]}))
+
+
+def test_url_shares_normalises_each_distinct_link_once(monkeypatch):
+    import graphs.url_layer as url_layer
+
+    calls = []
+    real = url_layer.normalized_url
+    monkeypatch.setattr(url_layer, "normalized_url", lambda u: calls.append(u) or real(u))
+    t = pd.Timestamp("2026-11-01", tz="UTC")
+    urls = pd.DataFrame({"account_id": ["a", "b", "c", "d"], "timestamp": [t] * 4,
+                         "url": ["http://x.org/p", "/", "https://y.org", "http://x.org/p"]},
+                        index=[10, 3, 7, 1])  # rows keep their own link under any index
+    shares = url_layer.url_shares(urls)
+    assert sorted(calls) == ["/", "http://x.org/p", "https://y.org"]
+    assert shares["account_id"].tolist() == ["a", "c", "d"]
+    assert shares["target_id"].tolist() == ["url:x.org/p", "url:y.org", "url:x.org/p"]
