@@ -14,9 +14,6 @@ import re
 
 import numpy as np
 import pandas as pd
-from datasketch import MinHash, MinHashLSH
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 _LINK = re.compile(r"https?://\S+|www\.\S+|@\w+", re.IGNORECASE)
 _PUNCT = re.compile(r"[^\w\s#]")
@@ -78,6 +75,12 @@ def near_duplicate_groups(texts: pd.Series, *, threshold: float = 0.7, num_perm:
     """
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold: expected a number in (0, 1], got {threshold}")
+    # here, not at the top: datasketch imports scipy.integrate and asyncio (≈ 0.3 s at every
+    # start), and only runs with a text layer need them
+    from datasketch import MinHash, MinHashLSH
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     norm = texts.astype(str).map(normalized_text).to_numpy()
     unique, inverse = np.unique(norm, return_inverse=True)
     sketches = MinHash.bulk([shingles(t, k=shingle) for t in unique], num_perm=num_perm,
