@@ -1,7 +1,12 @@
 """The same job with the coordination-network-toolkit (CNT) and cohortscan, ~250k rows.
 
 Usage: python benchmarks/cnt_compare.py [--rows 250000] [--work /tmp/cohortscan-bench]
-       [--cnt /tmp/cnt-venv/bin/compute_networks]
+       [--cnt /tmp/cnt-venv/bin/compute_networks] [--logs DIR]
+
+``--logs DIR`` runs both on a folder holding an ``interactions.csv.gz`` in the common
+format (``account_id,target_id,action,timestamp``), e.g. one of ``../shared/data/real``;
+``posts.csv`` and ``accounts.csv`` are used when present; precision and recall are computed
+only against the generator's farm labels. Without it the generator's ``--rows`` log is used.
 
 CNT (``pip install coordination-network-toolkit`` in its own venv) computes a co-retweet
 network with the same 1-hour window: every interaction is a "retweet" of its target. Its
@@ -32,7 +37,8 @@ from benchmarks.run_benchmarks import _timed  # noqa: E402
 
 def cnt_input(logs: Path, out: Path) -> int:
     """Write the log in CNT 1.5.2's CSV layout (8 columns, repost_id = our target)."""
-    table = pacsv.read_csv(logs / "interactions.csv.gz").to_pandas()
+    options = pacsv.ConvertOptions(column_types={"account_id": "string", "target_id": "string"})
+    table = pacsv.read_csv(logs / "interactions.csv.gz", convert_options=options).to_pandas()
     ts = pd.to_datetime(table["timestamp"], utc=True).astype("int64") // 10**9
     pd.DataFrame({"message_id": range(len(table)), "user_id": table["account_id"],
                   "username": table["account_id"], "repost_id": table["target_id"],
@@ -41,7 +47,9 @@ def cnt_input(logs: Path, out: Path) -> int:
     return len(table)
 
 
-def scores(flagged: set[str], labels: pd.DataFrame) -> dict[str, float]:
+def scores(flagged: set[str], labels: pd.DataFrame | None) -> dict[str, float]:
+    if labels is None:
+        return {"n_flagged": len(flagged)}
     farm = set(labels.loc[labels["label"] == "farm", "account_id"])
     hit = len(flagged & farm)
     precision = hit / len(flagged) if flagged else 0.0
@@ -55,11 +63,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=250_000)
     parser.add_argument("--work", type=Path, default=Path("/tmp/cohortscan-bench"))
     parser.add_argument("--cnt", default="/tmp/cnt-venv/bin/compute_networks")
+    parser.add_argument("--logs", type=Path, default=None)
     args = parser.parse_args()
-    logs = args.work / f"logs_{args.rows}"
-    if not (logs / "interactions.csv.gz").exists():
+    logs = args.logs or args.work / f"logs_{args.rows}"
+    if args.logs is None and not (logs / "interactions.csv.gz").exists():
         write_logs(args.rows, logs)
-    labels = pd.read_csv(logs / "labels.csv", dtype=str, keep_default_na=False)
+    labels = (pd.read_csv(logs / "labels.csv", dtype=str, keep_default_na=False)
+              if args.logs is None else None)
+    args.work.mkdir(parents=True, exist_ok=True)
     csv, db = args.work / "cnt_input.csv", args.work / "cnt.db"
     db.unlink(missing_ok=True)
     rows = cnt_input(logs, csv)
@@ -73,7 +84,7 @@ def main() -> None:
         table = next(n for n in names if "co_retweet" in n)
         edges = pd.read_sql(f"SELECT * FROM {table}", con)
     weight = edges.columns[2]
-    result = {"rows": rows, "cnt_wall_s": cnt_wall, "cnt_preprocess_s": pre["wall_s"],
+    result = {"logs": str(logs), "rows": rows, "cnt_wall_s": cnt_wall, "cnt_preprocess_s": pre["wall_s"],
               "cnt_compute_s": comp["wall_s"],
               "cnt_peak_rss_gib": max(pre["peak_rss_gib"], comp["peak_rss_gib"]),
               "cnt_edges": len(edges)}
@@ -82,9 +93,10 @@ def main() -> None:
         flagged = set(strong.iloc[:, 0].astype(str)) | set(strong.iloc[:, 1].astype(str))
         result[f"cnt_min_weight_{k}"] = scores(flagged, labels)
     out = args.work / "run_cnt_cohortscan"
+    sides = [arg for name in ("posts", "accounts") if (logs / f"{name}.csv").exists()
+             for arg in (f"--{name}", str(logs / f"{name}.csv"))]
     ours = _timed([str(Path(sys.executable).parent / "cohortscan"), "run",
-                   str(logs / "interactions.csv.gz"), "--posts", str(logs / "posts.csv"),
-                   "--accounts", str(logs / "accounts.csv"), "--out", str(out),
+                   str(logs / "interactions.csv.gz"), *sides, "--out", str(out),
                    "--window", "1h", "--max-memory", "64"])
     flagged = pd.read_csv(out / "flagged_accounts.csv", dtype={"account_id": str})
     result.update({"cohortscan_wall_s": ours["wall_s"],
