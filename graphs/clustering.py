@@ -8,8 +8,7 @@ import igraph as ig
 import numpy as np
 import pandas as pd
 
-from graphs.layer_fusion import stacked_column
-from graphs.lookup import pair_groups, sorted_codes
+from graphs.lookup import pair_groups, sorted_codes, stacked_column
 
 LEIDEN_ITERATIONS = 2
 """Leiden passes (the default of igraph and leidenalg). Iterating until nothing moves

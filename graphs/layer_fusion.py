@@ -20,9 +20,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pandas.api.types import union_categoricals
 
-from graphs.lookup import in_code_point_order
+from graphs.lookup import in_code_point_order, same_categories, stacked, stacked_column
 from graphs.projection import CoEngagement
 from graphs.significance import bh_q_values, tie_p_values
 
@@ -205,57 +204,6 @@ def one_value(value: str, n: int) -> pd.Categorical:
     return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[value])
 
 
-def stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """``pd.concat`` of frames with the same columns, categorical id columns kept categorical
-    (:func:`stacked_column`).
-
-    >>> a = pd.DataFrame({"id": pd.Categorical(["x"]), "n": [1]})
-    >>> stacked([a, pd.DataFrame({"id": ["w"], "n": [2]})])["id"].cat.categories.tolist()
-    ['w', 'x']
-    """
-    if len(frames) == 1:
-        return frames[0].reset_index(drop=True)
-    return pd.DataFrame({c: stacked_column([f[c] for f in frames]) for c in frames[0].columns},
-                        copy=False)
-
-
-def stacked_column(parts: list[pd.Series]) -> pd.Series:
-    """The ``parts`` one after another. When any is categorical (ids as codes, see
-    :func:`graphs.projection.coded_ids`), all are recoded over the sorted union of their
-    values, so the result stays codes (``pd.concat`` would spell categoricals of different
-    categories as text) and sorts as the text would."""
-    if not any(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
-        return pd.concat(parts, ignore_index=True)
-    first = next(p.dtype for p in parts if isinstance(p.dtype, pd.CategoricalDtype))
-    recoded = [p if _same_categories(p.dtype, first) else _recoded(p, first) for p in parts]
-    if all(r is not None for r in recoded):  # e.g. the slow pass's few rows: the layer's ids
-        # codes joined directly: pd.concat hashed the 0.8M categories of every part's dtype
-        codes = np.concatenate([r.cat.codes.to_numpy() for r in recoded])
-        return pd.Series(pd.Categorical.from_codes(codes, dtype=first))
-    coded = [p.array if isinstance(p.dtype, pd.CategoricalDtype)
-             else pd.Categorical(p) for p in parts]
-    return pd.Series(union_categoricals(coded, sort_categories=True))
-
-
-def _same_categories(dtype: object, first: pd.CategoricalDtype) -> bool:
-    """Whether ``dtype`` is categorical with ``first``'s categories in the same order (its
-    codes mean the same ids; ``==`` of unordered dtypes ignores the order)."""
-    return (isinstance(dtype, pd.CategoricalDtype) and dtype.ordered == first.ordered
-            and dtype.categories.equals(first.categories))
-
-
-def _recoded(part: pd.Series, dtype: pd.CategoricalDtype) -> pd.Series | None:
-    """``part`` as a categorical of ``dtype``; ``None`` when a value is not a category."""
-    if isinstance(part.dtype, pd.CategoricalDtype):
-        where = np.append(dtype.categories.get_indexer(part.cat.categories), -1)
-        codes = where[part.cat.codes.to_numpy()]  # code -1 (missing) stays -1
-    else:
-        codes = dtype.categories.get_indexer(part)
-    if ((codes < 0) & part.notna().to_numpy()).any():
-        return None
-    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype))
-
-
 class _Column(Sequence):
     """A text column as a sequence of Python strings, read one value at a time from Arrow
     (for :func:`bisect.bisect_left` over millions of rows without converting them)."""
@@ -322,9 +270,33 @@ def _n_tests(projections: dict[str, CoEngagement]) -> int:
 
 
 def _stacked(frames: list[tuple[str, pd.DataFrame]], weights: dict[str, float]) -> pd.DataFrame:
-    """Layers' edges stacked in the given order, with ``layer`` and ``_w`` (weighted)."""
-    return pd.concat([edges.assign(layer=n, _w=edges["weight"] * float(weights.get(n, 1.0)))
-                      for n, edges in frames], ignore_index=True)
+    """Layers' edges stacked in the given order, with ``layer`` and ``_w`` (weighted).
+
+    When every categorical column has the same categories in every layer (the layers' ids
+    coded over one vocabulary), the columns are joined as codes (:func:`stacked`):
+    ``pd.concat`` hashed the 0.8M account ids of each layer's dtype at 10M rows. Otherwise
+    ``pd.concat``, whose text columns keep multi-layer runs' tables (and Parquet types) as
+    they are.
+    """
+    parts = [edges.assign(layer=n, _w=edges["weight"] * float(weights.get(n, 1.0)))
+             for n, edges in frames]
+    return stacked(parts) if _coded_alike(parts) else pd.concat(parts, ignore_index=True)
+
+
+def _coded_alike(frames: list[pd.DataFrame]) -> bool:
+    """Whether each column is categorical of one set of categories in all ``frames``, or
+    categorical in none (and the frames have the same columns)."""
+    if any(not f.columns.equals(frames[0].columns) for f in frames):
+        return False
+    for column in frames[0].columns:
+        dtypes = [f[column].dtype for f in frames]
+        first = dtypes[0]
+        if isinstance(first, pd.CategoricalDtype):
+            if not all(same_categories(d, first) for d in dtypes):
+                return False
+        elif any(isinstance(d, pd.CategoricalDtype) for d in dtypes):
+            return False
+    return True
 
 
 def _fused_edges(long: pd.DataFrame, evidence: pd.DataFrame, names: list[str],
@@ -353,7 +325,7 @@ def _shared_key_dtype(one: pd.DataFrame, other: pd.DataFrame) -> pd.CategoricalD
     same categories (in the same order), else ``None``."""
     dtypes = [frame[c].dtype for frame in (one, other) for c in KEY]
     first = dtypes[0]
-    return first if all(_same_categories(d, first) for d in dtypes) else None
+    return first if all(same_categories(d, first) for d in dtypes) else None
 
 
 def _fused_rows(long: pd.DataFrame, evidence: pd.DataFrame, names: list[str],

@@ -1,4 +1,5 @@
-"""Id → code lookups by Arrow hashing (pandas' reindex/map on millions of strings is slow)."""
+"""Id → code lookups by Arrow hashing (pandas' reindex/map on millions of strings is slow), and
+id columns stacked as codes (pandas hashes a categorical's categories to compare them)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.api.types import union_categoricals
 
 
 def lookup_codes(values: pd.Series, keys: pd.Series | pa.ChunkedArray,
@@ -181,3 +183,54 @@ def spelled(table: pd.DataFrame) -> pd.DataFrame:
     """
     coded = {c: "str" for c, t in table.dtypes.items() if isinstance(t, pd.CategoricalDtype)}
     return table.astype(coded) if coded else table
+
+
+def stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """``pd.concat`` of frames with the same columns, categorical id columns kept categorical
+    (:func:`stacked_column`).
+
+    >>> a = pd.DataFrame({"id": pd.Categorical(["x"]), "n": [1]})
+    >>> stacked([a, pd.DataFrame({"id": ["w"], "n": [2]})])["id"].cat.categories.tolist()
+    ['w', 'x']
+    """
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True)
+    return pd.DataFrame({c: stacked_column([f[c] for f in frames]) for c in frames[0].columns},
+                        copy=False)
+
+
+def stacked_column(parts: list[pd.Series]) -> pd.Series:
+    """The ``parts`` one after another. When any is categorical (ids as codes, see
+    :func:`graphs.projection.coded_ids`), all are recoded over the sorted union of their
+    values, so the result stays codes (``pd.concat`` would spell categoricals of different
+    categories as text) and sorts as the text would."""
+    if not any(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+        return pd.concat(parts, ignore_index=True)
+    first = next(p.dtype for p in parts if isinstance(p.dtype, pd.CategoricalDtype))
+    recoded = [p if same_categories(p.dtype, first) else _recoded(p, first) for p in parts]
+    if all(r is not None for r in recoded):  # e.g. the slow pass's few rows: the layer's ids
+        # codes joined directly: pd.concat hashed the 0.8M categories of every part's dtype
+        codes = np.concatenate([r.cat.codes.to_numpy() for r in recoded])
+        return pd.Series(pd.Categorical.from_codes(codes, dtype=first))
+    coded = [p.array if isinstance(p.dtype, pd.CategoricalDtype)
+             else pd.Categorical(p) for p in parts]
+    return pd.Series(union_categoricals(coded, sort_categories=True))
+
+
+def same_categories(dtype: object, first: pd.CategoricalDtype) -> bool:
+    """Whether ``dtype`` is categorical with ``first``'s categories in the same order (its
+    codes mean the same ids; ``==`` of unordered dtypes ignores the order)."""
+    return (isinstance(dtype, pd.CategoricalDtype) and dtype.ordered == first.ordered
+            and dtype.categories.equals(first.categories))
+
+
+def _recoded(part: pd.Series, dtype: pd.CategoricalDtype) -> pd.Series | None:
+    """``part`` as a categorical of ``dtype``; ``None`` when a value is not a category."""
+    if isinstance(part.dtype, pd.CategoricalDtype):
+        where = np.append(dtype.categories.get_indexer(part.cat.categories), -1)
+        codes = where[part.cat.codes.to_numpy()]  # code -1 (missing) stays -1
+    else:
+        codes = dtype.categories.get_indexer(part)
+    if ((codes < 0) & part.notna().to_numpy()).any():
+        return None
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype))

@@ -167,7 +167,7 @@ def _seconds_after(times: pd.Series) -> tuple[np.ndarray, int] | None:
 def spelled_evidence(codes: PassCodes, rows: np.ndarray) -> pd.DataFrame:
     """Rows ``rows`` of a :func:`coded_evidence` pass's evidence, ids and actions as text
     (pandas ``str`` columns; stacking them onto the fused evidence recodes them into its
-    categories, :func:`graphs.layer_fusion.stacked_column`)."""
+    categories, :func:`graphs.lookup.stacked_column`)."""
     names = {"account_a": codes.accounts, "account_b": codes.accounts,
              "target_id": codes.targets, "action_a": codes.actions, "action_b": codes.actions}
     out = {}

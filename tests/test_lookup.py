@@ -1,4 +1,4 @@
-"""graphs/lookup.py: Arrow hash lookups of text ids."""
+"""graphs/lookup.py: Arrow hash lookups of text ids, id columns stacked as codes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from graphs.lookup import in_values, lookup_codes, run_codes, sorted_codes, text_array
+from graphs.lookup import (
+    in_values,
+    lookup_codes,
+    run_codes,
+    sorted_codes,
+    stacked_column,
+    text_array,
+)
 
 
 def test_lookup_accepts_object_string_and_arrow_columns_alike():
@@ -93,3 +100,31 @@ def test_in_values_matches_series_isin_on_every_text_dtype():
                                                                   False, True]
         assert in_values(column, pd.Series(sorted(wanted))).tolist() == expected
     assert in_values(pd.Series(["a"]), set()).tolist() == [False]
+
+
+def test_stacked_ids_stay_codes_and_sort_as_their_text():
+    a = pd.Series(pd.Categorical(["m", "b", "zz"], categories=["b", "m", "zz", "q"]))
+    b = pd.Series(pd.Categorical(["a", "m"], categories=["a", "m"]))
+    text = pd.Series(["é", "b"], dtype="str")
+    out = stacked_column([a, b, text])
+    assert isinstance(out.dtype, pd.CategoricalDtype)
+    assert out.cat.categories.tolist() == ["a", "b", "m", "q", "zz", "é"]
+    assert out.tolist() == ["m", "b", "zz", "a", "m", "é", "b"]
+    spelled = out.astype("str")
+    assert out.sort_values(kind="stable").index.tolist() == (
+        spelled.sort_values(kind="stable").index.tolist())
+    same = stacked_column([a, a])  # one dtype: codes concatenated as they are
+    assert same.dtype == a.dtype and same.tolist() == a.tolist() * 2
+    assert stacked_column([text, text]).tolist() == ["é", "b"] * 2
+    within = stacked_column([a, pd.Series(["q", None], dtype="str"),
+                             pd.Series(pd.Categorical([None, "b"]))])  # a's categories
+    assert within.dtype == a.dtype
+    assert within.tolist()[3:] == ["q", np.nan, np.nan, "b"]
+    permuted = pd.Series(pd.Categorical(["zz", "q"], categories=["q", "zz", "m", "b"]))
+    assert permuted.dtype == a.dtype  # unordered: equal up to the categories' order
+    mixed = stacked_column([a, permuted])  # its codes mean other ids: recoded, not joined
+    assert mixed.dtype.categories.tolist() == ["b", "m", "zz", "q"]
+    assert mixed.tolist() == ["m", "b", "zz", "zz", "q"]
+    twin = pd.Series(pd.Categorical.from_codes([3], dtype=pd.CategoricalDtype(
+        pd.Index(["b", "m", "zz", "q"]))))  # another dtype object, the same categories
+    assert stacked_column([a, twin]).tolist() == ["m", "b", "zz", "q"]

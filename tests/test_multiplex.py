@@ -211,34 +211,31 @@ def test_projections_from_built_incidences_equal_building_them():
             assert reused[name].stats == built[name].stats and len(built[name].edges) > 10
 
 
-def test_stacked_ids_stay_codes_and_sort_as_their_text():
-    from graphs.layer_fusion import stacked_column
+def test_stacked_layers_join_codes_only_when_their_categories_match():
+    from graphs.layer_fusion import _stacked
 
-    a = pd.Series(pd.Categorical(["m", "b", "zz"], categories=["b", "m", "zz", "q"]))
-    b = pd.Series(pd.Categorical(["a", "m"], categories=["a", "m"]))
-    text = pd.Series(["é", "b"], dtype="str")
-    out = stacked_column([a, b, text])
-    assert isinstance(out.dtype, pd.CategoricalDtype)
-    assert out.cat.categories.tolist() == ["a", "b", "m", "q", "zz", "é"]
-    assert out.tolist() == ["m", "b", "zz", "a", "m", "é", "b"]
-    spelled = out.astype("str")
-    assert out.sort_values(kind="stable").index.tolist() == (
-        spelled.sort_values(kind="stable").index.tolist())
-    same = stacked_column([a, a])  # one dtype: codes concatenated as they are
-    assert same.dtype == a.dtype and same.tolist() == a.tolist() * 2
-    assert stacked_column([text, text]).tolist() == ["é", "b"] * 2
-    within = stacked_column([a, pd.Series(["q", None], dtype="str"),
-                             pd.Series(pd.Categorical([None, "b"]))])  # a's categories
-    assert within.dtype == a.dtype
-    assert within.tolist()[3:] == ["q", np.nan, np.nan, "b"]
-    permuted = pd.Series(pd.Categorical(["zz", "q"], categories=["q", "zz", "m", "b"]))
-    assert permuted.dtype == a.dtype  # unordered: equal up to the categories' order
-    mixed = stacked_column([a, permuted])  # its codes mean other ids: recoded, not joined
-    assert mixed.dtype.categories.tolist() == ["b", "m", "zz", "q"]
-    assert mixed.tolist() == ["m", "b", "zz", "zz", "q"]
-    twin = pd.Series(pd.Categorical.from_codes([3], dtype=pd.CategoricalDtype(
-        pd.Index(["b", "m", "zz", "q"]))))  # another dtype object, the same categories
-    assert stacked_column([a, twin]).tolist() == ["m", "b", "zz", "q"]
+    ids = pd.CategoricalDtype(pd.Index(["a", "b", "c"]))
+
+    def edges(a, b, dtype):
+        return pd.DataFrame({"account_a": pd.Categorical(a, dtype=dtype),
+                             "account_b": pd.Categorical(b, dtype=dtype),
+                             "weight": np.arange(1.0, len(a) + 1)})
+
+    twin = pd.CategoricalDtype(pd.Index(["a", "b", "c"]))  # another object, same categories
+    frames = [("like", edges(["a"], ["b"], ids)), ("share", edges(["a", "b"], ["c", "c"], twin))]
+    joined = _stacked(frames, {"share": 0.5})
+    expected = pd.concat([f.assign(layer=n, _w=f["weight"] * w)
+                          for (n, f), w in zip(frames, (1.0, 0.5), strict=True)],
+                         ignore_index=True)
+    pd.testing.assert_frame_equal(joined, expected)
+    assert joined["account_a"].dtype == ids
+    own = pd.CategoricalDtype(pd.Index(["a", "c", "z"]))  # a layer with ids of its own
+    other = [frames[0], ("share", edges(["a"], ["z"], own))]
+    apart = _stacked(other, {})
+    pd.testing.assert_frame_equal(apart, pd.concat(  # as pd.concat spells them: text
+        [f.assign(layer=n, _w=f["weight"]) for n, f in other], ignore_index=True))
+    assert not isinstance(apart["account_b"].dtype, pd.CategoricalDtype)
+    assert apart["account_b"].tolist() == ["b", "z"]
 
 
 def test_fused_edges_on_shared_codes_equal_the_text_path():
