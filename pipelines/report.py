@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from functools import cache, partial
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import numpy as np
@@ -73,66 +74,27 @@ TOP_ACCOUNTS = 50
 MIN_PARALLEL_PAGES = 8
 
 
-def write_report(
-    out_dir: Path,
-    *,
-    cohorts: pd.DataFrame,
-    memberships: pd.DataFrame,
-    edges: pd.DataFrame,
-    evidence: pd.DataFrame,
-    manifest: dict,
-    interactions: pa.Table | None = None,
-    accounts: pd.DataFrame | None = None,
-    figures: bool = True,
-    cohort_layers: pd.DataFrame | None = None,
-    account_context: pd.DataFrame | None = None,
-    max_nodes: int = MAX_NODES,
-    workers: int | None = None,
-    slow_background_dt: np.ndarray | None = None,
-    max_cohorts: int = 0,
-) -> list[Path]:
+def write_report(out_dir: Path, *, workers: int | None = None, **tables: Any) -> list[Path]:
     """Write ``index.html``, one ``cohorts/cohort_<id>.html`` per flagged cohort and figures.
+
+    ``run_tasks(report_tasks(out_dir, **tables), workers=workers)``.
 
     Parameters
     ----------
     out_dir : Path
         Report directory (created if missing).
-    cohorts, memberships, edges, evidence : DataFrame
-        The ``cohorts``, ``memberships``, ``co_engagement_edges`` and ``edge_evidence``
-        tables of docs/tables.md.
-    manifest : dict
-        Run manifest with ``parameters``, ``inputs``, ``rows``, ``timings_s``,
-        ``versions`` and ``created_at``.
-    interactions : pyarrow.Table, optional
-        All interactions, for the lockstep raster and heatmap (every action of the
-        cohort on its shared targets); without it the evidence's actions are drawn.
-    accounts : DataFrame, optional
-        ``account_id, created_at``, for the creation-date panel.
-    figures : bool, default True
-        Also write ``figures/cohort_<id>_{network,raster}.{png,svg}`` for publication.
-    cohort_layers : DataFrame, optional
-        ``cohort_id, layer, edges, ties, weight, share``: a ``layers`` column in the index's
-        table and a Layers panel on each cohort page.
-    account_context : DataFrame, optional
-        ``account_context.csv``'s table: an Account context panel (supporting evidence).
-    max_nodes : int, default 2000
-        Most accounts drawn in a cohort's interactive network (config ``max_report_nodes``).
     workers : int, optional
         Processes rendering the cohort pages and figures (see :func:`parallel_map`).
-    max_cohorts : int, default 0
-        Pages and figures for the ``max_cohorts`` highest ranked flagged cohorts only (config
-        ``max_report_cohorts``; 0: all); the index lists every cohort and says so.
+    **tables
+        The tables and options of :func:`report_tasks` (``cohorts``, ``memberships``,
+        ``edges``, ``evidence``, ``manifest``, …).
 
     Returns
     -------
     list of Path
         The pages written, index first.
     """
-    written = run_tasks(report_tasks(
-        out_dir, cohorts=cohorts, memberships=memberships, edges=edges, evidence=evidence,
-        manifest=manifest, interactions=interactions, accounts=accounts, figures=figures,
-        cohort_layers=cohort_layers, account_context=account_context, max_nodes=max_nodes,
-        slow_background_dt=slow_background_dt, max_cohorts=max_cohorts), workers=workers)
+    written = run_tasks(report_tasks(out_dir, **tables), workers=workers)
     logger.info("report: %d pages written to %s", len(written), out_dir)
     return written
 
@@ -158,11 +120,48 @@ def report_tasks(
     """:func:`write_report`'s pages as tasks, ``index.html`` first, for :func:`run_tasks`.
 
     The shared work (ranking, each page's rows) is done here, once; each task renders and
-    writes one page (and its figures). Same parameters as :func:`write_report`, which is
-    ``run_tasks(report_tasks(...))``. A run puts them in one pool with its other writers
-    (:func:`pipelines.run.run`), so that the tables are written while pages are drawn, and
-    passes ``split``, the paged cohorts' edges and evidence split once for the pages and the
-    bundles (:func:`pipelines.report_evidence.cohort_rows`).
+    writes one page (and its figures). :func:`write_report` is ``run_tasks(report_tasks(...))``;
+    a run puts the tasks in one pool with its other writers (:func:`pipelines.run.run`), so
+    that the tables are written while pages are drawn.
+
+    Parameters
+    ----------
+    out_dir : Path
+        Report directory (created if missing).
+    cohorts, memberships, edges, evidence : DataFrame
+        The ``cohorts``, ``memberships``, ``co_engagement_edges`` and ``edge_evidence``
+        tables of docs/tables.md.
+    manifest : dict
+        Run manifest with ``parameters``, ``inputs``, ``rows``, ``timings_s``,
+        ``versions`` and ``created_at``.
+    interactions : pyarrow.Table, optional
+        All interactions, for the lockstep raster and heatmap (every action of the
+        cohort on its shared targets); without it the evidence's actions are drawn.
+    accounts : DataFrame, optional
+        ``account_id, created_at``, for the creation-date panel.
+    figures : bool, default True
+        Also write ``figures/cohort_<id>_{network,raster}.{png,svg}`` for publication.
+    cohort_layers : DataFrame, optional
+        ``cohort_id, layer, edges, ties, weight, share``: a ``layers`` column in the index's
+        table and a Layers panel on each cohort page.
+    account_context : DataFrame, optional
+        ``account_context.csv``'s table: an Account context panel (supporting evidence).
+    max_nodes : int, default 2000
+        Most accounts drawn in a cohort's interactive network (config ``max_report_nodes``).
+    slow_background_dt : numpy.ndarray, optional
+        The slow pass's gaps between tied actions, the background of its cohorts' timing
+        panel.
+    max_cohorts : int, default 0
+        Pages and figures for the ``max_cohorts`` highest ranked flagged cohorts only (config
+        ``max_report_cohorts``; 0: all); the index lists every cohort and says so.
+    split : CohortRows, optional
+        The paged cohorts' edges and evidence, split once for the pages and the bundles
+        (:func:`pipelines.report_evidence.cohort_rows`); computed here when not given.
+
+    Returns
+    -------
+    list of callable
+        One task per page, ``index.html`` first; each returns the path it wrote.
     """
     out_dir = Path(out_dir)
     ranked = ranked_cohorts(cohorts)
