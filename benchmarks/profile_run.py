@@ -46,7 +46,8 @@ INNER = ("pipelines.slow_pass:scored_cohorts", "pipelines.slow_pass:leiden_clust
          "graphs.scoring:flag_features", "graphs.scoring:_group_test",
          "graphs.scoring:cohort_features", "graphs.scoring:ranked_cohorts",
          "graphs.scoring:bundles_uninformative", "graphs.passes:_rescored",
-         "graphs.passes:_merged",
+         "graphs.passes:_merged", "graphs.pass_codes:sorted_codes",
+         "graphs.clustering:sorted_codes",
          # the same calls before graphs/pass_codes.py (to profile an older tree)
          "graphs.scoring:_internal", "graphs.scoring:_features",
          "graphs.scoring:_author_features")

@@ -24,8 +24,6 @@ from rich.table import Table
 
 from pipelines import history, progress
 from pipelines.ingest import InputError
-from pipelines.limits import batch_gc
-from pipelines.nightly import EXIT_PARTIAL, default_date, load_nightly, nightly, plan
 
 runs_app = typer.Typer(no_args_is_help=True, help="The run history of a nightly store.")
 err = Console(stderr=True)
@@ -99,6 +97,11 @@ def nightly_command(
     Example: cohortscan nightly --input 'logs/date={date}/*.csv.gz' --lookback-days 7
     --store history.duckdb --reports reports/ --date 2026-11-21
     """
+    # here, not at the top: the pipeline's modules (matplotlib, igraph, numba …) take ≈ 2 s
+    # to import, which every other command (``--help`` too) would pay
+    from pipelines.limits import batch_gc
+    from pipelines.nightly import default_date, load_nightly, nightly
+
     _logging(json_logs, verbose)
     batch_gc()
     try:
@@ -124,12 +127,16 @@ def nightly_command(
 
 
 def _exit_partial(missing: list[str]) -> None:
+    from pipelines.nightly import EXIT_PARTIAL
+
     if missing:
         err.print(f"partial: no partition for {', '.join(missing)}", highlight=False)
         raise typer.Exit(code=EXIT_PARTIAL)
 
 
 def _dry_run(cfg, run_date: dt.date, json_logs: bool) -> None:
+    from pipelines.nightly import plan
+
     parts = plan(cfg, run_date)
     if json_logs:
         typer.echo(json.dumps({"date": run_date.isoformat(), "partitions": parts.by_date,

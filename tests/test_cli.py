@@ -62,3 +62,16 @@ def test_every_command_is_documented_in_readme():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     for command in app.registered_commands:
         assert f"cohortscan {command.name or command.callback.__name__}" in readme
+
+
+def test_the_command_line_starts_without_the_pipeline_modules():
+    """``cohortscan --help`` (and every command) imports pipelines.cli; the pipeline's
+    modules (matplotlib, igraph, numba: ≈ 2 s) are imported by the commands that run it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, pipelines.cli; heavy = {'matplotlib', 'igraph', 'numba', 'networkx'};"
+            "print(sorted(heavy & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
