@@ -84,8 +84,8 @@ def main() -> None:
         table = next(n for n in names if "co_retweet" in n)
         edges = pd.read_sql(f"SELECT * FROM {table}", con)
     weight = edges.columns[2]
-    result = {"logs": str(logs), "rows": rows, "cnt_wall_s": cnt_wall, "cnt_preprocess_s": pre["wall_s"],
-              "cnt_compute_s": comp["wall_s"],
+    result = {"logs": str(logs), "rows": rows, "cnt_wall_s": cnt_wall,
+              "cnt_preprocess_s": pre["wall_s"], "cnt_compute_s": comp["wall_s"],
               "cnt_peak_rss_gib": max(pre["peak_rss_gib"], comp["peak_rss_gib"]),
               "cnt_edges": len(edges)}
     for k in (2, 3):

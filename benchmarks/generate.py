@@ -6,20 +6,30 @@ The world is the ``medium`` scenario scaled with the row count (about 14 rows pe
 account): more viral posts, fandoms and farms as the log grows, so hub targets are present
 at every size. Interactions go to ``interactions.csv.gz`` (timestamps as UTC ISO text, as a
 log export would have them); posts, accounts and labels to CSV.
+
+Above :data:`SHARD_ROWS` rows the log is several independent worlds ("regions") of at most
+that many rows each, generated and appended one at a time, so that memory stays that of one
+region (the generator holds its whole world: one 100M-row world needed ≈ 41 GiB). Region
+``i`` uses seed ``seed + 1000 * i`` and prefixes its ids (accounts, targets, farm groups)
+with ``r<i>.``; regions share the time span, and no account or target spans two regions.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from graphs.synthetic import synthetic_logs
+from graphs.synthetic import SyntheticLogs, synthetic_logs
 
 ROWS_PER_ORGANIC = 14.3
+SHARD_ROWS = 30_000_000
+"""Most rows generated as one world (the 30M-row log took 12.3 GiB to generate)."""
 
 
 def world(rows: int) -> dict[str, int]:
@@ -32,22 +42,54 @@ def world(rows: int) -> dict[str, int]:
 def write_logs(rows: int, out: Path, seed: int = 0) -> dict[str, float]:
     """Generate and write one benchmark log; return its size and generation time."""
     started = time.perf_counter()
-    logs = synthetic_logs(scenario="medium", seed=seed, **world(rows))
     out.mkdir(parents=True, exist_ok=True)
-    inter = logs.interactions
-    table = pa.table({
+    shards = max(1, math.ceil(rows / SHARD_ROWS))
+    written = 0
+    with pa.CompressedOutputStream(str(out / "interactions.csv.gz"), "gzip") as sink:
+        writer = None
+        for shard in range(shards):
+            logs = synthetic_logs(scenario="medium", seed=seed + 1000 * shard,
+                                  **world(rows // shards))
+            if shards > 1:
+                logs = regional(logs, f"r{shard}.")
+            table = _interactions(logs.interactions)
+            if writer is None:
+                writer = pacsv.CSVWriter(sink, table.schema)
+            writer.write_table(table)
+            written += table.num_rows
+            for name, frame in (("posts", logs.posts), ("accounts", logs.accounts),
+                                ("labels", logs.labels)):
+                frame.to_csv(out / f"{name}.csv", index=False, mode="w" if shard == 0 else "a",
+                             header=shard == 0, date_format="%Y-%m-%dT%H:%M:%SZ")
+            del logs, table
+        writer.close()
+    return {"rows": float(written), "seconds": time.perf_counter() - started}
+
+
+def regional(logs: SyntheticLogs, prefix: str) -> SyntheticLogs:
+    """``logs`` with every account, target and farm group id prefixed (one region of a
+    sharded log: its ids meet no other region's)."""
+    def ids(column: pd.Series) -> pd.Series:
+        return column.where(column.isna() | (column == ""), prefix + column.astype(str))
+
+    return logs._replace(
+        interactions=logs.interactions.assign(account_id=ids(logs.interactions["account_id"]),
+                                              target_id=ids(logs.interactions["target_id"])),
+        posts=logs.posts.assign(target_id=ids(logs.posts["target_id"]),
+                                author_id=ids(logs.posts["author_id"])),
+        accounts=logs.accounts.assign(account_id=ids(logs.accounts["account_id"])),
+        labels=logs.labels.assign(account_id=ids(logs.labels["account_id"]),
+                                  group=ids(logs.labels["group"])))
+
+
+def _interactions(inter: pd.DataFrame) -> pa.Table:
+    return pa.table({
         "account_id": pa.array(inter["account_id"].to_numpy(), pa.string()),
         "target_id": pa.array(inter["target_id"].to_numpy(), pa.string()),
         "action": pa.array(inter["action"].to_numpy(), pa.string()),
         "timestamp": pa.array(inter["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
                               pa.string()),
     })
-    with pa.CompressedOutputStream(str(out / "interactions.csv.gz"), "gzip") as sink:
-        pacsv.write_csv(table, sink)
-    for name, frame in (("posts", logs.posts), ("accounts", logs.accounts)):
-        frame.to_csv(out / f"{name}.csv", index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
-    logs.labels.to_csv(out / "labels.csv", index=False)
-    return {"rows": float(table.num_rows), "seconds": time.perf_counter() - started}
 
 
 def main() -> None:
