@@ -47,6 +47,7 @@ from pipelines.ingest import (
 from pipelines.kernel_cache import kernels_aside
 from pipelines.layers import account_profiles, input_layers, input_paths
 from pipelines.limits import (
+    DUCKDB_SHARE,
     check_layers_memory,
     check_resident_memory,
     default_memory_gb,
@@ -88,13 +89,14 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
     ``reader(files, columns)`` returns the raw interactions (default: read the files);
     ``extra_outputs(tmp_dir, scored, manifest)`` may add files to the output directory (and
     keys to the manifest) before it is renamed into place. Both are for the nightly runs.
-    DuckDB works within the run's ``max_memory_gb`` and spills to a directory of the run's
-    own (:func:`pipelines.duckdb_limits.duckdb_limits`); on a cold numba cache the projection
-    kernels are compiled by a child process while the logs are read
-    (:func:`pipelines.kernel_cache.kernels_aside`).
+    DuckDB works within a share of the run's ``max_memory_gb``
+    (:data:`pipelines.limits.DUCKDB_SHARE`: its results come back beside it) and spills to a
+    directory of the run's own (:func:`pipelines.duckdb_limits.duckdb_limits`); on a cold
+    numba cache the projection kernels are compiled by a child process while the logs are
+    read (:func:`pipelines.kernel_cache.kernels_aside`).
     """
     max_memory_gb = config.max_memory_gb or default_memory_gb()  # once, as the run starts
-    with (duckdb_limits(max_memory_gb) as spill,
+    with (duckdb_limits(max_memory_gb * DUCKDB_SHARE) as spill,
           kernels_aside(config.engine == "duckdb") as kernels_ready):  # beside the ingest
         return _run(config, reader=reader, extra_outputs=extra_outputs,
                     kernels_ready=kernels_ready, spill=spill, max_memory_gb=max_memory_gb)
