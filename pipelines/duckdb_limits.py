@@ -7,11 +7,18 @@ logs, the side tables, the CSV writer) gets ``memory_limit`` = the run's ``max_m
 and ``temp_directory`` = a fresh directory under the system's temporary directory, removed
 when the run ends. Beyond the limit DuckDB sorts, de-duplicates and stores its temporary
 tables on disk there instead of failing or exceeding the budget.
+
+The directory is named ``cohortscan-spill-<pid>-*``: a run that is killed (out of memory, a
+signal) cannot remove it, so each run first removes those of processes that no longer run
+(:func:`remove_stale_spills`); a killed 10M-row run leaves ≈ 0.3 GB there (the interactions
+set aside for the report) besides DuckDB's own temporary files.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 _CONFIG: dict[str, str] = {}
+SPILL_PREFIX = "cohortscan-spill-"
 
 
 def duckdb_config() -> dict[str, str]:
@@ -48,7 +56,8 @@ def duckdb_limits(max_memory_gb: float) -> Iterator[Path]:
     if max_memory_gb <= 0:
         raise ValueError(f"max_memory_gb must be positive, got {max_memory_gb}")
     previous = dict(_CONFIG)
-    with tempfile.TemporaryDirectory(prefix="cohortscan-spill-") as spill:
+    remove_stale_spills()
+    with tempfile.TemporaryDirectory(prefix=f"{SPILL_PREFIX}{os.getpid()}-") as spill:
         _CONFIG.clear()
         _CONFIG.update(memory_limit=f"{max(int(max_memory_gb * 1024), 1)}MiB",
                        temp_directory=spill)
@@ -57,3 +66,37 @@ def duckdb_limits(max_memory_gb: float) -> Iterator[Path]:
         finally:
             _CONFIG.clear()
             _CONFIG.update(previous)
+
+
+def remove_stale_spills(parent: Path | None = None) -> list[Path]:
+    """Remove the spill directories of runs that were killed; return those removed.
+
+    ``cohortscan-spill-<pid>-*`` under ``parent`` (default: the system's temporary
+    directory) whose process no longer runs. Directories of running processes (concurrent
+    runs) and names without a pid are left alone.
+
+    >>> remove_stale_spills(Path(tempfile.mkdtemp()))
+    []
+    """
+    removed = []
+    for path in sorted(Path(parent or tempfile.gettempdir()).glob(f"{SPILL_PREFIX}*-*")):
+        pid = path.name[len(SPILL_PREFIX):].split("-")[0]
+        if path.is_dir() and pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a process of another user counts as running).
+
+    >>> process_alive(os.getpid())
+    True
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

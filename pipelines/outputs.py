@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from graphs.lookup import spelled
-from pipelines.duckdb_limits import connect
+from pipelines.duckdb_limits import connect, process_alive
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_SQL = ("'='", "'+'", "'-'", "'@'", "chr(9)", "chr(13)")
@@ -64,7 +64,7 @@ def remove_stale_partials(out: Path) -> list[Path]:
     for path in sorted(out.parent.glob(f".{out.name}.*")):
         kind, _, rest = path.name[len(out.name) + 2:].partition("-")
         pid = rest.split("-")[0]
-        if kind not in ("partial", "old") or not pid.isdigit() or _alive(int(pid)):
+        if kind not in ("partial", "old") or not pid.isdigit() or process_alive(int(pid)):
             continue
         if kind == "old" and not out.exists():
             os.replace(path, out)
@@ -72,16 +72,6 @@ def remove_stale_partials(out: Path) -> list[Path]:
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @contextlib.contextmanager

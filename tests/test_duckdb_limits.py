@@ -9,7 +9,12 @@ import pyarrow as pa
 import pytest
 
 from graphs.interactions import validated_interactions
-from pipelines.duckdb_limits import connect, duckdb_config, duckdb_limits
+from pipelines.duckdb_limits import (
+    connect,
+    duckdb_config,
+    duckdb_limits,
+    remove_stale_spills,
+)
 
 
 def settings() -> tuple[str, str]:
@@ -20,7 +25,7 @@ def settings() -> tuple[str, str]:
 def test_connections_follow_the_run_limits_and_the_spill_directory_goes_away():
     outside = settings()
     with duckdb_limits(1.5) as spill:
-        assert spill.is_dir() and spill.name.startswith("cohortscan-spill-")
+        assert spill.is_dir() and spill.name.startswith(f"cohortscan-spill-{os.getpid()}-")
         assert settings() == ("1.5 GiB", str(spill))
         assert duckdb_config() == {"memory_limit": "1536MiB", "temp_directory": str(spill)}
     assert not spill.exists()
@@ -33,6 +38,26 @@ def test_limits_nest_and_are_restored_after_an_error():
             raise RuntimeError("step failed")
         assert duckdb_config()["temp_directory"] == str(outer)
     assert duckdb_config() == {}
+
+
+def test_spill_directories_of_killed_runs_are_removed_and_others_kept(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = tmp_path / f"cohortscan-spill-{dead}-k1ll3d"
+    (stale / "duckdb_temp").mkdir(parents=True)
+    (stale / "interactions.arrow").write_bytes(b"x" * 100)
+    running = tmp_path / f"cohortscan-spill-{os.getpid()}-n0w"  # a concurrent run
+    unnamed = tmp_path / "cohortscan-spill-abcdef"  # no pid in its name: not ours to judge
+    running.mkdir()
+    unnamed.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    with duckdb_limits(1) as spill:  # a run starts: it clears the killed run's directory
+        assert spill.parent == tmp_path
+        assert not stale.exists() and running.is_dir() and unnamed.is_dir()
+    assert remove_stale_spills(tmp_path) == []
 
 
 def test_limit_must_be_positive():

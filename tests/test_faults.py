@@ -4,6 +4,7 @@ that stops early never leaves a directory that looks like a complete report."""
 from __future__ import annotations
 
 import errno
+import os
 import re
 import subprocess
 import sys
@@ -36,7 +37,8 @@ def first_run(world_files, tmp_path, monkeypatch):
 
 
 def killed_run(log: Path, out: Path, patch: str) -> subprocess.CompletedProcess:
-    """Run the pipeline in a subprocess where ``patch`` makes a function call os._exit(1)."""
+    """Run the pipeline in a subprocess where ``patch`` makes a function call os._exit(1);
+    its temporary directory (where its spill directory is left) is :func:`killed_temp`."""
     code = (
         "import os, pipelines.run as r, pipelines.outputs as o\n"
         "r.report_tasks = lambda out, **t: []\n"
@@ -46,7 +48,15 @@ def killed_run(log: Path, out: Path, patch: str) -> subprocess.CompletedProcess:
         f"{str(out)!r})))\n"
     )
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120,
+                          env={**os.environ, "TMPDIR": str(killed_temp(out))})
+
+
+def killed_temp(out: Path) -> Path:
+    """The temporary directory of :func:`killed_run` (beside ``out``)."""
+    temp = out.parent / "killed-temp"
+    temp.mkdir(exist_ok=True)
+    return temp
 
 
 def leftovers(out: Path) -> list[str]:
@@ -70,12 +80,15 @@ def test_killed_run_leaves_previous_outputs_intact(first_run, patch):
     assert all(not (p / "manifest.json").exists() for p in partial)  # never looks complete
 
 
-def test_rerun_after_a_kill_removes_stale_partial_directories(first_run):
+def test_rerun_after_a_kill_removes_stale_partial_directories(first_run, monkeypatch):
     log, _, out, _ = first_run
     killed_run(log, out, "r.graph_tasks = lambda *a, **k: os._exit(1)")
     assert any(n.startswith(f".{out.name}.partial-") for n in leftovers(out))
+    temp = killed_temp(out)  # the killed run's spill directory, its interactions set aside
+    assert list(temp.glob("cohortscan-spill-*/interactions.arrow"))
+    monkeypatch.setattr("tempfile.tempdir", str(temp))
     run(load_config(None, inputs=[str(log)], out=out))
-    assert leftovers(out) == []
+    assert leftovers(out) == [] and list(temp.iterdir()) == []
 
 
 def test_kill_between_the_two_renames_is_repaired_by_the_rerun(first_run):
