@@ -3,9 +3,10 @@
 Outside a run DuckDB's defaults apply: a memory limit of 80% of the machine's RAM whatever
 ``--max-memory`` says, and spill files in ``./.tmp`` under the current directory. Within
 :func:`duckdb_limits` every connection made by :func:`connect` (reading and validating the
-logs, the side tables, the CSV writer) gets ``memory_limit`` = the run's ``max_memory_gb``
-and ``temp_directory`` = a fresh directory under the system's temporary directory, removed
-when the run ends. Beyond the limit DuckDB sorts, de-duplicates and stores its temporary
+logs, the side tables, the CSV writer) gets ``memory_limit`` = the limit given (a run gives
+half its ``max_memory_gb``, :data:`pipelines.limits.DUCKDB_SHARE`: DuckDB's results come back
+beside it) and ``temp_directory`` = a fresh directory under the system's temporary directory,
+removed when the run ends. Beyond the limit DuckDB sorts, de-duplicates and stores its temporary
 tables on disk there instead of failing or exceeding the budget.
 
 The directory is named ``cohortscan-spill-<pid>-*``: a run that is killed (out of memory, a
