@@ -109,9 +109,14 @@ def test_ids_encoded_in_parallel_slices_give_the_same_incidence(monkeypatch):
         "timestamp": pa.array(rng.integers(0, 10**6, n) * 10**6, pa.timestamp("us", tz="UTC")),
     })
     whole = bipartite_incidence(table)
+    chunked = pa.Table.from_batches(table.to_batches(max_chunksize=333))  # as DuckDB returns
+    assert chunked["account_id"].num_chunks == 16
     monkeypatch.setattr(bipartite, "PARALLEL_ENCODE_ROWS", 10)
     monkeypatch.setattr(bipartite.os, "cpu_count", lambda: 3)  # three slices
-    sliced = bipartite_incidence(table)
-    for field in whole._fields:
-        a, b = getattr(whole, field), getattr(sliced, field)
-        assert (a.equals(b) if isinstance(a, pa.Array) else np.array_equal(a, b)), field
+    for sliced in (bipartite_incidence(table), bipartite_incidence(chunked)):
+        for field in whole._fields:
+            a, b = getattr(whole, field), getattr(sliced, field)
+            assert (a.equals(b) if isinstance(a, pa.Array) else np.array_equal(a, b)), field
+    monkeypatch.setattr(bipartite.os, "cpu_count", lambda: 1)  # one thread, many chunks
+    one = bipartite_incidence(chunked)
+    assert all(np.array_equal(getattr(whole, f), getattr(one, f)) for f in ("account", "target"))
