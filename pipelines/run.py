@@ -160,6 +160,7 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
             "all kept edges" if config.max_cluster_edge_p >= 1 else
             f"edges among accounts with a tie of p <= {config.max_cluster_edge_p:g}")
         clusters = leiden_clusters(clustered, seed=config.seed, resolution=config.resolution)
+        projected.stats["accounts_clustered"] = int(len(clusters))  # the graph's vertices
         del clustered  # a copy of the edges when max_cluster_edge_p < 1
     with _step("scoring", timings):  # incl. the slow pass's Leiden (on unflagged accounts)
         scored = scored_passes(config, projected, clusters, slow,

@@ -47,6 +47,11 @@ def test_outputs_follow_the_contract(world_files, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["inputs"][0]["sha256"] and manifest["seed"] == 0
     assert set(manifest["timings_s"]) >= {"ingest", "projection", "clustering", "scoring"}
+    projection = manifest["projection"]  # what Leiden got: every kept edge, by default
+    assert projection["clustered_because"] == "all kept edges"
+    assert projection["edges_clustered"] == projection["edges_kept"] == len(edges)
+    tied = set(edges["account_a"]) | set(edges["account_b"])
+    assert projection["accounts_clustered"] == len(tied)
     assert not list(tmp_path.glob(".out.partial-*"))
 
 
