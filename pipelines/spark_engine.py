@@ -4,8 +4,9 @@
 types them with the same rules as :mod:`graphs.interactions` (trimmed ids, lower-cased
 actions, ISO-8601 or epoch seconds/milliseconds, exact duplicates collapsed), and projects
 them with the same definition as :func:`graphs.projection.co_engagement`: crowds by a
-window function over (target, time), in-window action pairs by a self-join on target with
-the time condition, the same ``max_crowd`` rule and ``1 / log2(crowd)`` discount, the
+window function over (target, time), in-window action pairs by a self-join on target and
+adjacent time buckets (:func:`near_pairs`: bounded like the DuckDB kernel) with the time
+condition, the same ``max_crowd`` rule and ``1 / log2(crowd)`` discount, the
 closest pair per (pair, target), then ``shared_targets``, ``weight`` and ``median_dt_s``
 per pair. Only the kept edges, their evidence and per-account activity come back to the
 driver, where significance, clustering, scoring and the report run unchanged.
@@ -15,7 +16,6 @@ PySpark is an optional extra (``pip install 'cohortscan[spark]'``); it needs Jav
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from graphs.projection import CoEngagement
+from graphs.projection import CoEngagement, targets_json
 from graphs.significance import bh_q_values, expected_ties, tie_p_values
 from pipelines.ingest import InputError, file_format
 
@@ -103,10 +104,8 @@ def spark_co_engagement(interactions: Any, *, window_s: int = 3600, max_crowd: i
     around = Window.partitionBy("target_id").orderBy("time").rangeBetween(-window_s, window_s)
     acts = interactions.withColumn("crowd", F.count(F.lit(1)).over(around)).cache()
     paired = acts.where(F.col("crowd") <= max_crowd)
-    a, b = paired.alias("a"), paired.alias("b")
-    pairs = a.join(b, (F.col("a.target_id") == F.col("b.target_id"))
-                   & (F.col("a.account_id") < F.col("b.account_id"))
-                   & (F.abs(F.col("a.time") - F.col("b.time")) <= window_s))
+    pairs = near_pairs(paired, window_s).where(
+        F.abs(F.col("a.time") - F.col("b.time")) <= window_s)
     pairs = pairs.select(
         F.col("a.account_id").alias("account_a"), F.col("b.account_id").alias("account_b"),
         F.col("a.target_id").alias("target_id"),
@@ -133,6 +132,29 @@ def spark_co_engagement(interactions: Any, *, window_s: int = 3600, max_crowd: i
     for frame in (acts, pairs, per_target, kept):
         frame.unpersist()
     return result
+
+
+def near_pairs(paired: Any, window_s: int) -> Any:
+    """Pairs of ``paired`` actions (aliased ``a`` and ``b``) on the same target by two accounts
+    (``a.account_id < b.account_id``) whose times fall in the same or adjacent buckets of
+    ``window_s`` seconds: every pair within the window is among them.
+
+    A join on the target alone would compare every two actions on a target, k² for a target
+    engaged k times over the log's span, before the time condition. Here each action meets
+    the actions of three buckets only, and a bucket holds at most ``max_crowd`` paired
+    actions (they are all within the window of each other, so each one's crowd counts them
+    all): at most ``3 * max_crowd`` candidates per action, whatever the degree distribution
+    (the DuckDB engine's bound, by construction).
+    """
+    from pyspark.sql import functions as F
+
+    bucket = F.floor(F.col("time") / max(int(window_s), 1))
+    keyed = paired.withColumn("bucket", bucket)
+    near = paired.withColumn("bucket", F.explode(F.array(bucket - 1, bucket, bucket + 1)))
+    a, b = keyed.alias("a"), near.alias("b")
+    return a.join(b, (F.col("a.target_id") == F.col("b.target_id"))
+                  & (F.col("a.bucket") == F.col("b.bucket"))
+                  & (F.col("a.account_id") < F.col("b.account_id")))
 
 
 def _counts(acts: Any, pairs: Any, per_target: Any, max_crowd: int) -> dict[str, int]:
@@ -163,12 +185,13 @@ def _driver_tables(kept: pd.DataFrame, found: pd.DataFrame, activity: pd.DataFra
         "time_b": pd.to_datetime(found["tb"], unit="s", utc=True),
         "action_a": found["action_a"].astype(object), "action_b": found["action_b"].astype(object),
         "dt_s": found["dt"].astype(float)})
-    targets = evidence.groupby(key, sort=False)["target_id"].agg(
-        lambda s: json.dumps(sorted(s), separators=(",", ":"), ensure_ascii=False))
     edges = kept.assign(shared_targets=kept["shared_targets"].astype(np.int64),
                         weight=kept["weight"].astype(float),
                         median_dt_s=kept["median_dt_s"].astype(float))
-    edges = edges.join(targets.rename("targets"), on=key)
+    # each kept pair's evidence rows follow one another, in the edges' order, by target
+    codes, target_ids = pd.factorize(found["target_id"])
+    edges["targets"] = targets_json(pa.array(target_ids, pa.string()), codes,
+                                    edges["shared_targets"].to_numpy())
     per = activity.set_index("account_id")
     n_a, c_a = per["n_actions"].reindex(edges["account_a"]), per["crowd_sum"].reindex(
         edges["account_a"])
