@@ -63,10 +63,12 @@ def test_spark_edges_equal_duckdb_edges(spark, logs_dir):
     np.testing.assert_allclose(right["median_dt_s"], left["median_dt_s"])
     np.testing.assert_allclose(right["p_value"], left["p_value"], rtol=1e-6)
     np.testing.assert_allclose(right["q_value"], left["q_value"], rtol=1e-6)
-    cols = [*KEY, "target_id", "dt_s", "action_a", "action_b"]
-    spelled = ours.evidence[cols].astype({c: "str" for c in (*KEY, "target_id", "action_a",
-                                                              "action_b")})  # ours: codes
-    pd.testing.assert_frame_equal(spelled, theirs.evidence[cols], check_dtype=False)
+    cols = [*KEY, "target_id", "time_a", "time_b", "dt_s", "action_a", "action_b"]
+    pd.testing.assert_frame_equal(theirs.evidence[cols], ours.evidence[cols])  # codes alike
+    for name in (*KEY, "target_id", "action_a", "action_b"):  # over the same sorted ids
+        assert theirs.evidence[name].dtype == ours.evidence[name].dtype, name
+    assert theirs.edges["account_a"].dtype == ours.edges["account_a"].dtype
+    pd.testing.assert_frame_equal(theirs.activity, ours.activity, check_dtype=False)
     for key in ("n_actions", "action_pairs_enumerated", "account_target_pairs",
                 "candidate_pairs", "hub_actions_skipped", "hub_targets", "edges_kept"):
         assert theirs.stats[key] == ours.stats[key], key
