@@ -44,14 +44,30 @@ def spark_session(master: str = "local[2]", app_name: str = "cohortscan") -> Any
     except ImportError as exc:
         raise InputError("engine 'spark' needs PySpark: pip install 'cohortscan[spark]'") from exc
     builder = SparkSession.builder.master(master) if master else SparkSession.builder
-    session = (builder.appName(app_name)
-               .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.ui.enabled", "false")
-               .config("spark.sql.shuffle.partitions", "8")
-               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-               .getOrCreate())
+    builder = builder.appName(app_name)
+    for key, value in session_settings(master).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def session_settings(master: str) -> dict[str, str]:
+    """Settings of the session for ``master``: UTC and Arrow transfers always; on a
+    ``local[N]`` master also 8 shuffle partitions and no web UI. A cluster (or an empty
+    ``master``: ``spark-submit`` decides) keeps its own partitions and UI: 8 partitions would
+    put hundreds of millions of pairs in each task of a large log.
+
+    >>> session_settings("local[2]")["spark.sql.shuffle.partitions"]
+    '8'
+    >>> sorted(session_settings("spark://master:7077"))
+    ['spark.sql.execution.arrow.pyspark.enabled', 'spark.sql.session.timeZone']
+    """
+    settings = {"spark.sql.session.timeZone": "UTC",
+                "spark.sql.execution.arrow.pyspark.enabled": "true"}
+    if master.startswith("local"):
+        settings |= {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "8"}
+    return settings
 
 
 def spark_interactions(spark: Any, files: Sequence[Path], columns: Mapping[str, str]) -> Any:
