@@ -70,6 +70,17 @@ def session_settings(master: str) -> dict[str, str]:
     return settings
 
 
+def file_uri(path: Path) -> str:
+    """``path`` as an absolute ``file://`` path for Spark: a plain path would be read from the
+    cluster's default file system (HDFS on most YARN clusters), not from the shared file system
+    where the driver found it. Not percent-encoded: Hadoop's ``Path`` quotes it itself.
+
+    >>> file_uri(Path("/data/logs/day 1.csv.gz"))
+    'file:///data/logs/day 1.csv.gz'
+    """
+    return "file://" + str(Path(path).resolve())
+
+
 def spark_interactions(spark: Any, files: Sequence[Path], columns: Mapping[str, str]) -> Any:
     """Read and type the log files on Spark: ``account_id, target_id, action, time`` (seconds).
 
@@ -83,11 +94,11 @@ def spark_interactions(spark: Any, files: Sequence[Path], columns: Mapping[str, 
         fmt = file_format(path)
         if fmt == "csv":
             sep = "\t" if ".tsv" in path.name.lower() else ","
-            df = spark.read.csv(str(path), header=True, sep=sep, quote='"', escape='"')
+            df = spark.read.csv(file_uri(path), header=True, sep=sep, quote='"', escape='"')
         elif fmt == "parquet":
-            df = spark.read.parquet(str(path))
+            df = spark.read.parquet(file_uri(path))
         else:
-            df = spark.read.json(str(path))
+            df = spark.read.json(file_uri(path))
         frames.append(df.select(*[F.col(f"`{columns.get(c, c)}`").cast("string").alias(c)
                                   for c in COLUMNS]))
     raw = frames[0]

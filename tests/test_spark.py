@@ -90,7 +90,7 @@ def test_spark_pairs_are_bounded_on_a_long_lived_target(spark):
 
 
 def test_spark_types_epochs_and_drops_bad_rows(spark, tmp_path):
-    log = tmp_path / "log.csv"
+    log = tmp_path / "a day's log.csv"  # read as file://…, as on a cluster's shared disk
     log.write_text("account_id,target_id,action,timestamp\n"
                    " a ,p,LIKE,1700000000\nb,p,like,1700000060000\n"
                    "c,p,like,2023-11-14T22:14:20Z\nd,p,like,not a time\n,p,like,1700000000\n"
