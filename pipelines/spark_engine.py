@@ -141,16 +141,18 @@ def spark_co_engagement(interactions: Any, *, window_s: int = 3600, max_crowd: i
                  F.col("a.time").alias("ta"), F.col("b.time").alias("tb"),
                  F.col("a.action").alias("action_a"), F.col("b.action").alias("action_b"))
         .alias("tie"),
-        (1.0 / F.log2(F.greatest("a.crowd", "b.crowd", F.lit(2)))).alias("w")).cache()
+        (1.0 / F.log2(F.greatest("a.crowd", "b.crowd", F.lit(2)))).alias("w"))
+    # the pairs are not kept: each (pair, target) counts its own (the largest table by far)
     per_target = (pairs.groupBy("account_a", "account_b", "target_id")
-                  .agg(F.min("tie").alias("tie"), F.max("w").alias("w"))).cache()
+                  .agg(F.min("tie").alias("tie"), F.max("w").alias("w"),
+                       F.count(F.lit(1)).alias("n_pairs"))).cache()
     per_pair = per_target.groupBy("account_a", "account_b").agg(
         F.count(F.lit(1)).alias("shared_targets"), F.sum("w").alias("weight"),
         F.expr("percentile(tie.dt, 0.5)").alias("median_dt_s"))
     kept = per_pair.where(F.col("shared_targets") >= min_shared_targets).cache()
     evidence = per_target.join(kept.select("account_a", "account_b"),
                                ["account_a", "account_b"], "left_semi")
-    counts = _counts(acts, pairs, per_target, max_crowd)
+    counts = _counts(acts, per_target, per_pair, max_crowd)
     is_paired = F.col("crowd") <= max_crowd  # hub actions stay out of the null, as in DuckDB
     activity = acts.groupBy("account_id").agg(
         F.sum(F.when(is_paired, 1).otherwise(0)).alias("n_actions"),
@@ -160,7 +162,7 @@ def spark_co_engagement(interactions: Any, *, window_s: int = 3600, max_crowd: i
         activity.toPandas(), counts,
         targets=acts.select("target_id").distinct().toPandas()["target_id"],
         actions=acts.select("action").distinct().toPandas()["action"])
-    for frame in (acts, pairs, per_target, kept):
+    for frame in (acts, per_target, kept):
         frame.unpersist()
     return result
 
@@ -188,19 +190,20 @@ def near_pairs(paired: Any, window_s: int) -> Any:
                   & (F.col("a.account_id") < F.col("b.account_id")))
 
 
-def _counts(acts: Any, pairs: Any, per_target: Any, max_crowd: int) -> dict[str, int]:
+def _counts(acts: Any, per_target: Any, per_pair: Any, max_crowd: int) -> dict[str, int]:
     from pyspark.sql import functions as F
 
-    hub = acts.where(F.col("crowd") > max_crowd)
-    n_total, n_hub = acts.count(), hub.count()
+    hub = F.col("crowd") > max_crowd
+    n_total, n_hub = acts.agg(F.count(F.lit(1)), F.sum(F.when(hub, 1).otherwise(0))).first()
+    n_per_target, n_pairs = per_target.agg(F.count(F.lit(1)), F.sum("n_pairs")).first()
     return {
-        "n_actions": n_total - n_hub,
-        "n_actions_total": n_total,
-        "action_pairs_enumerated": pairs.count(),
-        "account_target_pairs": per_target.count(),
-        "candidate_pairs": per_target.select("account_a", "account_b").distinct().count(),
-        "hub_actions_skipped": n_hub,
-        "hub_targets": hub.select("target_id").distinct().count(),
+        "n_actions": int(n_total) - int(n_hub or 0),
+        "n_actions_total": int(n_total),
+        "action_pairs_enumerated": int(n_pairs or 0),
+        "account_target_pairs": int(n_per_target),
+        "candidate_pairs": per_pair.count(),
+        "hub_actions_skipped": int(n_hub or 0),
+        "hub_targets": acts.where(hub).select("target_id").distinct().count(),
     }
 
 
