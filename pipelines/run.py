@@ -133,17 +133,18 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
                 accounts=accounts.table if accounts else None)
     with _step("layers", timings):
         layers = input_layers(raw, interactions, config)
-    with _step("projection", timings):
+    with _step("projection", timings), _spark_source(files, config) as spark_log:
         kernels_ready()
         incidences = layer_incidences(layers) if config.engine == "duckdb" else {}
         check_layers_memory(layers, max_crowd=config.max_crowd, max_memory_gb=max_memory_gb,
                             incidences=incidences)
         slow = slow_projection(layers, config,  # first: its transient is the larger one
                                lambda ls, c, inc=incidences: _projections(
-                                   files, ls, c, inc, "slow pass ", max_memory_gb=max_memory_gb),
+                                   spark_log, ls, c, inc, "slow pass ",
+                                   max_memory_gb=max_memory_gb),
                                max_memory_gb=max_memory_gb, incidences=incidences,
                                posts=posts.table if posts else None)
-        per_layer = _projections(files, layers, config, incidences,
+        per_layer = _projections(spark_log, layers, config, incidences,
                                  max_memory_gb=max_memory_gb)
         weights = {name: layer.weight for name, layer in layers.items()}
         projected = fused_co_engagement(per_layer, weights)
@@ -240,17 +241,32 @@ def _output_workers(n_pages: int) -> int:
     return min(os.cpu_count() or 1, 4 if n_pages >= MIN_PARALLEL_PAGES else 2)
 
 
-def _projections(files: list[Path], layers: dict, config: RunConfig,
+@contextlib.contextmanager
+def _spark_source(files: list[Path], config: RunConfig) -> Iterator[Any]:
+    """The run's :class:`pipelines.spark_engine.SparkLog` when its engine is ``spark`` (read
+    once for both passes, released at the end of the step), else ``None``."""
+    if config.engine != "spark":
+        yield None
+        return
+    from pipelines.spark_engine import SparkLog
+
+    source = SparkLog(files, config.columns, config.spark_master)
+    try:
+        yield source
+    finally:
+        source.close()
+
+
+def _projections(spark_log: Any, layers: dict, config: RunConfig,
                  incidences: dict | None = None, label: str = "", *,
                  max_memory_gb: float) -> dict:
-    """Per-layer projections with the configured engine (``duckdb`` or ``spark``); the
-    kernel's progress is shown as ``<label><layer> pairs``, and the resident memory is
-    checked against ``max_memory_gb`` after every chunk."""
+    """Per-layer projections with the configured engine (``duckdb`` or ``spark``, from
+    ``spark_log``); the kernel's progress is shown as ``<label><layer> pairs``, and the
+    resident memory is checked against ``max_memory_gb`` after every chunk."""
     if config.engine == "spark":
         from pipelines.spark_engine import spark_projections
 
-        return spark_projections(files, layers, columns=config.columns,
-                                 master=config.spark_master, max_crowd=config.max_crowd,
+        return spark_projections(spark_log, layers, max_crowd=config.max_crowd,
                                  min_shared_targets=config.min_shared_targets)
     if config.engine != "duckdb":
         raise InputError(f"config: engine must be 'duckdb' or 'spark', got {config.engine!r}")
