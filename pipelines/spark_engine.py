@@ -148,7 +148,7 @@ def spark_co_engagement(interactions: Any, *, window_s: int = 3600, max_crowd: i
                   .agg(F.min("tie").alias("tie"), F.max("w").alias("w"),
                        F.count(F.lit(1)).alias("n_pairs"))).cache()
     per_pair = per_target.groupBy("account_a", "account_b").agg(
-        F.count(F.lit(1)).alias("shared_targets"), F.sum("w").alias("weight"),
+        F.count(F.lit(1)).alias("shared_targets"),  # the weight: summed on the driver
         F.expr("percentile(tie.dt, 0.5)").alias("median_dt_s"))
     kept = per_pair.where(F.col("shared_targets") >= min_shared_targets).cache()
     evidence = per_target.join(kept.select("account_a", "account_b"),
@@ -160,7 +160,7 @@ def spark_co_engagement(interactions: Any, *, window_s: int = 3600, max_crowd: i
         F.sum(F.when(is_paired, F.col("crowd") - 1).otherwise(0)).alias("crowd_sum"))
     result = _driver_tables(
         kept.toPandas(),
-        evidence.select("account_a", "account_b", "target_id", "tie.*").toPandas(),
+        evidence.select("account_a", "account_b", "target_id", "tie.*", "w").toPandas(),
         activity.toPandas(), counts,
         targets=acts.select("target_id").distinct().toPandas()["target_id"],
         actions=acts.select("action").distinct().toPandas()["action"])
@@ -249,7 +249,8 @@ def _driver_tables(kept: pd.DataFrame, found: pd.DataFrame, activity: pd.DataFra
     shared = kept["shared_targets"].to_numpy(dtype=np.int64)[rows]
     edges = pd.DataFrame({
         "account_a": coded_ids(accounts, ka), "account_b": coded_ids(accounts, kb),
-        "shared_targets": shared, "weight": kept["weight"].to_numpy(dtype=float)[rows],
+        "shared_targets": shared, "weight": _summed(found["w"].to_numpy(dtype=float)[order],
+                                                    shared),
         "median_dt_s": kept["median_dt_s"].to_numpy(dtype=float)[rows],
         # each edge's evidence rows follow one another, in the edges' order, by target
         "targets": targets_json(target_ids, t[order], shared)})
@@ -290,6 +291,22 @@ class SparkLog:
         if self._typed is not None:
             self._typed.unpersist()
             self._typed = None
+
+
+def _summed(values: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Sums of consecutive runs of ``values`` of the given ``sizes``, each added in row order.
+
+    An edge's weight is summed here, over its evidence rows sorted by target, and not by
+    Spark: Spark adds in the order its tasks deliver the rows, which changes with the plan
+    and the cluster (the last bits of the weights did, from one version of the plan to the
+    next), so the same input would not give the same bytes.
+
+    >>> _summed(np.array([1.0, 2.0, 4.0]), np.array([2, 1])).tolist()
+    [3.0, 4.0]
+    """
+    if not len(sizes):
+        return np.zeros(0)
+    return np.add.reduceat(values, np.concatenate([[0], np.cumsum(sizes)[:-1]]))
 
 
 def spark_projections(source: SparkLog, layers: Mapping[str, Any], *, max_crowd: int,

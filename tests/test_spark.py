@@ -74,6 +74,22 @@ def test_spark_edges_equal_duckdb_edges(spark, logs_dir):
         assert theirs.stats[key] == ours.stats[key], key
 
 
+def test_spark_weights_do_not_depend_on_the_plan(spark, logs_dir):
+    """Spark adds in the order its tasks deliver rows; the weights are summed on the driver,
+    so another partitioning gives the same bytes."""
+    files = [logs_dir / "interactions.csv.gz"]
+    kw = {"window_s": 3600, "max_crowd": 40, "min_shared_targets": 1}
+    found = []
+    for partitions in ("8", "3"):
+        spark.conf.set("spark.sql.shuffle.partitions", partitions)
+        try:
+            found.append(spark_co_engagement(spark_interactions(spark, files, {}), **kw).edges)
+        finally:
+            spark.conf.set("spark.sql.shuffle.partitions", "8")
+    assert len(found[0]) > 100
+    pd.testing.assert_frame_equal(found[0], found[1], check_exact=True)
+
+
 def test_spark_pairs_are_bounded_on_a_long_lived_target(spark):
     """One target engaged 600 times, every 10 minutes over 100 hours: every crowd is 13, so no
     action is a hub, yet a join on the target alone would weigh 179,700 pairs of actions."""
