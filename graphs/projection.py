@@ -434,8 +434,9 @@ def clustered_edges(edges: pd.DataFrame, *, max_edge_p: float = 1.0) -> pd.DataF
 
 def _inside_by_codes(a: pd.Series, b: pd.Series, significant: np.ndarray) -> np.ndarray | None:
     """:func:`clustered_edges`' rows on the ids' codes, when both ends are categoricals of
-    one dtype without missing values (as the projection makes them; no text per row: 18.6M
-    edges in ≈ 0.3 s instead of ≈ 13 s); ``None`` otherwise."""
+    one dtype without missing values (as the projection makes them; no text per row:
+    :func:`clustered_edges` on 18.6M edges took 1.1 s instead of 13.4 s); ``None``
+    otherwise."""
     if not (isinstance(a.dtype, pd.CategoricalDtype) and same_categories(b.dtype, a.dtype)):
         return None
     codes_a, codes_b = a.cat.codes.to_numpy(), b.cat.codes.to_numpy()

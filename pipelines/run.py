@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from importlib import metadata
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandas as pd
 import pyarrow as pa
@@ -69,6 +69,9 @@ from pipelines.slow_pass import (
     with_slow_evidence,
 )
 from pipelines.window_auto import auto_window
+
+if TYPE_CHECKING:  # imported where the spark engine runs
+    from pipelines.spark_engine import SparkLog
 
 log = logging.getLogger(__name__)
 CLUSTER_COLUMNS = ["account_a", "account_b", "weight", "p_value"]
@@ -242,7 +245,7 @@ def _output_workers(n_pages: int) -> int:
 
 
 @contextlib.contextmanager
-def _spark_source(files: list[Path], config: RunConfig) -> Iterator[Any]:
+def _spark_source(files: list[Path], config: RunConfig) -> Iterator[SparkLog | None]:
     """The run's :class:`pipelines.spark_engine.SparkLog` when its engine is ``spark`` (read
     once for both passes, released at the end of the step), else ``None``."""
     if config.engine != "spark":
@@ -257,7 +260,7 @@ def _spark_source(files: list[Path], config: RunConfig) -> Iterator[Any]:
         source.close()
 
 
-def _projections(spark_log: Any, layers: dict, config: RunConfig,
+def _projections(spark_log: SparkLog | None, layers: dict, config: RunConfig,
                  incidences: dict | None = None, label: str = "", *,
                  max_memory_gb: float) -> dict:
     """Per-layer projections with the configured engine (``duckdb`` or ``spark``, from
