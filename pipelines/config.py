@@ -13,6 +13,7 @@ from typing import Any
 from pipelines.ingest import InputError
 
 _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+ENGINES = ("duckdb", "spark")
 
 
 @dataclass(frozen=True)
@@ -180,4 +181,10 @@ def _typed(values: dict[str, Any]) -> RunConfig:
     columns = values.get("columns", {})
     if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
         raise InputError("config: [columns] must map our column names to text names")
+    engine = values.get("engine", defaults.engine)
+    if engine not in ENGINES:  # before any log is read
+        raise InputError(f"config: engine must be 'duckdb' or 'spark', got {engine!r}")
+    if values.get("window_auto") and engine != "duckdb":
+        raise InputError(f"config: window = auto runs on the duckdb engine only, "
+                         f"got engine {engine!r}")
     return RunConfig(**values)

@@ -99,6 +99,10 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
     read (:func:`pipelines.kernel_cache.kernels_aside`).
     """
     max_memory_gb = config.max_memory_gb or default_memory_gb()  # once, as the run starts
+    if config.engine == "spark":  # before the logs are read, not after
+        from pipelines.spark_engine import require_pyspark
+
+        require_pyspark()
     with (duckdb_limits(max_memory_gb * DUCKDB_SHARE) as spill,
           kernels_aside(config.engine == "duckdb") as kernels_ready):  # beside the ingest
         return _run(config, reader=reader, extra_outputs=extra_outputs,

@@ -40,10 +40,9 @@ def spark_session(master: str = "local[2]", app_name: str = "cohortscan") -> Any
 
     An empty ``master`` leaves it to ``spark-submit --master``.
     """
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise InputError("engine 'spark' needs PySpark: pip install 'cohortscan[spark]'") from exc
+    require_pyspark()
+    from pyspark.sql import SparkSession
+
     builder = SparkSession.builder.master(master) if master else SparkSession.builder
     builder = builder.appName(app_name)
     for key, value in session_settings(master).items():
@@ -51,6 +50,17 @@ def spark_session(master: str = "local[2]", app_name: str = "cohortscan") -> Any
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def require_pyspark() -> None:
+    """Raise InputError when PySpark is not installed (a run checks before it reads its logs).
+
+    >>> require_pyspark()  # installed here
+    """
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as exc:
+        raise InputError("engine 'spark' needs PySpark: pip install 'cohortscan[spark]'") from exc
 
 
 def session_settings(master: str) -> dict[str, str]:

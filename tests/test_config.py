@@ -48,3 +48,19 @@ def test_windows(text, seconds):
 def test_bad_windows(text):
     with pytest.raises(InputError, match="window"):
         window_seconds(text)
+
+
+def test_engine_errors_come_before_any_log_is_read(tmp_path, monkeypatch):
+    import sys
+
+    from pipelines.run import run
+
+    with pytest.raises(InputError, match="engine must be 'duckdb' or 'spark', got 'flink'"):
+        load_config(None, inputs=["x.csv"], out=tmp_path, engine="flink")
+    with pytest.raises(InputError, match="window = auto runs on the duckdb engine only"):
+        load_config(None, inputs=["x.csv"], out=tmp_path, engine="spark", window="auto")
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # as if the spark extra were missing
+    config = load_config(None, inputs=[str(tmp_path / "no such log.csv")], out=tmp_path / "o",
+                         engine="spark")
+    with pytest.raises(InputError, match=r"needs PySpark: pip install 'cohortscan\[spark\]'"):
+        run(config)  # not "no such file": the log is not read first

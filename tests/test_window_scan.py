@@ -83,7 +83,6 @@ def test_window_auto_rejects_bad_candidates(tmp_path, world_files):
                         scan_windows=[])
     with pytest.raises(ValueError, match="scan_windows must list at least one window"):
         run(empty)
-    spark = load_config(None, inputs=[str(log)], out=tmp_path / "out", window="auto",
-                        engine="spark")
-    with pytest.raises(ValueError, match="window = auto runs on the duckdb engine only"):
-        run(spark)
+    with pytest.raises(InputError, match="window = auto runs on the duckdb engine only"):
+        load_config(None, inputs=[str(log)], out=tmp_path / "out", window="auto",
+                    engine="spark")  # refused with the config, before the logs are read
