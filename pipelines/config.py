@@ -181,10 +181,52 @@ def _typed(values: dict[str, Any]) -> RunConfig:
     columns = values.get("columns", {})
     if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
         raise InputError("config: [columns] must map our column names to text names")
-    engine = values.get("engine", defaults.engine)
-    if engine not in ENGINES:  # before any log is read
-        raise InputError(f"config: engine must be 'duckdb' or 'spark', got {engine!r}")
-    if values.get("window_auto") and engine != "duckdb":
-        raise InputError(f"config: window = auto runs on the duckdb engine only, "
-                         f"got engine {engine!r}")
-    return RunConfig(**values)
+    config = RunConfig(**values)
+    check_config(config)
+    return config
+
+
+def check_config(config: RunConfig) -> None:
+    """Raise InputError naming the first setting of ``config`` that cannot run: checked with
+    the config and again as a run starts, before any log is read (not after its ingest).
+
+    >>> check_config(RunConfig(inputs=("a.csv",), out=Path("out"), rank_window=0))
+    Traceback (most recent call last):
+    ...
+    pipelines.ingest.InputError: config: rank_window must be positive, got 0
+    """
+    if config.engine not in ENGINES:
+        raise InputError(f"config: engine must be 'duckdb' or 'spark', got {config.engine!r}")
+    if config.window_auto:
+        if config.engine != "duckdb":
+            raise InputError(f"config: window = auto runs on the duckdb engine only, "
+                             f"got engine {config.engine!r}")
+        if not config.scan_windows:
+            raise InputError("config: scan_windows must list at least one window for "
+                             "window = auto")
+        for text in config.scan_windows:
+            window_seconds(text)
+    layer_windows_s(config)
+    for name, value in config.layer_weights.items():
+        if not isinstance(value, int | float) or value <= 0:
+            raise InputError(f"config: layer_weights.{name} must be a positive number, "
+                             f"got {value!r}")
+    if not all(isinstance(v, str) and v for v in config.action_layers.values()):
+        raise InputError("config: [action_layers] must map actions to layer names")
+    if config.rank_window <= 0:
+        raise InputError(f"config: rank_window must be positive, got {config.rank_window}")
+
+
+def layer_windows_s(config: RunConfig) -> dict[str, int]:
+    """``[layer_windows]`` in seconds; InputError naming the layer of a bad one.
+
+    >>> layer_windows_s(RunConfig(inputs=("a.csv",), out=Path("o"), layer_windows={"text": "2d"}))
+    {'text': 172800}
+    """
+    windows = {}
+    for name, value in config.layer_windows.items():
+        try:
+            windows[name] = window_seconds(value)
+        except InputError as exc:
+            raise InputError(f"config: layer_windows.{name}: {exc}") from None
+    return windows

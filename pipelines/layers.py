@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from graphs.multiplex import Layer, typed_layers
-from pipelines.config import RunConfig, window_seconds
+from pipelines.config import RunConfig, check_config, layer_windows_s
 from pipelines.ingest import InputError, input_files
 
 EXTRA_SUFFIXES = (".csv.xz", ".tsv.xz", ".rda", ".rdata", ".rds")
@@ -38,27 +38,15 @@ def input_layers(raw: Any, interactions: Any, config: RunConfig) -> dict[str, La
     config's ``[action_layers]`` (action → layer) overrides the adapter's layer of an action.
     An Arrow ``interactions`` table stays Arrow-backed (no whole-log pandas copy).
     """
-    windows = {}
-    for name, value in config.layer_windows.items():
-        try:
-            windows[name] = window_seconds(value)
-        except InputError as exc:
-            raise InputError(f"config: layer_windows.{name}: {exc}") from None
-    for name, value in config.layer_weights.items():
-        if not isinstance(value, int | float) or value <= 0:
-            raise InputError(f"config: layer_weights.{name} must be a positive number, "
-                             f"got {value!r}")
-    if not all(isinstance(v, str) and v for v in config.action_layers.values()):
-        raise InputError("config: [action_layers] must map actions to layer names")
-    if config.rank_window <= 0:
-        raise InputError(f"config: rank_window must be positive, got {config.rank_window}")
+    check_config(config)  # a run checks it as it starts; callers of this alone, here
     table = interactions if isinstance(interactions, pa.Table) else pd.DataFrame(interactions)
     try:
         return typed_layers(
             table, layer_of={**getattr(raw, "layer_of", {}),
                                            **config.action_layers},
             order_actions=getattr(raw, "order_actions", frozenset()),
-            window_s=config.window_s, rank_window=config.rank_window, windows=windows,
+            window_s=config.window_s, rank_window=config.rank_window,
+            windows=layer_windows_s(config),
             weights={k: float(v) for k, v in config.layer_weights.items()},
             text_threshold=config.text_threshold, seed=config.seed)
     except ValueError as exc:

@@ -33,7 +33,7 @@ from graphs.projection import clustered_edges
 from pipelines import __version__, progress
 from pipelines.adapters import plain_logs, read_inputs
 from pipelines.bundle import write_bundles
-from pipelines.config import RunConfig
+from pipelines.config import RunConfig, check_config
 from pipelines.duckdb_limits import duckdb_config, duckdb_limits
 from pipelines.exports import graph_tasks, table_tasks
 from pipelines.ingest import (
@@ -99,7 +99,8 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
     read (:func:`pipelines.kernel_cache.kernels_aside`).
     """
     max_memory_gb = config.max_memory_gb or default_memory_gb()  # once, as the run starts
-    if config.engine == "spark":  # before the logs are read, not after
+    check_config(config)  # before the logs are read, not after
+    if config.engine == "spark":
         from pipelines.spark_engine import require_pyspark
 
         require_pyspark()
@@ -275,8 +276,6 @@ def _projections(spark_log: SparkLog | None, layers: dict, config: RunConfig,
 
         return spark_projections(spark_log, layers, max_crowd=config.max_crowd,
                                  min_shared_targets=config.min_shared_targets)
-    if config.engine != "duckdb":
-        raise InputError(f"config: engine must be 'duckdb' or 'spark', got {config.engine!r}")
 
     def on_progress(name: str, done: int, total: int) -> None:
         """After each chunk of accounts: the progress bar, and the memory limit (the kept

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -74,15 +76,18 @@ def test_window_auto_rejects_bad_candidates(tmp_path, world_files):
     from pipelines.ingest import InputError
     from pipelines.run import run
 
-    log, _ = world_files
-    config = load_config(None, inputs=[str(log)], out=tmp_path / "out", window="auto",
-                         scan_windows=["10m", "soon"])
+    log, _ = world_files  # each refused with the config, before the logs are read
     with pytest.raises(InputError, match="window: expected a duration"):
-        run(config)
-    empty = load_config(None, inputs=[str(log)], out=tmp_path / "out", window="auto",
-                        scan_windows=[])
-    with pytest.raises(ValueError, match="scan_windows must list at least one window"):
-        run(empty)
+        load_config(None, inputs=[str(log)], out=tmp_path / "out", window="auto",
+                    scan_windows=["10m", "soon"])
+    with pytest.raises(InputError, match="scan_windows must list at least one window"):
+        load_config(None, inputs=[str(log)], out=tmp_path / "out", window="auto",
+                    scan_windows=[])
     with pytest.raises(InputError, match="window = auto runs on the duckdb engine only"):
         load_config(None, inputs=[str(log)], out=tmp_path / "out", window="auto",
-                    engine="spark")  # refused with the config, before the logs are read
+                    engine="spark")
+    built = dataclasses.replace(load_config(None, inputs=[str(tmp_path / "no such log.csv")],
+                                            out=tmp_path / "out", window="auto"),
+                                scan_windows=())  # a config built without load_config
+    with pytest.raises(InputError, match="scan_windows must list at least one window"):
+        run(built)  # not "no such file": the run checks its config first
