@@ -205,7 +205,10 @@ def check_config(config: RunConfig) -> None:
             raise InputError("config: scan_windows must list at least one window for "
                              "window = auto")
         for text in config.scan_windows:
-            window_seconds(text)
+            try:
+                window_seconds(text)
+            except InputError as exc:
+                raise InputError(f"config: scan_windows: {exc}") from None
     layer_windows_s(config)
     for name, value in config.layer_weights.items():
         if not isinstance(value, int | float) or value <= 0:

@@ -77,7 +77,7 @@ def test_window_auto_rejects_bad_candidates(tmp_path, world_files):
     from pipelines.run import run
 
     log, _ = world_files  # each refused with the config, before the logs are read
-    with pytest.raises(InputError, match="window: expected a duration"):
+    with pytest.raises(InputError, match="scan_windows: window: expected a duration"):
         load_config(None, inputs=[str(log)], out=tmp_path / "out", window="auto",
                     scan_windows=["10m", "soon"])
     with pytest.raises(InputError, match="scan_windows must list at least one window"):
