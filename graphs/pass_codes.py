@@ -16,7 +16,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from graphs.lookup import lookup_codes, one_array, run_codes, sorted_codes, text_array
+from graphs.lookup import (
+    lookup_codes,
+    one_array,
+    run_codes,
+    same_categories,
+    sorted_codes,
+    text_array,
+)
 
 EVIDENCE_TEXT = ("account_a", "account_b", "target_id", "action_a")
 
@@ -206,7 +213,17 @@ def _account_codes(active: pd.Series, columns: list[pd.Series]) -> tuple[pa.Arra
 def _action_codes(evidence: pd.DataFrame) -> tuple[pa.Array, np.ndarray, np.ndarray | None]:
     """Codes of ``action_a`` and ``action_b`` over their common sorted actions (each column
     coded on its own, then its few actions mapped onto the union)."""
-    coded = [sorted_codes(evidence[c]) for c in ("action_a", "action_b") if c in evidence]
+    columns = [evidence[c] for c in ("action_a", "action_b") if c in evidence]
+    dtype = columns[0].dtype
+    if isinstance(dtype, pd.CategoricalDtype) and all(  # as the projection makes them: codes
+            same_categories(c.dtype, dtype) for c in columns[1:]):
+        joined = pd.Series(pd.Categorical.from_codes(
+            np.concatenate([c.cat.codes.to_numpy() for c in columns]), dtype=dtype,
+            validate=False))
+        actions, codes = sorted_codes(joined)
+        n = len(columns[0])
+        return actions, codes[:n], (codes[n:] if len(columns) > 1 else None)
+    coded = [sorted_codes(c) for c in columns]
     actions, _ = sorted_codes(pa.chunked_array([names for names, _ in coded],
                                                type=pa.large_string()))
     common = [np.append(lookup_codes(pd.Series(names.to_pylist(), dtype="str"),

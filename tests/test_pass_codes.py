@@ -160,3 +160,18 @@ def test_coded_evidence_holds_whole_second_times_as_int32_and_spells_them_back()
     coded = coded_evidence(pass_codes(edges, fractions, activity))
     assert coded.evidence["time_b"].dtype == fractions["time_b"].dtype
     pd.testing.assert_frame_equal(spelled_evidence(coded, np.arange(3)), fractions)
+
+
+def test_action_codes_from_categoricals_equal_those_from_text():
+    text = pd.DataFrame({"account_a": ["a", "a", "b"], "account_b": ["b", "c", "c"],
+                         "target_id": ["t", "u", "t"], "action_a": ["like", "share", None],
+                         "action_b": ["comment", "like", "like"], "dt_s": [1.0, 2.0, 3.0]})
+    shared = pd.CategoricalDtype(["comment", "like", "never", "share"])  # one dtype: codes
+    coded = text.astype({"action_a": shared, "action_b": shared})
+    edges = pd.DataFrame({"account_a": ["a"], "account_b": ["b"], "shared_targets": [1]})
+    activity = pd.DataFrame({"account_id": list("abc"), "n_actions": 1.0, "crowd_sum": 1.0})
+    by_text, by_codes = (pass_codes(edges, e, activity) for e in (text, coded))
+    assert by_codes.actions.to_pylist() == by_text.actions.to_pylist() == [
+        "comment", "like", "share"]
+    assert by_codes.action_a.tolist() == by_text.action_a.tolist() == [1, 2, -1]
+    assert by_codes.action_b.tolist() == by_text.action_b.tolist() == [0, 1, 1]
