@@ -20,8 +20,8 @@ from graphs.lookup import (
     lookup_codes,
     one_array,
     run_codes,
-    same_categories,
     sorted_codes,
+    stacked_column,
     text_array,
 )
 
@@ -211,26 +211,14 @@ def _account_codes(active: pd.Series, columns: list[pd.Series]) -> tuple[pa.Arra
 
 
 def _action_codes(evidence: pd.DataFrame) -> tuple[pa.Array, np.ndarray, np.ndarray | None]:
-    """Codes of ``action_a`` and ``action_b`` over their common sorted actions (each column
-    coded on its own, then its few actions mapped onto the union)."""
+    """Codes of ``action_a`` and ``action_b`` over their common sorted actions: the columns
+    stacked (:func:`graphs.lookup.stacked_column`: the projection's categoricals of one dtype
+    as their codes, 30M rows 2.3 -> 1.3 s against coding each column and mapping), coded once
+    and split again."""
     columns = [evidence[c] for c in ("action_a", "action_b") if c in evidence]
-    dtype = columns[0].dtype
-    if isinstance(dtype, pd.CategoricalDtype) and all(  # as the projection makes them: codes
-            same_categories(c.dtype, dtype) for c in columns[1:]):
-        joined = pd.Series(pd.Categorical.from_codes(
-            np.concatenate([c.cat.codes.to_numpy() for c in columns]), dtype=dtype,
-            validate=False))
-        actions, codes = sorted_codes(joined)
-        n = len(columns[0])
-        return actions, codes[:n], (codes[n:] if len(columns) > 1 else None)
-    coded = [sorted_codes(c) for c in columns]
-    actions, _ = sorted_codes(pa.chunked_array([names for names, _ in coded],
-                                               type=pa.large_string()))
-    common = [np.append(lookup_codes(pd.Series(names.to_pylist(), dtype="str"),
-                                     pa.chunked_array([actions]), np.arange(len(actions))), -1)
-              for names, _ in coded]
-    a, *b = (position[codes] for position, (_, codes) in zip(common, coded, strict=True))
-    return actions, a.astype("int32"), (b[0].astype("int32") if b else None)
+    actions, codes = sorted_codes(stacked_column(columns))
+    n = len(columns[0])
+    return actions, codes[:n], (codes[n:] if len(columns) > 1 else None)
 
 
 def _activity(activity: pd.DataFrame, accounts: pa.Array) -> pd.DataFrame:
