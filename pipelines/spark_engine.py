@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from graphs.lookup import lookup_codes, sorted_codes
+from graphs.lookup import run_codes, sorted_codes
 from graphs.projection import CoEngagement, coded_ids, id_categories, targets_json
 from graphs.significance import bh_q_values, expected_ties, tie_p_values
 from pipelines.ingest import InputError, file_format
@@ -236,13 +236,9 @@ def _driver_tables(kept: pd.DataFrame, found: pd.DataFrame, activity: pd.DataFra
     crowd_sum[account_rank] = activity["crowd_sum"].to_numpy(dtype=float)
     target_ids = sorted_codes(targets)[0]
     action_names = sorted_codes(actions)[0]
-
-    def codes(column: pd.Series, ids: pa.Array) -> np.ndarray:
-        return lookup_codes(column, pa.chunked_array([ids]), np.arange(len(ids)))
-
-    a, b, t = (codes(found[c], ids) for c, ids in (("account_a", account_ids),
-                                                   ("account_b", account_ids),
-                                                   ("target_id", target_ids)))
+    a, b, t = (run_codes(found[c], ids) for c, ids in (("account_a", account_ids),
+                                                       ("account_b", account_ids),
+                                                       ("target_id", target_ids)))
     order = np.lexsort((t, b, a))  # codes are ranks of the sorted ids: the text's order
     accounts, kinds = id_categories(account_ids), id_categories(action_names)
     evidence = pd.DataFrame({
@@ -250,10 +246,10 @@ def _driver_tables(kept: pd.DataFrame, found: pd.DataFrame, activity: pd.DataFra
         "target_id": coded_ids(id_categories(target_ids), t[order]),
         **{f"time_{s}": pd.Series(pd.to_datetime(found[f"t{s}"].to_numpy()[order], unit="s",
                                                  utc=True)) for s in "ab"},
-        **{f"action_{s}": coded_ids(kinds, codes(found[f"action_{s}"], action_names)[order])
+        **{f"action_{s}": coded_ids(kinds, run_codes(found[f"action_{s}"], action_names)[order])
            for s in "ab"},
         "dt_s": found["dt"].to_numpy(dtype=float)[order]})
-    ka, kb = codes(kept["account_a"], account_ids), codes(kept["account_b"], account_ids)
+    ka, kb = (run_codes(kept[c], account_ids) for c in ("account_a", "account_b"))
     rows = np.lexsort((kb, ka))
     ka, kb = ka[rows], kb[rows]
     shared = kept["shared_targets"].to_numpy(dtype=np.int64)[rows]
