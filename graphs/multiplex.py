@@ -70,8 +70,7 @@ def typed_layers(interactions: pd.DataFrame | pa.Table, *,
     layer_of, windows, weights = layer_of or {}, windows or {}, weights or {}
     actions_of: dict[str, list[str]] = {}
     for action in _distinct_actions(interactions):
-        layer = layer_of.get(action) or DEFAULT_LAYERS.get(action) or "engage"
-        actions_of.setdefault(layer, []).append(action)
+        actions_of.setdefault(layer_of_action(action, layer_of), []).append(action)
     layers = {}
     for layer in sorted(actions_of):
         ordered = [a in order_actions for a in actions_of[layer]]
@@ -90,6 +89,16 @@ def typed_layers(interactions: pd.DataFrame | pa.Table, *,
         window = windows.get(layer, rank_window if all(ordered) else window_s)
         layers[layer] = Layer(rows, int(window), float(weights.get(layer, 1.0)))
     return layers
+
+
+def layer_of_action(action: str, layer_of: dict[str, str]) -> str:
+    """The layer of ``action``: ``layer_of[action]``, else its default layer
+    (:data:`DEFAULT_LAYERS`), else ``engage``.
+
+    >>> [layer_of_action(a, {"follow": "follows"}) for a in ("follow", "share_url", "like")]
+    ['follows', 'url', 'engage']
+    """
+    return layer_of.get(action) or DEFAULT_LAYERS.get(action) or "engage"
 
 
 def _distinct_actions(interactions: pd.DataFrame | pa.Table) -> list[str]:

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from graphs.account_context import account_context
 from graphs.clustering import leiden_clusters
-from graphs.interactions import validated_interactions
+from graphs.interactions import ValidatedInteractions, validated_interactions
 from graphs.multiplex import (
     cohort_layers,
     fused_co_engagement,
@@ -71,7 +71,7 @@ from pipelines.slow_pass import (
 from pipelines.window_auto import auto_window
 
 if TYPE_CHECKING:  # imported where the spark engine runs
-    from pipelines.spark_engine import SparkLog
+    from pipelines.spark_log import SparkIngest, SparkLog
 
 log = logging.getLogger(__name__)
 CLUSTER_COLUMNS = ["account_a", "account_b", "weight", "p_value"]
@@ -105,32 +105,42 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
 
         require_pyspark()
     with (duckdb_limits(max_memory_gb * DUCKDB_SHARE) as spill,
-          kernels_aside(config.engine == "duckdb") as kernels_ready):  # beside the ingest
+          kernels_aside(config.engine == "duckdb") as kernels_ready,  # beside the ingest
+          contextlib.ExitStack() as held):  # the Spark log, from the ingest to the report
         return _run(config, reader=reader, extra_outputs=extra_outputs,
-                    kernels_ready=kernels_ready, spill=spill, max_memory_gb=max_memory_gb)
+                    kernels_ready=kernels_ready, spill=spill, max_memory_gb=max_memory_gb,
+                    held=held)
 
 
 def _run(config: RunConfig, *, reader: Callable[..., Any],
          extra_outputs: Callable[[Path, Any, dict[str, Any]], None] | None,
-         kernels_ready: Callable[[], None], spill: Path, max_memory_gb: float) -> RunResult:
+         kernels_ready: Callable[[], None], spill: Path, max_memory_gb: float,
+         held: contextlib.ExitStack) -> RunResult:
     timings: dict[str, float] = {}
     with _step("ingest", timings):
         files = input_paths(config.inputs)
-        if reader is read_interactions and plain_logs(files, config.columns, config.format):
-            streamed = streamed_interactions(files, config.columns)  # typed as scanned
-            raw = RawInteractions(RAW_SCHEMA.empty_table(), streamed.parse_rejects)
-            valid = streamed.valid
+        spark_log = spark_ingest = None
+        if config.engine == "spark":  # read, typed and counted on Spark: the log stays there
+            spark_log, spark_ingest = _spark_ingest(files, config, reader, held)
+            raw = RawInteractions(RAW_SCHEMA.empty_table(), spark_ingest.rejected)
+            counts, interactions = _spark_counts(spark_ingest), None
         else:
-            raw = (read_inputs(files, config.columns, config.format)
-                   if reader is read_interactions else reader(files, config.columns))
-            valid = validated_interactions(raw.raw, duckdb_config=duckdb_config())
-        raw = raw._replace(raw=raw.raw.schema.empty_table())  # text: 1.2 GB per 10M rows
+            if reader is read_interactions and plain_logs(files, config.columns, config.format):
+                streamed = streamed_interactions(files, config.columns)  # typed as scanned
+                raw = RawInteractions(RAW_SCHEMA.empty_table(), streamed.parse_rejects)
+                valid = streamed.valid
+            else:
+                raw = (read_inputs(files, config.columns, config.format)
+                       if reader is read_interactions else reader(files, config.columns))
+                valid = validated_interactions(raw.raw, duckdb_config=duckdb_config())
+            raw = raw._replace(raw=raw.raw.schema.empty_table())  # text: 1.2 GB per 10M rows
+            counts, interactions = _counts(raw.parse_rejects.num_rows, valid), valid.interactions
+            raw = raw._replace(parse_rejects=pa.concat_tables([raw.parse_rejects, valid.rejected]))
+            del valid
         posts = _side(read_posts, config.posts)
         accounts = _side(read_accounts, config.accounts)
-        rejected = _rejected(raw.parse_rejects, valid.rejected, posts, accounts)
-        rows = _row_accounting(raw.parse_rejects.num_rows, valid, config)
-        interactions = valid.interactions
-        del valid
+        rejected = _rejected(raw.parse_rejects, posts, accounts)
+        rows = _row_accounting(counts, config)
         rows["side_tables"] = {name: _side_accounting(side) for name, side in
                                (("posts", posts), ("accounts", accounts)) if side is not None}
     window_scan = None
@@ -139,27 +149,35 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
             config, window_scan = auto_window(
                 raw, interactions, config, posts=posts.table if posts else None,
                 accounts=accounts.table if accounts else None)
-    with _step("layers", timings):
-        layers = input_layers(raw, interactions, config)
-    with _step("projection", timings), _spark_source(files, config) as spark_log:
-        kernels_ready()
-        incidences = layer_incidences(layers) if config.engine == "duckdb" else {}
-        check_layers_memory(layers, max_crowd=config.max_crowd, max_memory_gb=max_memory_gb,
-                            incidences=incidences)
-        slow = slow_projection(layers, config,  # first: its transient is the larger one
-                               lambda ls, c, inc=incidences: _projections(
-                                   spark_log, ls, c, inc, "slow pass ",
-                                   max_memory_gb=max_memory_gb),
-                               max_memory_gb=max_memory_gb, incidences=incidences,
-                               posts=posts.table if posts else None)
-        per_layer = _projections(spark_log, layers, config, incidences,
-                                 max_memory_gb=max_memory_gb)
-        weights = {name: layer.weight for name, layer in layers.items()}
-        projected = fused_co_engagement(per_layer, weights)
-        slow_skip = slow_skipped(layers, config)
-        # Only the report reads the interactions again (its members' rows): on disk until then
-        aside = set_aside(interactions, spill / "interactions.arrow")
-        del incidences, layers, interactions
+    if spark_log is not None:
+        with _step("projection", timings):
+            from pipelines.spark_engine import spark_passes
+
+            slow, per_layer, weights, slow_skip = spark_passes(
+                spark_log, spark_ingest, config, posts=posts.table if posts else None)
+            projected = fused_co_engagement(per_layer, weights)
+        report_rows = spark_log.rows_of_accounts
+    else:
+        with _step("layers", timings):
+            layers = input_layers(raw, interactions, config)
+        with _step("projection", timings):
+            kernels_ready()
+            incidences = layer_incidences(layers)
+            check_layers_memory(layers, max_crowd=config.max_crowd,
+                                max_memory_gb=max_memory_gb, incidences=incidences)
+            slow = slow_projection(layers, config,  # first: its transient is the larger one
+                                   lambda ls, c, inc=incidences: _projections(
+                                       ls, c, inc, "slow pass ", max_memory_gb=max_memory_gb),
+                                   max_memory_gb=max_memory_gb, incidences=incidences,
+                                   posts=posts.table if posts else None)
+            per_layer = _projections(layers, config, incidences, max_memory_gb=max_memory_gb)
+            weights = {name: layer.weight for name, layer in layers.items()}
+            projected = fused_co_engagement(per_layer, weights)
+            slow_skip = slow_skipped(layers, config)
+            # Only the report reads the interactions again (its members' rows): on disk
+            report_rows = partial(rows_of_accounts,
+                                  set_aside(interactions, spill / "interactions.arrow"))
+            del incidences, layers, interactions
     check_resident_memory("projection", max_memory_gb)
     with _step("clustering", timings):
         clustered = clustered_edges(projected.edges[CLUSTER_COLUMNS],  # a lazy selection
@@ -220,7 +238,7 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
                                              "account_id"]
             pages = report_tasks(tmp, cohorts=scored.cohorts, memberships=shared.memberships,
                                  edges=shared.edges, evidence=shared.evidence, manifest=manifest,
-                                 interactions=rows_of_accounts(aside, members),
+                                 interactions=report_rows(members),
                                  accounts=accounts.table if accounts else None,
                                  cohort_layers=layers_tied, account_context=context,
                                  max_nodes=config.max_report_nodes, slow_background_dt=slow_dt,
@@ -249,34 +267,26 @@ def _output_workers(n_pages: int) -> int:
     return min(os.cpu_count() or 1, 4 if n_pages >= MIN_PARALLEL_PAGES else 2)
 
 
-@contextlib.contextmanager
-def _spark_source(files: list[Path], config: RunConfig) -> Iterator[SparkLog | None]:
-    """The run's :class:`pipelines.spark_engine.SparkLog` when its engine is ``spark`` (read
-    once for both passes, released at the end of the step), else ``None``."""
-    if config.engine != "spark":
-        yield None
-        return
-    from pipelines.spark_engine import SparkLog
+def _spark_ingest(files: list[Path], config: RunConfig, reader: Callable[..., Any],
+                  held: contextlib.ExitStack) -> tuple[SparkLog, SparkIngest]:
+    """The run's :class:`pipelines.spark_log.SparkLog` (released when ``held`` closes, after
+    the report) and what its ingest tells the driver. Spark reads plain logs only."""
+    from pipelines.spark_log import SparkLog
 
+    if reader is not read_interactions or not plain_logs(files, config.columns, config.format):
+        raise InputError("engine 'spark' reads plain logs (account_id, target_id, action, "
+                         "timestamp as CSV, Parquet or JSON Lines); this input needs an adapter "
+                         "(use engine = \"duckdb\")")
     source = SparkLog(files, config.columns, config.spark_master)
-    try:
-        yield source
-    finally:
-        source.close()
+    held.callback(source.close)
+    return source, source.ingest()
 
 
-def _projections(spark_log: SparkLog | None, layers: dict, config: RunConfig,
-                 incidences: dict | None = None, label: str = "", *,
-                 max_memory_gb: float) -> dict:
-    """Per-layer projections with the configured engine (``duckdb`` or ``spark``, from
-    ``spark_log``); the kernel's progress is shown as ``<label><layer> pairs``, and the
-    resident memory is checked against ``max_memory_gb`` after every chunk."""
-    if config.engine == "spark":
-        from pipelines.spark_engine import spark_projections
-
-        return spark_projections(spark_log, layers, max_crowd=config.max_crowd,
-                                 min_shared_targets=config.min_shared_targets)
-
+def _projections(layers: dict, config: RunConfig, incidences: dict | None = None,
+                 label: str = "", *, max_memory_gb: float) -> dict:
+    """Per-layer projections with the DuckDB engine's kernel; its progress is shown as
+    ``<label><layer> pairs``, and the resident memory is checked against ``max_memory_gb``
+    after every chunk."""
     def on_progress(name: str, done: int, total: int) -> None:
         """After each chunk of accounts: the progress bar, and the memory limit (the kept
         ties grow with the log's share of kept pairs, which the guard's bound cannot know)."""
@@ -305,9 +315,8 @@ def _side(reader, path: Path | None) -> SideTable | None:
     return reader(path) if path is not None else None
 
 
-def _rejected(parse_rejects: pa.Table, typed_rejects: pa.Table,
-              *sides: SideTable | None) -> pd.DataFrame:
-    frames = [parse_rejects.to_pandas(), typed_rejects.to_pandas()]
+def _rejected(rejects: pa.Table, *sides: SideTable | None) -> pd.DataFrame:
+    frames = [rejects.to_pandas()]
     frames += [side.rejected for side in sides if side is not None and len(side.rejected)]
     frames = [f for f in frames if len(f)]
     if not frames:
@@ -315,8 +324,9 @@ def _rejected(parse_rejects: pa.Table, typed_rejects: pa.Table,
     return pd.concat(frames, ignore_index=True).sort_values(["source", "line"], kind="stable")
 
 
-def _row_accounting(parse_rejected: int, valid, config: RunConfig) -> dict[str, int]:
-    rows = {
+def _counts(parse_rejected: int, valid: ValidatedInteractions) -> dict[str, int]:
+    """The row counts of a DuckDB ingest (:func:`_row_accounting` checks them)."""
+    return {
         "rows_read": valid.rows_read + parse_rejected,
         "rows_accepted": valid.rows_accepted,
         "rows_rejected": valid.rejected.num_rows + parse_rejected,
@@ -324,6 +334,18 @@ def _row_accounting(parse_rejected: int, valid, config: RunConfig) -> dict[str, 
         "interactions": valid.interactions.num_rows,
         "future_timestamps": future_timestamps(valid.interactions, dt.datetime.now(dt.UTC)),
     }
+
+
+def _spark_counts(ingest: SparkIngest) -> dict[str, int]:
+    """The row counts of a Spark ingest, as :func:`_counts` gives a DuckDB one's."""
+    return {"rows_read": ingest.rows_read, "rows_accepted": ingest.rows_accepted,
+            "rows_rejected": ingest.rejected.num_rows,
+            "duplicates_collapsed": ingest.rows_accepted - ingest.interactions,
+            "interactions": ingest.interactions, "future_timestamps": ingest.future_timestamps}
+
+
+def _row_accounting(counts: dict[str, int], config: RunConfig) -> dict[str, int]:
+    rows = dict(counts)
     assert rows["rows_read"] == rows["rows_accepted"] + rows["rows_rejected"]
     log.info("rows read %d = accepted %d + rejected %d (%d duplicates collapsed)",
              rows["rows_read"], rows["rows_accepted"], rows["rows_rejected"],

@@ -64,6 +64,12 @@ def slow_projection(layers: dict[str, Layer], config: RunConfig,
     check_layers_memory(slow, max_crowd=config.slow_max_crowd, max_memory_gb=max_memory_gb,
                         incidences=incidences)
     found = project(slow, dataclasses.replace(config, max_crowd=config.slow_max_crowd))["engage"]
+    return slow_pass(found, posts)
+
+
+def slow_pass(found: CoEngagement, posts: pd.DataFrame | None) -> SlowPass:
+    """The slow pass's projection ``found`` coded at once (with ``posts``' authors), as
+    :func:`slow_projection` keeps it (either engine's)."""
     codes = coded_evidence(pass_codes(found.edges, found.evidence, found.activity, posts))
     codes = codes._replace(edges=found.edges.drop(columns=UNSCORED))
     return SlowPass(found._replace(edges=codes.edges, evidence=codes.evidence), codes)
@@ -71,14 +77,28 @@ def slow_projection(layers: dict[str, Layer], config: RunConfig,
 
 def slow_skipped(layers: dict[str, Layer], config: RunConfig) -> str:
     """Why the slow pass does not run ("" when it does)."""
+    engage = layers.get("engage")
+    return slow_skip_reason(config, n_engage=0 if engage is None else len(engage.interactions),
+                            same_action=lambda: same_action_chance(engage))
+
+
+def slow_skip_reason(config: RunConfig, *, n_engage: int,
+                     same_action: Callable[[], float]) -> str:
+    """Why the slow pass does not run ("" when it does), from the ``engage`` layer's row
+    count and a function giving its :func:`same_action_chance` (asked only when needed).
+
+    >>> from pathlib import Path
+    >>> slow_skip_reason(RunConfig(inputs=("a.csv",), out=Path("o")), n_engage=0,
+    ...                  same_action=lambda: 1.0)
+    'no engage layer (the slow pass pairs generic engagements only)'
+    """
     if config.slow_window_s <= 0:
         return "slow_window = off"
-    engage = layers.get("engage")
-    if engage is None or len(engage.interactions) == 0:
+    if n_engage == 0:
         return "no engage layer (the slow pass pairs generic engagements only)"
     if config.posts is not None or (config.accounts is not None and config.min_creation_burst > 0):
         return ""
-    chance = same_action_chance(engage)
+    chance = same_action()
     if chance >= config.min_same_action_share:
         return ("no posts table, no accounts table with min_creation_burst, and bundles tell "
                 f"nothing (two engagements are the same action with chance {chance:.2f} >= "

@@ -1,16 +1,15 @@
-"""The Spark engine: ingest typing and the co-engagement projection on a Spark cluster.
+"""The Spark engine: the co-engagement projection on a Spark cluster.
 
-``engine = "spark"`` (``--engine spark --spark-master URL``) reads the log files with Spark,
-types them with the same rules as :mod:`graphs.interactions` (trimmed ids, lower-cased
-actions, ISO-8601 or epoch seconds/milliseconds, exact duplicates collapsed), and projects
-them with the same definition as :func:`graphs.projection.co_engagement`: crowds by a
-window function over (target, time), in-window action pairs by a self-join on target and
-adjacent time buckets (:func:`near_pairs`: bounded like the DuckDB kernel) with the time
-condition, the same ``max_crowd`` rule and ``1 / log2(crowd)`` discount, the
-closest pair per (pair, target), then ``shared_targets``, ``weight`` and ``median_dt_s``
-per pair. Only the kept edges, their evidence, per-account activity and the distinct
-targets and actions come back to the driver, which codes them as the DuckDB engine does;
-significance, clustering, scoring and the report run there unchanged.
+``engine = "spark"`` (``--engine spark --spark-master URL``) projects the log that
+:mod:`pipelines.spark_log` read and typed on Spark with the same definition as
+:func:`graphs.projection.co_engagement`: crowds by a window function over (target, time),
+in-window action pairs by a self-join on target and adjacent time buckets
+(:func:`near_pairs`: bounded like the DuckDB kernel) with the time condition, the same
+``max_crowd`` rule and ``1 / log2(crowd)`` discount, the closest pair per (pair, target),
+then ``shared_targets``, ``weight`` and ``median_dt_s`` per pair. Only the kept edges, their
+evidence, per-account activity and the distinct targets and actions come back to the driver,
+which codes them as the DuckDB engine does; significance, clustering, scoring and the report
+run there unchanged (:func:`spark_passes` runs both of a run's passes).
 
 PySpark is an optional extra (``pip install 'cohortscan[spark]'``); it needs Java 17.
 """
@@ -18,18 +17,22 @@ PySpark is an optional extra (``pip install 'cohortscan[spark]'``); it needs Jav
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
+import os
+import sys
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from graphs.lookup import run_codes, sorted_codes
+from graphs.multiplex import layer_of_action
 from graphs.projection import CoEngagement, coded_ids, id_categories, targets_json
 from graphs.significance import bh_q_values, expected_ties, tie_p_values
-from pipelines.ingest import InputError, file_format
+from pipelines.config import RunConfig, layer_windows_s
+from pipelines.ingest import InputError
+from pipelines.slow_pass import SlowPass, slow_pass, slow_skip_reason
+from pipelines.spark_log import SparkIngest, SparkLog
 
 log = logging.getLogger(__name__)
 COLUMNS = ("account_id", "target_id", "action", "timestamp")
@@ -38,11 +41,16 @@ COLUMNS = ("account_id", "target_id", "action", "timestamp")
 def spark_session(master: str = "local[2]", app_name: str = "cohortscan") -> Any:
     """Start (or reuse) a Spark session in UTC; raise InputError when PySpark is missing.
 
-    An empty ``master`` leaves it to ``spark-submit --master``.
+    An empty ``master`` leaves it to ``spark-submit --master``. On a ``local[N]`` master the
+    Python workers, which run the ingest (:mod:`pipelines.spark_log`), use this interpreter
+    unless ``PYSPARK_PYTHON`` says otherwise (PySpark's default is the ``PATH``'s ``python3``,
+    which may lack cohortscan).
     """
     require_pyspark()
     from pyspark.sql import SparkSession
 
+    if master.startswith("local"):  # the workers run the ingest (pipelines.spark_log) with
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # this venv, not PATH's python3
     builder = SparkSession.builder.master(master) if master else SparkSession.builder
     builder = builder.appName(app_name)
     for key, value in session_settings(master).items():
@@ -79,59 +87,6 @@ def session_settings(master: str) -> dict[str, str]:
     if master.startswith("local"):
         settings |= {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "8"}
     return settings
-
-
-def file_uri(path: Path) -> str:
-    """``path`` as an absolute ``file://`` path for Spark: a plain path would be read from the
-    cluster's default file system (HDFS on most YARN clusters), not from the shared file system
-    where the driver found it. Not percent-encoded: Hadoop's ``Path`` quotes it itself.
-
-    >>> file_uri(Path("/data/logs/day 1.csv.gz"))
-    'file:///data/logs/day 1.csv.gz'
-    """
-    return "file://" + str(Path(path).resolve())
-
-
-def spark_interactions(spark: Any, files: Sequence[Path], columns: Mapping[str, str]) -> Any:
-    """Read and type the log files on Spark: ``account_id, target_id, action, time`` (seconds).
-
-    Rows with a missing field or an unparseable timestamp are dropped (the driver-side
-    ingest counts and reports them); exact duplicates are collapsed.
-    """
-    from pyspark.sql import functions as F
-
-    frames = []
-    for path in files:
-        fmt = file_format(path)
-        if fmt == "csv":
-            sep = "\t" if ".tsv" in path.name.lower() else ","
-            df = spark.read.csv(file_uri(path), header=True, sep=sep, quote='"', escape='"')
-        elif fmt == "parquet":
-            df = spark.read.parquet(file_uri(path))
-        else:
-            df = spark.read.json(file_uri(path))
-        frames.append(df.select(*[F.col(f"`{columns.get(c, c)}`").cast("string").alias(c)
-                                  for c in COLUMNS]))
-    raw = frames[0]
-    for frame in frames[1:]:
-        raw = raw.unionByName(frame)
-    return _typed(raw)
-
-
-def _typed(raw: Any) -> Any:
-    from pyspark.sql import functions as F
-
-    ts = F.trim("timestamp")
-    number = ts.try_cast("double")
-    seconds = (F.when(number.isNotNull() & (F.abs(number) < 1e11), number)
-               .when(number.isNotNull() & (F.abs(number) < 1e14), number / 1000)
-               .when(number.isNull(), F.unix_micros(ts.try_cast("timestamp")) / 1e6))
-    typed = raw.select(
-        F.nullif(F.trim("account_id"), F.lit("")).alias("account_id"),
-        F.nullif(F.trim("target_id"), F.lit("")).alias("target_id"),
-        F.nullif(F.lower(F.trim("action")), F.lit("")).alias("action"),
-        F.floor(seconds).cast("long").alias("time"))
-    return typed.dropna().dropDuplicates()
 
 
 def spark_co_engagement(interactions: Any, *, window_s: int = 3600, max_crowd: int = 1000,
@@ -272,33 +227,6 @@ def _driver_tables(kept: pd.DataFrame, found: pd.DataFrame, activity: pd.DataFra
     return CoEngagement(edges=edges, evidence=evidence, activity=activity, stats=stats)
 
 
-class SparkLog:
-    """The run's log files on Spark, read and typed once for all of the run's projections (the
-    slow pass and the 1 h pass each read and typed them before); :meth:`close` releases the
-    cached table.
-
-    >>> SparkLog([Path("a.csv")], {}, "local[2]").close()  # nothing read, nothing to release
-    """
-
-    def __init__(self, files: Sequence[Path], columns: Mapping[str, str], master: str) -> None:
-        self.files, self.columns, self.master = list(files), dict(columns), master
-        self._typed: Any = None
-
-    def typed(self) -> Any:
-        """The typed interactions (:func:`spark_interactions`), cached on first use."""
-        if self._typed is None:
-            log.info("spark: master %s, %d files", self.master, len(self.files))
-            self._typed = spark_interactions(spark_session(self.master), self.files,
-                                             self.columns).cache()
-        return self._typed
-
-    def close(self) -> None:
-        """Release the cached table (when it was read)."""
-        if self._typed is not None:
-            self._typed.unpersist()
-            self._typed = None
-
-
 def _summed(values: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """Sums of consecutive runs of ``values`` of the given ``sizes``, each added in row order.
 
@@ -315,20 +243,39 @@ def _summed(values: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     return np.add.reduceat(values, np.concatenate([[0], np.cumsum(sizes)[:-1]]))
 
 
-def spark_projections(source: SparkLog, layers: Mapping[str, Any], *, max_crowd: int,
-                      min_shared_targets: int) -> dict[str, CoEngagement]:
-    """The run's ``engage`` layer projected on Spark (``engine = "spark"``), from ``source``.
+class SparkPasses(NamedTuple):
+    """Both passes of a run projected on Spark (:func:`spark_passes`)."""
 
-    Only plain logs (one ``engage`` layer, generic columns) run on Spark; text, URL and
-    order layers need the driver-side adapters and raise InputError.
+    slow: SlowPass | None
+    per_layer: dict[str, CoEngagement]
+    weights: dict[str, float]
+    slow_skip: str
+    """Why the slow pass did not run ("" when it did)."""
+
+
+def spark_passes(source: SparkLog, ingest: SparkIngest, config: RunConfig, *,
+                 posts: pd.DataFrame | None) -> SparkPasses:
+    """The run's slow pass and 1 h pass projected on Spark from ``source``, as a ``duckdb``
+    run projects them (:func:`pipelines.slow_pass.slow_projection`, then the layers).
+
+    Only the ``engage`` layer runs on Spark: an action of another layer (text, URL, or one
+    ``[action_layers]`` maps elsewhere) raises InputError, as do logs that need an adapter.
     """
-    other = sorted(set(layers) - {"engage"})
+    layer_of = dict(config.action_layers)
+    other = sorted({layer_of_action(a, layer_of) for a in ingest.actions} - {"engage"})
     if other:
         raise InputError(f"engine 'spark' projects the engage layer only; this input also has "
                          f"{', '.join(other)} (use engine = \"duckdb\")")
-    if not layers:
-        return {}
-    return {"engage": spark_co_engagement(source.typed(),
-                                          window_s=int(layers["engage"].window_s),
-                                          max_crowd=max_crowd,
-                                          min_shared_targets=min_shared_targets)}
+    skip = slow_skip_reason(config, n_engage=ingest.interactions,
+                            same_action=source.same_action_chance)
+    if not ingest.actions:
+        return SparkPasses(None, {}, {}, skip)
+    slow = None if skip else slow_pass(spark_co_engagement(
+        source.typed(), window_s=config.slow_window_s, max_crowd=config.slow_max_crowd,
+        min_shared_targets=config.min_shared_targets), posts)
+    fast = spark_co_engagement(source.typed(),
+                               window_s=layer_windows_s(config).get("engage", config.window_s),
+                               max_crowd=config.max_crowd,
+                               min_shared_targets=config.min_shared_targets)
+    return SparkPasses(slow, {"engage": fast},
+                       {"engage": float(config.layer_weights.get("engage", 1.0))}, skip)

@@ -16,12 +16,8 @@ from pipelines.synthetic_io import write_synthetic
 pyspark = pytest.importorskip("pyspark")
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
-from pipelines.spark_engine import (  # noqa: E402
-    near_pairs,
-    spark_co_engagement,
-    spark_interactions,
-    spark_session,
-)
+from pipelines.spark_engine import near_pairs, spark_co_engagement, spark_session  # noqa: E402
+from pipelines.spark_log import SparkLog, spark_interactions  # noqa: E402
 
 KEY = ["account_a", "account_b"]
 
@@ -158,3 +154,96 @@ def test_spark_run_flags_the_duckdb_runs_cohorts(spark, logs_dir, tmp_path):
                 == results["duckdb"].manifest["projection"][key]), key
     assert (results["spark"].manifest["projection"]["slow_pass"]["edges_kept"]
             == results["duckdb"].manifest["projection"]["slow_pass"]["edges_kept"])
+
+
+@pytest.fixture(scope="module")
+def messy_logs(tmp_path_factory):
+    """Three files of the three formats with rows every check rejects, a line the CSV reader
+    cannot split, an invalid JSON line and duplicates within and across files."""
+    import pyarrow.parquet as pq
+
+    out = tmp_path_factory.mktemp("messy")
+    (out / "a.csv").write_text(
+        "account_id,target_id,action,timestamp\n"
+        " u1 ,p1,LIKE,1793527200\nu2,p1,like,1793527260000\nu3,p1,like,not a time\n"
+        ",p1,like,1793527200\nu4,p1\nu1,p1,like,1793527200\nu5,p2,share,2099-01-02T00:00:00Z\n"
+        "u6,p1,like,2026-11-01T10:00:00.5Z\nu6,p1,like,2026-11-01T10:00:00.7Z\n")
+    pq.write_table(pa.table({"user": ["u1", "u2", "u7"], "target_id": ["p1", "p2", ""],
+                             "action": ["like", "like", "like"],
+                             "timestamp": ["1793527200", "1793527300", "1793527300"]}),
+                   out / "b.parquet")
+    (out / "c.jsonl").write_text(
+        '{"user": "u8", "target_id": "p2", "action": "like", "timestamp": "1793527400"}\n'
+        '{"user": "u9", "target_id"\n'
+        '{"user": "u1", "target_id": "p1", "action": "like", "timestamp": "1793527200"}\n')
+    return sorted(out.iterdir())
+
+
+def test_spark_ingest_is_the_duckdb_ingest(spark, messy_logs):
+    """Each file is typed by the DuckDB ingest in a Spark task: the same rejected rows (reason
+    and file line), counts and accepted rows as the driver's ingest of a duckdb run, and the
+    report's rows of some accounts as that run sets them aside."""
+    from pipelines.ingest import streamed_interactions
+    from pipelines.set_aside import rows_of_accounts, set_aside
+
+    cases = [([messy_logs[0]], {}, 1), (messy_logs[1:], {"account_id": "user"}, 0)]
+    for files, columns, future in cases:
+        ours = streamed_interactions(files, columns)
+        source = SparkLog(files, columns, "local[2]")
+        try:
+            theirs = source.ingest()
+            rejected = pa.concat_tables([ours.parse_rejects, ours.valid.rejected]).sort_by(
+                [("source", "ascending"), ("line", "ascending")])
+            assert theirs.rejected.to_pylist() == rejected.to_pylist()
+            assert (theirs.rows_read, theirs.rows_accepted, theirs.interactions) == (
+                ours.valid.rows_read + ours.parse_rejects.num_rows, ours.valid.rows_accepted,
+                ours.valid.interactions.num_rows)
+            assert theirs.future_timestamps == future
+            typed = source.typed().select("account_id", "target_id", "action", "timestamp")
+            assert typed.toArrow().sort_by([(c, "ascending") for c in (
+                "timestamp", "account_id", "target_id", "action")]).equals(
+                ours.valid.interactions)
+            aside = set_aside(ours.valid.interactions, files[0].parent / "aside.arrow")
+            for accounts in (["u1", "u6", "nobody"], []):
+                assert source.rows_of_accounts(accounts).equals(rows_of_accounts(aside, accounts))
+        finally:
+            source.close()
+
+
+def test_spark_ingest_counts_every_file(spark, messy_logs):
+    source = SparkLog([messy_logs[0], messy_logs[0].with_name("b.parquet")],
+                      {"account_id": "user"}, "local[2]")
+    with pytest.raises(InputError, match="a.csv.*user"):  # the CSV has account_id, not user
+        source.ingest()
+    source.close()
+
+
+def test_spark_run_quarantines_like_the_duckdb_run(spark, messy_logs, tmp_path):
+    """A whole spark run on the messy files: the same rejected.csv and row accounting as a
+    duckdb run, and rows read = accepted + rejected."""
+    from pipelines.config import load_config
+    from pipelines.run import run
+
+    files = [str(p) for p in messy_logs if p.suffix != ".csv"]
+    results = {engine: run(load_config(None, inputs=files, out=tmp_path / engine, engine=engine,
+                                       columns={"account_id": "user"}, min_size=2))
+               for engine in ("duckdb", "spark")}
+    assert ((tmp_path / "spark" / "rejected.csv").read_text()
+            == (tmp_path / "duckdb" / "rejected.csv").read_text())
+    rows = {engine: {k: v for k, v in r.manifest["rows"].items()}
+            for engine, r in results.items()}
+    assert rows["spark"] == rows["duckdb"]
+    assert rows["spark"]["rows_read"] == 6 == 4 + rows["spark"]["rows_rejected"]
+
+
+def test_spark_run_refuses_what_it_cannot_project(spark, tmp_path):
+    from pipelines.config import load_config
+    from pipelines.run import run
+
+    log = tmp_path / "log.csv"
+    log.write_text("account_id,target_id,action,timestamp\nu1,http://x.org/a,share_url,1\n")
+    with pytest.raises(InputError, match="engage layer only; this input also has url"):
+        run(load_config(None, inputs=[str(log)], out=tmp_path / "o", engine="spark"))
+    with pytest.raises(InputError, match="reads plain logs"):
+        run(load_config(None, inputs=[str(log)], out=tmp_path / "o", engine="spark",
+                        format="cnt"))
