@@ -89,7 +89,9 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
         extra_outputs: Callable[[Path, Any, dict[str, Any]], None] | None = None) -> RunResult:
     """Run the whole pipeline for one configuration and write its outputs to ``config.out``.
 
-    ``reader(files, columns)`` returns the raw interactions (default: read the files);
+    ``reader(files, columns)`` returns the raw interactions (default: read the files; with
+    ``engine = "spark"`` the executors read them, :mod:`pipelines.spark_log`, and ``reader``
+    is not used);
     ``extra_outputs(tmp_dir, scored, manifest)`` may add files to the output directory (and
     keys to the manifest) before it is renamed into place. Both are for the nightly runs.
     DuckDB works within a share of the run's ``max_memory_gb``
@@ -121,7 +123,7 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
         files = input_paths(config.inputs)
         spark_log = spark_ingest = None
         if config.engine == "spark":  # read, typed and counted on Spark: the log stays there
-            spark_log, spark_ingest = _spark_ingest(files, config, reader, held)
+            spark_log, spark_ingest = _spark_ingest(files, config, held)
             raw = RawInteractions(RAW_SCHEMA.empty_table(), spark_ingest.rejected)
             counts, interactions = _spark_counts(spark_ingest), None
         else:
@@ -267,13 +269,13 @@ def _output_workers(n_pages: int) -> int:
     return min(os.cpu_count() or 1, 4 if n_pages >= MIN_PARALLEL_PAGES else 2)
 
 
-def _spark_ingest(files: list[Path], config: RunConfig, reader: Callable[..., Any],
+def _spark_ingest(files: list[Path], config: RunConfig,
                   held: contextlib.ExitStack) -> tuple[SparkLog, SparkIngest]:
     """The run's :class:`pipelines.spark_log.SparkLog` (released when ``held`` closes, after
     the report) and what its ingest tells the driver. Spark reads plain logs only."""
     from pipelines.spark_log import SparkLog
 
-    if reader is not read_interactions or not plain_logs(files, config.columns, config.format):
+    if not plain_logs(files, config.columns, config.format):
         raise InputError("engine 'spark' reads plain logs (account_id, target_id, action, "
                          "timestamp as CSV, Parquet or JSON Lines); this input needs an adapter "
                          "(use engine = \"duckdb\")")

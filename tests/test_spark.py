@@ -247,3 +247,33 @@ def test_spark_run_refuses_what_it_cannot_project(spark, tmp_path):
     with pytest.raises(InputError, match="reads plain logs"):
         run(load_config(None, inputs=[str(log)], out=tmp_path / "o", engine="spark",
                         format="cnt"))
+
+
+def test_spark_nightly_run_tracks_the_duckdb_nightlys_cohorts(spark, tmp_path):
+    """A nightly run (its partition reader is for the driver's ingest) on the spark engine:
+    the executors read the day's partitions, and the same cohorts are tracked."""
+    import datetime as dt
+
+    from graphs.synthetic_days import synthetic_week
+    from pipelines.nightly import load_nightly, nightly
+
+    week = synthetic_week(seed=0)
+    day = dt.date(2026, 11, 2)
+    for date, part in week.partitions.items():
+        folder = tmp_path / "logs" / f"date={date}"
+        folder.mkdir(parents=True)
+        part.assign(timestamp=part["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(
+            folder / "part-0.csv", index=False)
+    week.posts.to_csv(tmp_path / "posts.csv", index=False)
+    lineage, rows = {}, {}
+    for engine in ("duckdb", "spark"):
+        cfg = load_nightly(None, input=str(tmp_path / "logs" / "date={date}" / "*.csv"),
+                           store=tmp_path / engine / "history.duckdb",
+                           reports=tmp_path / engine / "reports", posts=tmp_path / "posts.csv",
+                           engine=engine)
+        result = nightly(cfg, day)
+        lineage[engine] = pd.read_csv(result.out / "lineage.csv")
+        rows[engine] = result.manifest["rows"]
+    assert rows["spark"] == rows["duckdb"] and rows["spark"]["rows_read"] > 500
+    assert len(lineage["duckdb"]) > 0
+    pd.testing.assert_frame_equal(lineage["spark"], lineage["duckdb"])
