@@ -57,7 +57,8 @@ def run(
         "--format", help="auto, generic, twitter-v2, cnt, coortweet, crowdtangle or ira.")] = None,
     max_memory: Annotated[float | None, typer.Option(
         "--max-memory", help="Memory limit in GB (default: 80% of available).")] = None,
-    engine: Annotated[str | None, typer.Option(help="Projection engine: duckdb or spark.")] = None,
+    engine: Annotated[str | None, typer.Option(
+        help="Engine of the ingest and projection: duckdb (this machine) or spark.")] = None,
     spark_master: Annotated[str | None, typer.Option(
         help="Spark master URL for --engine spark (local[2], spark://host:7077, yarn).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,

@@ -77,7 +77,8 @@ class RunConfig:
     pseudonym_key: str = ""
     format: str = "auto"
     engine: str = "duckdb"
-    """Projection engine: ``duckdb`` (this machine) or ``spark`` (``spark_master``)."""
+    """Ingest and projection engine: ``duckdb`` (this machine) or ``spark`` (``spark_master``:
+    :mod:`pipelines.spark_log`, :mod:`pipelines.spark_engine`)."""
     spark_master: str = "local[2]"
     layer_windows: dict[str, str | int] = field(default_factory=dict)
     layer_weights: dict[str, float] = field(default_factory=dict)
