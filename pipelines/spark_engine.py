@@ -73,7 +73,9 @@ def require_pyspark() -> None:
 
 def session_settings(master: str) -> dict[str, str]:
     """Settings of the session for ``master``: UTC and Arrow transfers always; on a
-    ``local[N]`` master also 8 shuffle partitions and no web UI. A cluster (or an empty
+    ``local[N]`` master also 8 shuffle partitions, no web UI and no limit on what comes back
+    to the driver (Spark's default, 1g, stops a 10M-row log's evidence; the run checks its own
+    memory after the projection). A cluster (or an empty
     ``master``: ``spark-submit`` decides) keeps its own partitions and UI: 8 partitions would
     put hundreds of millions of pairs in each task of a large log.
 
@@ -85,7 +87,8 @@ def session_settings(master: str) -> dict[str, str]:
     settings = {"spark.sql.session.timeZone": "UTC",
                 "spark.sql.execution.arrow.pyspark.enabled": "true"}
     if master.startswith("local"):
-        settings |= {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "8"}
+        settings |= {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "8",
+                     "spark.driver.maxResultSize": "0"}
     return settings
 
 
@@ -124,14 +127,43 @@ def spark_co_engagement(interactions: Any, *, window_s: int = 3600, max_crowd: i
         F.sum(F.when(is_paired, 1).otherwise(0)).alias("n_actions"),
         F.sum(F.when(is_paired, F.col("crowd") - 1).otherwise(0)).alias("crowd_sum"))
     result = _driver_tables(
-        kept.toPandas(),
-        evidence.select("account_a", "account_b", "target_id", "tie.*", "w").toPandas(),
-        activity.toPandas(), counts,
-        targets=acts.select("target_id").distinct().toPandas()["target_id"],
-        actions=acts.select("action").distinct().toPandas()["action"])
+        to_driver(kept),
+        to_driver(evidence.select("account_a", "account_b", "target_id", "tie.*", "w")),
+        to_driver(activity), counts,
+        targets=to_driver(acts.select("target_id").distinct())["target_id"],
+        actions=to_driver(acts.select("action").distinct())["action"])
     for frame in (acts, per_target, kept):
         frame.unpersist()
     return result
+
+
+def to_driver(frame: Any) -> pd.DataFrame:
+    """``frame.toPandas()``; when the rows are more than Spark lets come back to the driver
+    (``spark.driver.maxResultSize``, 1g unless set; a ``local[N]`` session sets no limit, the
+    run checks its memory), an InputError that says what to change.
+
+    >>> class Kept:
+    ...     def toPandas(self):
+    ...         raise RuntimeError("Total size of serialized results of 7 tasks (1.2 GiB) is "
+    ...                            "bigger than spark.driver.maxResultSize (1024.0 MiB)")
+    >>> try:
+    ...     to_driver(Kept())
+    ... except InputError as exc:
+    ...     print(str(exc).split(" (Total")[0])
+    the kept ties are more than Spark lets come back to the driver
+    """
+    try:
+        return frame.toPandas()
+    except Exception as exc:  # Py4JJavaError, or PySpark's own wrapper of it
+        found = [line for line in str(exc).splitlines() if "spark.driver.maxResultSize" in line]
+        if not found:
+            raise
+        cause = found[0].split("SparkException: ")[-1].split("stage failure: ")[-1].strip()
+        raise InputError(
+            f"the kept ties are more than Spark lets come back to the driver ({cause}): raise "
+            "spark.driver.maxResultSize within the driver's memory (spark-submit --conf "
+            "spark.driver.maxResultSize=8g; 0 = no limit), or keep fewer ties (a larger "
+            "min_shared_targets, a smaller max_crowd or window)") from None
 
 
 def near_pairs(paired: Any, window_s: int) -> Any:
