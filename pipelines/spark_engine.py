@@ -72,7 +72,9 @@ def require_pyspark() -> None:
 
 
 def session_settings(master: str) -> dict[str, str]:
-    """Settings of the session for ``master``: UTC and Arrow transfers always; on a
+    """Settings of the session for ``master``: UTC, Arrow transfers and no console progress
+    bar of Spark's always (its ``[Stage 3:==>  (1 + 2) / 8]`` lines broke into the run's own
+    progress display on a terminal, and into its log otherwise; the Spark UI shows them); on a
     ``local[N]`` master also 8 shuffle partitions, no web UI and no limit on what comes back
     to the driver (Spark's default, 1g, stops a 10M-row log's evidence; the run checks its own
     memory after the projection). A cluster (or an empty
@@ -81,11 +83,12 @@ def session_settings(master: str) -> dict[str, str]:
 
     >>> session_settings("local[2]")["spark.sql.shuffle.partitions"]
     '8'
-    >>> sorted(session_settings("spark://master:7077"))
-    ['spark.sql.execution.arrow.pyspark.enabled', 'spark.sql.session.timeZone']
+    >>> sorted(session_settings("spark://master:7077"))[1:]
+    ['spark.sql.session.timeZone', 'spark.ui.showConsoleProgress']
     """
     settings = {"spark.sql.session.timeZone": "UTC",
-                "spark.sql.execution.arrow.pyspark.enabled": "true"}
+                "spark.sql.execution.arrow.pyspark.enabled": "true",
+                "spark.ui.showConsoleProgress": "false"}
     if master.startswith("local"):
         settings |= {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "8",
                      "spark.driver.maxResultSize": "0"}
