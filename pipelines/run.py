@@ -68,6 +68,7 @@ from pipelines.slow_pass import (
     slow_stats,
     with_slow_evidence,
 )
+from pipelines.spark_progress import spark_task_progress
 from pipelines.window_auto import auto_window
 
 if TYPE_CHECKING:  # imported where the spark engine runs
@@ -123,7 +124,8 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
         files = input_paths(config.inputs)
         spark_log = spark_ingest = None
         if config.engine == "spark":  # read, typed and counted on Spark: the log stays there
-            spark_log, spark_ingest = _spark_ingest(files, config, held)
+            with spark_task_progress():
+                spark_log, spark_ingest = _spark_ingest(files, config, held)
             raw = RawInteractions(RAW_SCHEMA.empty_table(), spark_ingest.rejected)
             counts, interactions = _spark_counts(spark_ingest), None
         else:
@@ -155,8 +157,9 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
         with _step("projection", timings):
             from pipelines.spark_engine import spark_passes
 
-            slow, per_layer, weights, slow_skip = spark_passes(
-                spark_log, spark_ingest, config, posts=posts.table if posts else None)
+            with spark_task_progress():
+                slow, per_layer, weights, slow_skip = spark_passes(
+                    spark_log, spark_ingest, config, posts=posts.table if posts else None)
             projected = fused_co_engagement(per_layer, weights)
         report_rows = spark_log.rows_of_accounts
     else:
@@ -386,5 +389,7 @@ def _manifest(config: RunConfig, files: list[Path], rows: dict[str, int], projec
                     "accounts_flagged": int(cohorts.loc[cohorts["flagged"], "size"].sum())},
         "timings_s": dict(timings),
         "versions": {"python": platform.python_version(),
-                     **{p: metadata.version(p) for p in PACKAGES}},
+                     **{p: metadata.version(p) for p in PACKAGES},
+                     **({"pyspark": metadata.version("pyspark")} if config.engine == "spark"
+                        else {})},
     }

@@ -154,6 +154,8 @@ def test_spark_run_flags_the_duckdb_runs_cohorts(spark, logs_dir, tmp_path):
                 == results["duckdb"].manifest["projection"][key]), key
     assert (results["spark"].manifest["projection"]["slow_pass"]["edges_kept"]
             == results["duckdb"].manifest["projection"]["slow_pass"]["edges_kept"])
+    assert results["spark"].manifest["versions"]["pyspark"] == pyspark.__version__
+    assert "pyspark" not in results["duckdb"].manifest["versions"]
 
 
 @pytest.fixture(scope="module")
@@ -277,3 +279,19 @@ def test_spark_nightly_run_tracks_the_duckdb_nightlys_cohorts(spark, tmp_path):
     assert rows["spark"] == rows["duckdb"] and rows["spark"]["rows_read"] > 500
     assert len(lineage["duckdb"]) > 0
     pd.testing.assert_frame_equal(lineage["spark"], lineage["duckdb"])
+
+
+def test_spark_tasks_show_on_the_progress_step(spark, caplog):
+    """Without a display, Spark's tasks are logged as the step's progress (tenths)."""
+    import logging
+    import time
+
+    from pipelines import progress
+    from pipelines.spark_progress import spark_task_progress
+
+    with (caplog.at_level(logging.INFO, logger="pipelines.progress"), progress.step("projection"),
+          spark_task_progress(every_s=0.05)):
+        spark.sparkContext.parallelize(range(4), 4).map(lambda x: time.sleep(0.5) or x).collect()
+    lines = [r.getMessage() for r in caplog.records if "Spark tasks" in r.getMessage()]
+    assert lines and lines[0].startswith("projection · Spark tasks: "), [
+        r.getMessage() for r in caplog.records]
