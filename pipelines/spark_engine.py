@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -32,9 +33,11 @@ from graphs.significance import bh_q_values, expected_ties, tie_p_values
 from pipelines.config import RunConfig, layer_windows_s
 from pipelines.ingest import InputError
 from pipelines.slow_pass import SlowPass, slow_pass, slow_skip_reason
-from pipelines.spark_log import SparkIngest, SparkLog
+from pipelines.spark_log import SparkIngest, SparkLog, to_driver
 
 log = logging.getLogger(__name__)
+FEWER_TIES = (", or keep fewer ties (a larger min_shared_targets, a smaller max_crowd or "
+              "window)")
 COLUMNS = ("account_id", "target_id", "action", "timestamp")
 
 
@@ -129,44 +132,16 @@ def spark_co_engagement(interactions: Any, *, window_s: int = 3600, max_crowd: i
     activity = acts.groupBy("account_id").agg(
         F.sum(F.when(is_paired, 1).otherwise(0)).alias("n_actions"),
         F.sum(F.when(is_paired, F.col("crowd") - 1).otherwise(0)).alias("crowd_sum"))
+    ties = partial(to_driver, what="the kept ties", hint=FEWER_TIES)
     result = _driver_tables(
-        to_driver(kept),
-        to_driver(evidence.select("account_a", "account_b", "target_id", "tie.*", "w")),
-        to_driver(activity), counts,
-        targets=to_driver(acts.select("target_id").distinct())["target_id"],
-        actions=to_driver(acts.select("action").distinct())["action"])
+        ties(kept.toPandas),
+        ties(evidence.select("account_a", "account_b", "target_id", "tie.*", "w").toPandas),
+        ties(activity.toPandas), counts,
+        targets=ties(acts.select("target_id").distinct().toPandas)["target_id"],
+        actions=ties(acts.select("action").distinct().toPandas)["action"])
     for frame in (acts, per_target, kept):
         frame.unpersist()
     return result
-
-
-def to_driver(frame: Any) -> pd.DataFrame:
-    """``frame.toPandas()``; when the rows are more than Spark lets come back to the driver
-    (``spark.driver.maxResultSize``, 1g unless set; a ``local[N]`` session sets no limit, the
-    run checks its memory), an InputError that says what to change.
-
-    >>> class Kept:
-    ...     def toPandas(self):
-    ...         raise RuntimeError("Total size of serialized results of 7 tasks (1.2 GiB) is "
-    ...                            "bigger than spark.driver.maxResultSize (1024.0 MiB)")
-    >>> try:
-    ...     to_driver(Kept())
-    ... except InputError as exc:
-    ...     print(str(exc).split(" (Total")[0])
-    the kept ties are more than Spark lets come back to the driver
-    """
-    try:
-        return frame.toPandas()
-    except Exception as exc:  # Py4JJavaError, or PySpark's own wrapper of it
-        found = [line for line in str(exc).splitlines() if "spark.driver.maxResultSize" in line]
-        if not found:
-            raise
-        cause = found[0].split("SparkException: ")[-1].split("stage failure: ")[-1].strip()
-        raise InputError(
-            f"the kept ties are more than Spark lets come back to the driver ({cause}): raise "
-            "spark.driver.maxResultSize within the driver's memory (spark-submit --conf "
-            "spark.driver.maxResultSize=8g; 0 = no limit), or keep fewer ties (a larger "
-            "min_shared_targets, a smaller max_crowd or window)") from None
 
 
 def near_pairs(paired: Any, window_s: int) -> Any:

@@ -19,9 +19,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import pyarrow as pa
 
@@ -41,6 +41,7 @@ SCANNED_DDL = ("kind STRING, account_id STRING, target_id STRING, action STRING,
                "rows_read BIGINT, rows_accepted BIGINT")
 ROWS = ["account_id", "target_id", "action", "timestamp"]
 BATCH_ROWS = 1 << 18
+T = TypeVar("T")
 
 
 def file_batches(paths: Iterable[pa.RecordBatch], columns: Mapping[str, str]
@@ -139,7 +140,8 @@ class SparkLog:
             raise InputError(min(errors, key=lambda e: order.get(e.source, 0)).reason)
         read, accepted = scanned.where(kind == "count").agg(
             F.sum("rows_read"), F.sum("rows_accepted")).first()
-        rejected = scanned.where(kind == "reject").select(*REJECT_SCHEMA.names).toArrow()
+        rejected = to_driver(scanned.where(kind == "reject").select(*REJECT_SCHEMA.names).toArrow,
+                             "the rejected rows")
         rejected = rejected.cast(REJECT_SCHEMA).sort_by([("source", "ascending"),
                                                          ("line", "ascending")])
         typed = self.typed()
@@ -176,7 +178,8 @@ class SparkLog:
         chosen = spark.createDataFrame([(a,) for a in wanted], "account_id STRING")
         rows = typed.join(chosen.hint("broadcast"), "account_id", "left_semi").select(*ROWS)
         schema = pa.schema([SCANNED.field(name) for name in ROWS])
-        table = rows.toArrow().cast(schema) if wanted else schema.empty_table()
+        table = (to_driver(rows.toArrow, "the members' rows").cast(schema) if wanted
+                 else schema.empty_table())
         return table.sort_by([("timestamp", "ascending"), ("account_id", "ascending"),
                               ("target_id", "ascending"), ("action", "ascending")])
 
@@ -186,6 +189,35 @@ class SparkLog:
             if frame is not None:
                 frame.unpersist()
         self._scanned = self._typed = None
+
+
+def to_driver(collect: Callable[[], T], what: str, hint: str = "") -> T:
+    """``collect()`` (a DataFrame's ``toPandas`` or ``toArrow``, bringing ``what`` to the
+    driver); when the rows are more than Spark lets come back (``spark.driver.maxResultSize``,
+    1g unless set; a ``local[N]`` session sets no limit, the run checks its memory), an
+    InputError that says so and what to change (``hint``: what else would help).
+
+    >>> class Kept:
+    ...     def toArrow(self):
+    ...         raise RuntimeError("Total size of serialized results of 7 tasks (1.2 GiB) is "
+    ...                            "bigger than spark.driver.maxResultSize (1024.0 MiB)")
+    >>> try:
+    ...     to_driver(Kept().toArrow, "the kept ties")
+    ... except InputError as exc:
+    ...     print(str(exc).split(" (Total")[0])
+    the kept ties are more than Spark lets come back to the driver
+    """
+    try:
+        return collect()
+    except Exception as exc:  # Py4JJavaError, or PySpark's own wrapper of it
+        found = [line for line in str(exc).splitlines() if "spark.driver.maxResultSize" in line]
+        if not found:
+            raise
+        cause = found[0].split("SparkException: ")[-1].split("stage failure: ")[-1].strip()
+        raise InputError(
+            f"{what} are more than Spark lets come back to the driver ({cause}): raise "
+            "spark.driver.maxResultSize within the driver's memory (spark-submit --conf "
+            f"spark.driver.maxResultSize=8g; 0 = no limit){hint}") from None
 
 
 def scanned_files(spark: Any, files: Sequence[Path], columns: Mapping[str, str]) -> Any:
