@@ -126,8 +126,8 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
         if config.engine == "spark":  # read, typed and counted on Spark: the log stays there
             with spark_task_progress():
                 spark_log, spark_ingest = _spark_ingest(files, config, held)
-            raw = RawInteractions(RAW_SCHEMA.empty_table(), spark_ingest.rejected)
-            counts, interactions = _spark_counts(spark_ingest), None
+            raw = interactions = None  # on Spark
+            counts, rejects = _spark_counts(spark_ingest), spark_ingest.rejected
         else:
             if reader is read_interactions and plain_logs(files, config.columns, config.format):
                 streamed = streamed_interactions(files, config.columns)  # typed as scanned
@@ -139,11 +139,11 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
                 valid = validated_interactions(raw.raw, duckdb_config=duckdb_config())
             raw = raw._replace(raw=raw.raw.schema.empty_table())  # text: 1.2 GB per 10M rows
             counts, interactions = _counts(raw.parse_rejects.num_rows, valid), valid.interactions
-            raw = raw._replace(parse_rejects=pa.concat_tables([raw.parse_rejects, valid.rejected]))
+            rejects = pa.concat_tables([raw.parse_rejects, valid.rejected])
             del valid
         posts = _side(read_posts, config.posts)
         accounts = _side(read_accounts, config.accounts)
-        rejected = _rejected(raw.parse_rejects, posts, accounts)
+        rejected = _rejected(rejects, posts, accounts)
         rows = _row_accounting(counts, config)
         rows["side_tables"] = {name: _side_accounting(side) for name, side in
                                (("posts", posts), ("accounts", accounts)) if side is not None}

@@ -9,7 +9,7 @@ in-window action pairs by a self-join on target and adjacent time buckets
 then ``shared_targets``, ``weight`` and ``median_dt_s`` per pair. Only the kept edges, their
 evidence, per-account activity and the distinct targets and actions come back to the driver,
 which codes them as the DuckDB engine does; significance, clustering, scoring and the report
-run there unchanged (:func:`spark_passes` runs both of a run's passes).
+run there unchanged (:func:`spark_passes` runs the slow pass and every layer but ``text``).
 
 PySpark is an optional extra (``pip install 'cohortscan[spark]'``); it needs Java 17.
 """
@@ -265,27 +265,39 @@ class SparkPasses(NamedTuple):
 
 def spark_passes(source: SparkLog, ingest: SparkIngest, config: RunConfig, *,
                  posts: pd.DataFrame | None) -> SparkPasses:
-    """The run's slow pass and 1 h pass projected on Spark from ``source``, as a ``duckdb``
-    run projects them (:func:`pipelines.slow_pass.slow_projection`, then the layers).
+    """The run's slow pass and its layers projected on Spark from ``source``, as a ``duckdb``
+    run projects them (:func:`pipelines.slow_pass.slow_projection` on the ``engage`` layer,
+    then every layer with its own window; the driver fuses them with their weights).
 
-    Only the ``engage`` layer runs on Spark: an action of another layer (text, URL, or one
-    ``[action_layers]`` maps elsewhere) raises InputError, as do logs that need an adapter.
+    An action's layer is :func:`graphs.multiplex.layer_of_action`'s: ``engage``, ``url``
+    (``share_url`` rows, their links normalised on the executors) or one ``[action_layers]``
+    names. The ``text`` layer (near-duplicate texts grouped over the whole log) raises
+    InputError, as do logs that need an adapter.
     """
     layer_of = dict(config.action_layers)
-    other = sorted({layer_of_action(a, layer_of) for a in ingest.actions} - {"engage"})
-    if other:
-        raise InputError(f"engine 'spark' projects the engage layer only; this input also has "
-                         f"{', '.join(other)} (use engine = \"duckdb\")")
-    skip = slow_skip_reason(config, n_engage=ingest.interactions,
-                            same_action=source.same_action_chance)
-    if not ingest.actions:
-        return SparkPasses(None, {}, {}, skip)
+    actions_of: dict[str, list[str]] = {}
+    for action in ingest.actions:
+        actions_of.setdefault(layer_of_action(action, layer_of), []).append(action)
+    if "text" in actions_of:
+        raise InputError("engine 'spark' does not project the text layer (its near-duplicate "
+                         f"texts are grouped over the whole log); this input has "
+                         f"{', '.join(actions_of['text'])} rows (use engine = \"duckdb\")")
+    engage = actions_of.get("engage", [])
+    whole = engage == ingest.actions  # one layer: no filtered copy, no count
+    rows = {name: source.layer_rows(actions, url=name == "url")
+            for name, actions in actions_of.items()}
+    skip = slow_skip_reason(
+        config, n_engage=ingest.interactions if whole else (
+            rows["engage"].count() if engage else 0),
+        same_action=lambda: source.same_action_chance(rows["engage"]))
     slow = None if skip else slow_pass(spark_co_engagement(
-        source.typed(), window_s=config.slow_window_s, max_crowd=config.slow_max_crowd,
+        rows["engage"], window_s=config.slow_window_s, max_crowd=config.slow_max_crowd,
         min_shared_targets=config.min_shared_targets), posts)
-    fast = spark_co_engagement(source.typed(),
-                               window_s=layer_windows_s(config).get("engage", config.window_s),
-                               max_crowd=config.max_crowd,
-                               min_shared_targets=config.min_shared_targets)
-    return SparkPasses(slow, {"engage": fast},
-                       {"engage": float(config.layer_weights.get("engage", 1.0))}, skip)
+    windows = layer_windows_s(config)
+    per_layer = {name: spark_co_engagement(rows[name],
+                                           window_s=windows.get(name, config.window_s),
+                                           max_crowd=config.max_crowd,
+                                           min_shared_targets=config.min_shared_targets)
+                 for name in sorted(rows)}
+    return SparkPasses(slow, per_layer, {name: float(config.layer_weights.get(name, 1.0))
+                                         for name in per_layer}, skip)

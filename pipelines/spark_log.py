@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+import pandas as pd
 import pyarrow as pa
 
 from pipelines.ingest import REJECT_SCHEMA, InputError, file_format
@@ -159,11 +160,29 @@ class SparkLog:
             self._typed = typed_rows(self._scan()).cache()
         return self._typed
 
-    def same_action_chance(self) -> float:
-        """:func:`pipelines.slow_pass.same_action_chance` of the log's rows, on Spark."""
+    def layer_rows(self, actions: Sequence[str], *, url: bool = False) -> Any:
+        """The typed rows of ``actions`` (all rows when they are all the log's actions); with
+        ``url``, as :func:`graphs.url_layer.url_shares` makes them: targets ``url:`` + the
+        normalised link (each distinct link of a batch normalised once, on the executors),
+        rows without a host dropped, action ``share_url``."""
         from pyspark.sql import functions as F
 
-        per_action = self.typed().groupBy("target_id", "action").count()
+        typed = self.typed()
+        rows = typed.where(F.col("action").isin(list(actions)))
+        if not url:
+            return rows
+        normalised = F.pandas_udf(_normalised_urls, "string")(F.col("target_id"))
+        rows = rows.withColumn("target_id", normalised).where(
+            (F.col("target_id") != "") & ~F.col("target_id").startswith("/"))
+        return rows.withColumn("target_id", F.concat(F.lit("url:"), "target_id")).withColumn(
+            "action", F.lit("share_url"))
+
+    def same_action_chance(self, rows: Any) -> float:
+        """:func:`pipelines.slow_pass.same_action_chance` of ``rows`` (a :meth:`layer_rows`),
+        on Spark."""
+        from pyspark.sql import functions as F
+
+        per_action = rows.groupBy("target_id", "action").count()
         per_target = per_action.groupBy("target_id").agg(F.sum("count").alias("n"))
         same = per_action.agg(F.sum(F.col("count") * F.col("count"))).first()[0] or 0
         any_ = per_target.agg(F.sum(F.col("n") * F.col("n"))).first()[0] or 0
@@ -189,6 +208,19 @@ class SparkLog:
             if frame is not None:
                 frame.unpersist()
         self._scanned = self._typed = None
+
+
+def _normalised_urls(urls: pd.Series) -> pd.Series:
+    """:func:`graphs.url_layer.normalized_url` of a batch of links (a pandas Series), each
+    distinct link once.
+
+    >>> _normalised_urls(pd.Series(["https://www.x.org/p/?utm_medium=s", "x.org/p"])).tolist()
+    ['x.org/p', 'x.org/p']
+    """
+    from graphs.url_layer import normalized_url
+
+    codes, distinct = pd.factorize(urls.astype(str))
+    return pd.Series(pd.Index(distinct).map(normalized_url).to_numpy()[codes], index=urls.index)
 
 
 def to_driver(collect: Callable[[], T], what: str, hint: str = "") -> T:

@@ -238,14 +238,12 @@ def test_spark_run_quarantines_like_the_duckdb_run(spark, messy_logs, tmp_path):
     assert rows["spark"]["rows_read"] == 6 == 4 + rows["spark"]["rows_rejected"]
 
 
-def test_spark_run_refuses_what_it_cannot_project(spark, tmp_path):
+def test_spark_run_refuses_logs_that_need_an_adapter(spark, tmp_path):
     from pipelines.config import load_config
     from pipelines.run import run
 
     log = tmp_path / "log.csv"
     log.write_text("account_id,target_id,action,timestamp\nu1,http://x.org/a,share_url,1\n")
-    with pytest.raises(InputError, match="engage layer only; this input also has url"):
-        run(load_config(None, inputs=[str(log)], out=tmp_path / "o", engine="spark"))
     with pytest.raises(InputError, match="reads plain logs"):
         run(load_config(None, inputs=[str(log)], out=tmp_path / "o", engine="spark",
                         format="cnt"))
@@ -295,3 +293,53 @@ def test_spark_tasks_show_on_the_progress_step(spark, caplog):
     lines = [r.getMessage() for r in caplog.records if "Spark tasks" in r.getMessage()]
     assert lines and lines[0].startswith("projection · Spark tasks: "), [
         r.getMessage() for r in caplog.records]
+
+
+def test_spark_projects_every_layer_but_text(spark, logs_dir, tmp_path):
+    """URL shares (normalised on the executors), a layer of [action_layers] with its own
+    window and weights: the same fused edges, layer counts and flagged accounts as duckdb."""
+    from pipelines.config import load_config
+    from pipelines.run import run
+
+    rows = pd.read_csv(logs_dir / "interactions.csv.gz", dtype=str)
+    share, comment = rows["action"] == "share", rows["action"] == "comment"
+    spelled = np.where(np.arange(len(rows)) % 2 == 0, "/?utm_source=tw", "")
+    rows.loc[share, "target_id"] = ("https://www.site.org/" + rows.loc[share, "target_id"]
+                                    + spelled[share.to_numpy()])
+    rows.loc[share.to_numpy() & (np.arange(len(rows)) % 7 == 0), "target_id"] = "https:///x"
+    rows.loc[share, "action"] = "share_url"
+    rows.loc[comment, ["action", "target_id"]] = ["use_hashtag", "#tag"]
+    rows.loc[comment, "target_id"] = "#" + rows.loc[comment, "account_id"].str[-1]
+    log = tmp_path / "layers.csv"
+    rows.to_csv(log, index=False)
+    common = dict(inputs=[str(log)], posts=logs_dir / "posts.csv", max_crowd=40, seed=1,
+                  action_layers={"use_hashtag": "hashtag"}, layer_windows={"hashtag": "10m"},
+                  layer_weights={"url": 2.0})
+    results = {engine: run(load_config(None, out=tmp_path / engine, engine=engine, **common))
+               for engine in ("duckdb", "spark")}
+    layers = {e: {name: {k: v for k, v in stats.items() if k != "projection_chunks"}
+                  for name, stats in r.manifest["projection"]["layers"].items()}
+              for e, r in results.items()}  # (chunks: the DuckDB kernel's)
+    assert sorted(layers["duckdb"]) == ["engage", "hashtag", "url"]
+    assert layers["spark"] == layers["duckdb"]
+    edges = {e: pd.read_parquet(tmp_path / e / "edges.parquet").sort_values(KEY,
+                                                                            ignore_index=True)
+             for e in results}
+    assert (edges["duckdb"]["layers"].str.contains("url")).any()
+    exact = [c for c in edges["duckdb"].columns if not c.startswith("weight")
+             and c not in ("expected_ties", "p_value", "q_value")]
+    pd.testing.assert_frame_equal(edges["spark"][exact], edges["duckdb"][exact])
+    for column in ("weight", "weight:url", "weight:hashtag", "p_value", "q_value"):
+        np.testing.assert_allclose(edges["spark"][column], edges["duckdb"][column], rtol=1e-9)
+    assert ((tmp_path / "spark" / "memberships.csv").read_text()
+            == (tmp_path / "duckdb" / "memberships.csv").read_text())
+
+
+def test_spark_refuses_the_text_layer(spark, tmp_path):
+    from pipelines.config import load_config
+    from pipelines.run import run
+
+    log = tmp_path / "log.csv"
+    log.write_text("account_id,target_id,action,timestamp\nu1,same words here,post_text,1\n")
+    with pytest.raises(InputError, match="does not project the text layer.*post_text rows"):
+        run(load_config(None, inputs=[str(log)], out=tmp_path / "o", engine="spark"))
