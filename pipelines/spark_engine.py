@@ -117,29 +117,28 @@ def spark_co_engagement(interactions: Any, *, window_s: int = 3600, max_crowd: i
                  F.col("a.action").alias("action_a"), F.col("b.action").alias("action_b"))
         .alias("tie"),
         (1.0 / F.log2(F.greatest("a.crowd", "b.crowd", F.lit(2)))).alias("w"))
-    # the pairs are not kept: each (pair, target) counts its own (the largest table by far)
-    per_target = (pairs.groupBy("account_a", "account_b", "target_id")
+    # One shuffle, by pair: the (pair, target) aggregate and each pair's count of targets
+    # then need none (a pair's rows are in one partition). Separate group-bys for the pairs
+    # and a join back for their evidence took three shuffles of these 10M-row tables.
+    by_pair = Window.partitionBy("account_a", "account_b")
+    per_target = (pairs.repartition("account_a", "account_b")
+                  .groupBy("account_a", "account_b", "target_id")
                   .agg(F.min("tie").alias("tie"), F.max("w").alias("w"),
-                       F.count(F.lit(1)).alias("n_pairs"))).cache()
-    per_pair = per_target.groupBy("account_a", "account_b").agg(
-        F.count(F.lit(1)).alias("shared_targets"),  # the weight: summed on the driver
-        F.expr("percentile(tie.dt, 0.5)").alias("median_dt_s"))
-    kept = per_pair.where(F.col("shared_targets") >= min_shared_targets).cache()
-    evidence = per_target.join(kept.select("account_a", "account_b"),
-                               ["account_a", "account_b"], "left_semi")
-    counts = _counts(acts, per_target, per_pair, max_crowd)
+                       F.count(F.lit(1)).alias("n_pairs"))
+                  .withColumn("shared_targets", F.count(F.lit(1)).over(by_pair))).cache()
+    evidence = per_target.where(F.col("shared_targets") >= min_shared_targets)
+    counts = _counts(acts, per_target, max_crowd)
     is_paired = F.col("crowd") <= max_crowd  # hub actions stay out of the null, as in DuckDB
     activity = acts.groupBy("account_id").agg(
         F.sum(F.when(is_paired, 1).otherwise(0)).alias("n_actions"),
         F.sum(F.when(is_paired, F.col("crowd") - 1).otherwise(0)).alias("crowd_sum"))
     ties = partial(to_driver, what="the kept ties", hint=FEWER_TIES)
     result = _driver_tables(
-        ties(kept.toPandas),
         ties(evidence.select("account_a", "account_b", "target_id", "tie.*", "w").toPandas),
         ties(activity.toPandas), counts,
         targets=ties(acts.select("target_id").distinct().toPandas)["target_id"],
         actions=ties(acts.select("action").distinct().toPandas)["action"])
-    for frame in (acts, per_target, kept):
+    for frame in (acts, per_target):
         frame.unpersist()
     return result
 
@@ -167,27 +166,31 @@ def near_pairs(paired: Any, window_s: int) -> Any:
                   & (F.col("a.account_id") < F.col("b.account_id")))
 
 
-def _counts(acts: Any, per_target: Any, per_pair: Any, max_crowd: int) -> dict[str, int]:
+def _counts(acts: Any, per_target: Any, max_crowd: int) -> dict[str, int]:
     from pyspark.sql import functions as F
 
     hub = F.col("crowd") > max_crowd
     n_total, n_hub = acts.agg(F.count(F.lit(1)), F.sum(F.when(hub, 1).otherwise(0))).first()
     n_per_target, n_pairs = per_target.agg(F.count(F.lit(1)), F.sum("n_pairs")).first()
+    # a pair of n shared targets has n rows: the pairs are the rows of each n divided by n
+    n_candidates = sum(row["count"] // row["shared_targets"] for row in
+                       per_target.groupBy("shared_targets").count().collect())
     return {
         "n_actions": int(n_total) - int(n_hub or 0),
         "n_actions_total": int(n_total),
         "action_pairs_enumerated": int(n_pairs or 0),
         "account_target_pairs": int(n_per_target),
-        "candidate_pairs": per_pair.count(),
+        "candidate_pairs": int(n_candidates),
         "hub_actions_skipped": int(n_hub or 0),
         "hub_targets": acts.where(hub).select("target_id").distinct().count(),
     }
 
 
-def _driver_tables(kept: pd.DataFrame, found: pd.DataFrame, activity: pd.DataFrame,
+def _driver_tables(found: pd.DataFrame, activity: pd.DataFrame,
                    counts: dict[str, int], *, targets: pd.Series,
                    actions: pd.Series) -> CoEngagement:
-    """Code, order, add targets JSON and significance on the driver, as the DuckDB engine does.
+    """Code, order, add targets JSON and significance on the driver, as the DuckDB engine does;
+    the kept edges are the runs of pairs of their evidence ``found``.
 
     Ids and actions become categoricals over the log's sorted accounts (``activity`` has
     them all), ``targets`` and ``actions``: integer codes and one dictionary per kind, as
@@ -214,15 +217,17 @@ def _driver_tables(kept: pd.DataFrame, found: pd.DataFrame, activity: pd.DataFra
         **{f"action_{s}": coded_ids(kinds, run_codes(found[f"action_{s}"], action_names)[order])
            for s in "ab"},
         "dt_s": found["dt"].to_numpy(dtype=float)[order]})
-    ka, kb = (run_codes(kept[c], account_ids) for c in ("account_a", "account_b"))
-    rows = np.lexsort((kb, ka))
-    ka, kb = ka[rows], kb[rows]
-    shared = kept["shared_targets"].to_numpy(dtype=np.int64)[rows]
+    a, b = a[order], b[order]
+    starts = np.ones(len(a), dtype=bool)  # an edge's first evidence row
+    starts[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    first = np.flatnonzero(starts)
+    ka, kb = a[first], b[first]
+    shared = np.diff(np.append(first, len(a))).astype(np.int64)
     edges = pd.DataFrame({
         "account_a": coded_ids(accounts, ka), "account_b": coded_ids(accounts, kb),
         "shared_targets": shared, "weight": _summed(found["w"].to_numpy(dtype=float)[order],
                                                     shared),
-        "median_dt_s": kept["median_dt_s"].to_numpy(dtype=float)[rows],
+        "median_dt_s": _medians(found["dt"].to_numpy(dtype=float)[order], shared),
         # each edge's evidence rows follow one another, in the edges' order, by target
         "targets": targets_json(target_ids, t[order], shared)})
     expected = expected_ties(n_actions[ka], n_actions[kb], crowd_sum[ka], crowd_sum[kb],
@@ -235,6 +240,23 @@ def _driver_tables(kept: pd.DataFrame, found: pd.DataFrame, activity: pd.DataFra
                              "n_actions": n_actions[in_edges], "crowd_sum": crowd_sum[in_edges]})
     stats = {**counts, "edges_kept": int(len(edges))}
     return CoEngagement(edges=edges, evidence=evidence, activity=activity, stats=stats)
+
+
+def _medians(values: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Medians of consecutive runs of ``values`` of the given ``sizes`` (the mean of the two
+    middle values of an even run, as the DuckDB kernel's). Spark's exact ``percentile`` over
+    every candidate pair (not only the kept ones) held all their times in its aggregation
+    buffers; here it is one sort of the kept edges' evidence.
+
+    >>> _medians(np.array([5.0, 1.0, 3.0, 2.0, 9.0]), np.array([3, 2])).tolist()
+    [3.0, 5.5]
+    """
+    if not len(sizes):
+        return np.zeros(0)
+    run = np.repeat(np.arange(len(sizes)), sizes)
+    ranked = values[np.lexsort((values, run))]
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    return 0.5 * (ranked[starts + (sizes - 1) // 2] + ranked[starts + sizes // 2])
 
 
 def _summed(values: np.ndarray, sizes: np.ndarray) -> np.ndarray:
