@@ -190,7 +190,8 @@ def _csv_scan(con, path: Path, columns: Mapping[str, str], *, numbered: bool = F
 
     def parse_rejects() -> tuple[pa.Table, np.ndarray]:
         errors = con.sql(
-            "SELECT line, string_agg(DISTINCT error_type || ': ' || error_message, '; ') AS reason,"
+            "SELECT line, string_agg(DISTINCT error_type || ': ' || error_message, '; '"
+            " ORDER BY error_type || ': ' || error_message) AS reason,"
             " any_value(csv_line) AS raw FROM reject_errors GROUP BY line ORDER BY line"
         ).to_arrow_table()
         lines = np.asarray(errors["line"].to_numpy(), dtype=np.int64)
