@@ -56,6 +56,18 @@ def urls_in_text(text: str) -> list[str]:
     return [m.rstrip(".,;:!?)]}") for m in URL_PATTERN.findall(text or "")]
 
 
+def normalized_urls(urls: pd.Series) -> pd.Series:
+    """:func:`normalized_url` of every link of ``urls``, each distinct link once (a shared
+    link recurs: the German elections set has 11,960 distinct links in 41,085 shares).
+
+    >>> normalized_urls(pd.Series(["https://www.x.org/p/?utm_medium=s", "x.org/p"])).tolist()
+    ['x.org/p', 'x.org/p']
+    """
+    codes, distinct = pd.factorize(urls.astype(str))
+    return pd.Series(pd.Index(distinct).map(normalized_url).to_numpy()[codes], index=urls.index,
+                     dtype=object)
+
+
 def url_shares(urls: pd.DataFrame, *, action: str = "share_url") -> pd.DataFrame:
     """Turn ``account_id, url, timestamp`` rows into interactions on normalised URLs.
 
@@ -83,9 +95,7 @@ def url_shares(urls: pd.DataFrame, *, action: str = "share_url") -> pd.DataFrame
     for column in ("account_id", "url", "timestamp"):
         if column not in urls.columns:
             raise ValueError(f"url table: missing column '{column}'")
-    codes, distinct = pd.factorize(urls["url"].astype(str))  # a shared link: normalised once
-    target = pd.Series(pd.Index(distinct).map(normalized_url).to_numpy()[codes],
-                       index=urls.index, dtype=object)
+    target = normalized_urls(urls["url"])
     keep = ~target.str.startswith("/") & (target != "")
     return pd.DataFrame({
         "account_id": urls.loc[keep, "account_id"].to_numpy(),

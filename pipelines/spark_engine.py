@@ -32,6 +32,7 @@ from graphs.projection import CoEngagement, coded_ids, id_categories, targets_js
 from graphs.significance import bh_q_values, expected_ties, tie_p_values
 from pipelines.config import RunConfig, layer_windows_s
 from pipelines.ingest import InputError
+from pipelines.limits import default_memory_gb
 from pipelines.slow_pass import SlowPass, slow_pass, slow_skip_reason
 from pipelines.spark_log import SparkIngest, SparkLog, to_driver
 
@@ -77,12 +78,16 @@ def require_pyspark() -> None:
 def session_settings(master: str) -> dict[str, str]:
     """Settings of the session for ``master``: UTC, Arrow transfers and no console progress
     bar of Spark's always (its ``[Stage 3:==>  (1 + 2) / 8]`` lines broke into the run's own
-    progress display on a terminal, and into its log otherwise; the Spark UI shows them); on a
-    ``local[N]`` master also 8 shuffle partitions, no web UI and no limit on what comes back
-    to the driver (Spark's default, 1g, stops a 10M-row log's evidence; the run checks its own
-    memory after the projection). A cluster (or an empty
-    ``master``: ``spark-submit`` decides) keeps its own partitions and UI: 8 partitions would
-    put hundreds of millions of pairs in each task of a large log.
+    progress display on a terminal, and into its log otherwise; the Spark UI shows them).
+
+    On a ``local[N]`` master, where the driver's JVM does all the work, also: 8 shuffle
+    partitions, no web UI, no limit on what comes back to the driver (Spark's default refuses
+    results above 1 GiB; the run checks its own memory after the projection), and a heap of
+    half the run's default memory budget (:func:`pipelines.limits.default_memory_gb`) instead
+    of Spark's 1g, in which the generator's 1M-row log failed ("TaskResultLost (result lost
+    from block manager)" as the evidence came back). A cluster (or an empty ``master``:
+    ``spark-submit`` decides) keeps its own settings: 8 partitions would put hundreds of
+    millions of pairs in each task of a large log.
 
     >>> session_settings("local[2]")["spark.sql.shuffle.partitions"]
     '8'
@@ -93,8 +98,9 @@ def session_settings(master: str) -> dict[str, str]:
                 "spark.sql.execution.arrow.pyspark.enabled": "true",
                 "spark.ui.showConsoleProgress": "false"}
     if master.startswith("local"):
+        heap_gb = max(1, int(default_memory_gb() / 2))
         settings |= {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "8",
-                     "spark.driver.maxResultSize": "0"}
+                     "spark.driver.maxResultSize": "0", "spark.driver.memory": f"{heap_gb}g"}
     return settings
 
 

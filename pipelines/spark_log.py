@@ -211,16 +211,15 @@ class SparkLog:
 
 
 def _normalised_urls(urls: pd.Series) -> pd.Series:
-    """:func:`graphs.url_layer.normalized_url` of a batch of links (a pandas Series), each
-    distinct link once.
+    """:func:`graphs.url_layer.normalized_urls`, as a pandas UDF runs it on the executors
+    (with the type hints Spark reads).
 
-    >>> _normalised_urls(pd.Series(["https://www.x.org/p/?utm_medium=s", "x.org/p"])).tolist()
-    ['x.org/p', 'x.org/p']
+    >>> _normalised_urls(pd.Series(["http://x.org/p/"])).tolist()
+    ['x.org/p']
     """
-    from graphs.url_layer import normalized_url
+    from graphs.url_layer import normalized_urls
 
-    codes, distinct = pd.factorize(urls.astype(str))
-    return pd.Series(pd.Index(distinct).map(normalized_url).to_numpy()[codes], index=urls.index)
+    return normalized_urls(urls)
 
 
 def to_driver(collect: Callable[[], T], what: str, hint: str = "") -> T:

@@ -31,10 +31,14 @@ def spark_task_progress(every_s: float = 1.0) -> Iterator[None]:
 
     def report() -> None:
         context = _active_context()
-        if context is not None:
+        if context is None or getattr(context, "_jsc", None) is None:  # (still starting)
+            return
+        try:
             done, total = tasks_done(seen, context.statusTracker())
-            if total:
-                progress.update(done, total, "Spark tasks")
+        except Exception:  # noqa: BLE001 - a context stopping under us: no progress, no error
+            return
+        if total:
+            progress.update(done, total, "Spark tasks")
 
     def poll() -> None:
         while not stop.wait(every_s):
