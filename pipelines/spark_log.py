@@ -161,8 +161,8 @@ class SparkLog:
         return self._typed
 
     def layer_rows(self, actions: Sequence[str], *, url: bool = False) -> Any:
-        """The typed rows of ``actions`` (all rows when they are all the log's actions); with
-        ``url``, as :func:`graphs.url_layer.url_shares` makes them: targets ``url:`` + the
+        """The typed rows of ``actions`` (a filter of the cached :meth:`typed`); with ``url``,
+        as :func:`graphs.url_layer.url_shares` makes them: targets ``url:`` + the
         normalised link (each distinct link of a batch normalised once, on the executors),
         rows without a host dropped, action ``share_url``."""
         from pyspark.sql import functions as F
