@@ -254,17 +254,11 @@ def test_spark_nightly_run_tracks_the_duckdb_nightlys_cohorts(spark, tmp_path):
     the executors read the day's partitions, and the same cohorts are tracked."""
     import datetime as dt
 
-    from graphs.synthetic_days import synthetic_week
     from pipelines.nightly import load_nightly, nightly
+    from tests.test_nightly import _write_week
 
-    week = synthetic_week(seed=0)
+    _write_week(tmp_path)
     day = dt.date(2026, 11, 2)
-    for date, part in week.partitions.items():
-        folder = tmp_path / "logs" / f"date={date}"
-        folder.mkdir(parents=True)
-        part.assign(timestamp=part["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(
-            folder / "part-0.csv", index=False)
-    week.posts.to_csv(tmp_path / "posts.csv", index=False)
     lineage, rows = {}, {}
     for engine in ("duckdb", "spark"):
         cfg = load_nightly(None, input=str(tmp_path / "logs" / "date={date}" / "*.csv"),
