@@ -214,16 +214,17 @@ def _driver_tables(found: pd.DataFrame, activity: pd.DataFrame,
                                                        ("account_b", account_ids),
                                                        ("target_id", target_ids)))
     order = np.lexsort((t, b, a))  # codes are ranks of the sorted ids: the text's order
+    a, b, t = a[order], b[order], t[order]
+    dt_s = found["dt"].to_numpy(dtype=float)[order]
     accounts, kinds = id_categories(account_ids), id_categories(action_names)
     evidence = pd.DataFrame({
-        "account_a": coded_ids(accounts, a[order]), "account_b": coded_ids(accounts, b[order]),
-        "target_id": coded_ids(id_categories(target_ids), t[order]),
+        "account_a": coded_ids(accounts, a), "account_b": coded_ids(accounts, b),
+        "target_id": coded_ids(id_categories(target_ids), t),
         **{f"time_{s}": pd.Series(pd.to_datetime(found[f"t{s}"].to_numpy()[order], unit="s",
                                                  utc=True)) for s in "ab"},
         **{f"action_{s}": coded_ids(kinds, run_codes(found[f"action_{s}"], action_names)[order])
            for s in "ab"},
-        "dt_s": found["dt"].to_numpy(dtype=float)[order]})
-    a, b = a[order], b[order]
+        "dt_s": dt_s})
     starts = np.ones(len(a), dtype=bool)  # an edge's first evidence row
     starts[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
     first = np.flatnonzero(starts)
@@ -233,9 +234,9 @@ def _driver_tables(found: pd.DataFrame, activity: pd.DataFrame,
         "account_a": coded_ids(accounts, ka), "account_b": coded_ids(accounts, kb),
         "shared_targets": shared, "weight": _summed(found["w"].to_numpy(dtype=float)[order],
                                                     shared),
-        "median_dt_s": _medians(found["dt"].to_numpy(dtype=float)[order], shared),
+        "median_dt_s": _medians(dt_s, shared),
         # each edge's evidence rows follow one another, in the edges' order, by target
-        "targets": targets_json(target_ids, t[order], shared)})
+        "targets": targets_json(target_ids, t, shared)})
     expected = expected_ties(n_actions[ka], n_actions[kb], crowd_sum[ka], crowd_sum[kb],
                              counts["n_actions"])
     p_values = tie_p_values(shared, expected)
