@@ -26,7 +26,9 @@ from typing import Any, NamedTuple, TypeVar
 import pandas as pd
 import pyarrow as pa
 
-from pipelines.ingest import REJECT_SCHEMA, InputError, file_format
+from pipelines.duckdb_limits import duckdb_limits
+from pipelines.ingest import REJECT_SCHEMA, InputError, file_format, streamed_interactions
+from pipelines.limits import DUCKDB_SHARE, default_memory_gb
 
 log = logging.getLogger(__name__)
 SCANNED = pa.schema([
@@ -57,10 +59,6 @@ def file_batches(paths: Iterable[pa.RecordBatch], columns: Mapping[str, str]
     >>> out["kind"].to_pylist(), out["reason"].to_pylist()[1]
     (['count', 'reject', 'row'], 'missing action')
     """
-    from pipelines.duckdb_limits import duckdb_limits
-    from pipelines.ingest import streamed_interactions
-    from pipelines.limits import DUCKDB_SHARE, default_memory_gb
-
     for batch in paths:
         for path in batch.column("path").to_pylist():
             try:
