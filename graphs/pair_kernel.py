@@ -164,9 +164,21 @@ def _per_target(n, key, dt, w, ia, ib):
 
 
 @njit(cache=True)
-def _median(values):
-    v = np.sort(values)
-    return 0.5 * (v[(v.size - 1) // 2] + v[v.size // 2])
+def _median(values, scratch):
+    """Median of ``values`` (int64) as a float, sorted in ``scratch`` (no allocation for the
+    short runs of one pair's shared targets)."""
+    c = values.size
+    if c > scratch.size:
+        v = np.sort(values)
+    else:
+        v = scratch[:c]
+        for k in range(c):  # insertion sort: a pair shares a few targets
+            x, q = values[k], k
+            while q > 0 and v[q - 1] > x:
+                v[q] = v[q - 1]
+                q -= 1
+            v[q] = x
+    return 0.5 * (np.float64(v[(c - 1) // 2]) + np.float64(v[c // 2]))
 
 
 @njit(parallel=True, cache=True)
@@ -239,6 +251,7 @@ def _account_ties(a, first, offsets, starts, order, partner, target, time, back,
 def _emit(base, m, min_shared, n_targets, key, dt, w, ia, ib, out_e, out_ef, out_v):
     """Write the pairs of the first ``m`` reduced ties (sorted by key) from ``base``."""
     n_edges, n_evidence, r = 0, 0, 0
+    scratch = np.empty(64, np.int64)
     while r < m:
         b = key[r] // n_targets
         end = r
@@ -247,7 +260,7 @@ def _emit(base, m, min_shared, n_targets, key, dt, w, ia, ib, out_e, out_ef, out
         if end - r >= min_shared:
             e = base + n_edges
             out_e[e, 0], out_e[e, 1] = b, end - r
-            out_ef[e, 0], out_ef[e, 1] = w[r:end].sum(), _median(dt[r:end].astype(np.float64))
+            out_ef[e, 0], out_ef[e, 1] = w[r:end].sum(), _median(dt[r:end], scratch)
             for q in range(r, end):
                 v = base + n_evidence
                 out_v[v, 0], out_v[v, 1], out_v[v, 2] = b, key[q] % n_targets, dt[q]

@@ -169,6 +169,19 @@ def test_kernel_equals_a_reduction_of_every_windowed_pair(min_shared, max_crowd)
     assert result.stats["candidate_pairs"] == len(per_pair)
     evidence = closest.set_index(["a", "b"]).loc[kept.index]
     assert result.evidence["dt_s"].tolist() == evidence["dt"].astype(float).tolist()
+    medians = evidence.groupby(["a", "b"])["dt"].median().loc[kept.index]
+    assert got["median_dt_s"].tolist() == medians.tolist()
+
+
+@pytest.mark.parametrize("n_targets", [5, 6, 64, 65, 70])
+def test_median_gap_of_a_pair_on_either_side_of_the_kernels_scratch(n_targets):
+    # the kernel sorts up to 64 gaps of a pair in a scratch buffer, more with np.sort
+    gaps = [(k * 37) % 500 + 1 for k in range(n_targets)]
+    inc = _inc([row for k, gap in enumerate(gaps)
+                for row in (("a", f"p{k}", 1000 * k), ("b", f"p{k}", 1000 * k + gap))])
+    edges = co_engagement(inc, window_s=600).edges
+    assert edges["shared_targets"].tolist() == [n_targets]
+    assert edges["median_dt_s"].tolist() == [float(np.median(gaps))]
 
 
 def test_accounts_beyond_the_shared_hash_table_get_their_own(monkeypatch):
