@@ -39,8 +39,13 @@ def world(rows: int) -> dict[str, int]:
             "n_farms": max(3, n_organic // 1300), "n_fandoms": max(4, n_organic // 1000)}
 
 
-def write_logs(rows: int, out: Path, seed: int = 0) -> dict[str, float]:
-    """Generate and write one benchmark log; return its size and generation time."""
+def write_logs(rows: int, out: Path, seed: int = 0,
+               viral_size: tuple[int, int] | None = None) -> dict[str, float]:
+    """Generate and write one benchmark log; return its size and generation time.
+
+    ``viral_size`` (fewest, most engagers of a viral post) replaces the scenario's 200–1,500,
+    for logs whose hub targets are hotter (``--viral-size``)."""
+    hubs = {} if viral_size is None else {"viral_size": tuple(viral_size)}
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     shards = max(1, math.ceil(rows / SHARD_ROWS))
@@ -49,7 +54,7 @@ def write_logs(rows: int, out: Path, seed: int = 0) -> dict[str, float]:
         writer = None
         for shard in range(shards):
             logs = synthetic_logs(scenario="medium", seed=seed + 1000 * shard,
-                                  **world(rows // shards))
+                                  **world(rows // shards), **hubs)
             if shards > 1:
                 logs = regional(logs, f"r{shard}.")
             table = _interactions(logs.interactions)
@@ -97,8 +102,10 @@ def main() -> None:
     parser.add_argument("rows", type=int)
     parser.add_argument("out", type=Path)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--viral-size", type=int, nargs=2, metavar=("FEWEST", "MOST"),
+                        help="engagers of a viral post (default: the scenario's 200 1500)")
     args = parser.parse_args()
-    result = write_logs(args.rows, args.out, args.seed)
+    result = write_logs(args.rows, args.out, args.seed, args.viral_size)
     print(f"{int(result['rows'])} rows in {result['seconds']:.1f} s → {args.out}")
 
 
