@@ -26,7 +26,6 @@ from graphs.layer_fusion import fused_tables, labelled, one_value
 from graphs.lookup import pair_groups
 from graphs.order_windows import EPOCH, rank_clock
 from graphs.projection import CoEngagement, co_engagement
-from graphs.significance import bh_q_values, tie_p_values
 from graphs.text_layer import text_posts
 from graphs.url_layer import url_shares
 
@@ -234,18 +233,17 @@ def _single_layer_edges(projection: CoEngagement, name: str, factor: float) -> p
     for a single layer (same values, columns and dtypes; tested), without grouping or
     pivoting. Relies on
     :func:`graphs.projection.co_engagement` returning edges sorted by (account_a, account_b)
-    and evidence sorted by (account_a, account_b, target_id)."""
+    and evidence sorted by (account_a, account_b, target_id), and on its ``p_value`` and
+    ``q_value`` being the fused test on one layer's ties (the same ``shared_targets``,
+    ``expected_ties`` and ``candidate_pairs`` tests: 10M rows, 0.6 s not spent again)."""
     layer = projection.edges
     weight = layer["weight"] * factor
     edges = pd.DataFrame({
         "account_a": layer["account_a"], "account_b": layer["account_b"],
         "shared_targets": layer["shared_targets"].astype("int64"), "weight": weight,
         "median_dt_s": layer["median_dt_s"], "targets": layer["targets"],
-        "expected_ties": layer["expected_ties"]}, copy=False)  # share the layer's columns
-    edges["p_value"] = tie_p_values(edges["shared_targets"].to_numpy(),
-                                    edges["expected_ties"].to_numpy())
-    edges["q_value"] = bh_q_values(edges["p_value"].to_numpy(),
-                                   n_tests=max(projection.stats["candidate_pairs"], 1))
+        "expected_ties": layer["expected_ties"], "p_value": layer["p_value"],
+        "q_value": layer["q_value"]}, copy=False)  # share the layer's columns
     edges["layers"] = one_value(json.dumps([name], separators=(",", ":")), len(edges))
     edges[f"ties:{name}"] = edges["shared_targets"]
     edges[f"weight:{name}"] = weight.astype(float)

@@ -145,7 +145,7 @@ def test_single_layer_fusion_equals_the_general_path(n, factor):
     fused = fused_co_engagement(proj, {"like": factor})
     edges, evidence = fused_tables(proj, {"like": factor}, ["like"])
     assert len(edges) > 10 or n == 4
-    pd.testing.assert_frame_equal(fused.edges, edges)
+    pd.testing.assert_frame_equal(fused.edges, edges, check_exact=True)
     pd.testing.assert_frame_equal(fused.evidence, evidence)
 
 
