@@ -1,6 +1,6 @@
 """Generate benchmark logs with the project's generator and write them as Parquet.
 
-Usage: python benchmarks/generate.py ROWS OUT_DIR [--seed 0]
+Usage: python benchmarks/generate.py ROWS OUT_DIR [--seed 0] [--viral-size FEWEST MOST]
 
 The world is the ``medium`` scenario scaled with the row count (about 14 rows per organic
 account): more viral posts, fandoms and farms as the log grows, so hub targets are present

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from benchmarks import generate
+from graphs.synthetic import synthetic_logs
 
 
 def _read(out):
@@ -35,3 +36,19 @@ def test_a_sharded_log_is_regions_with_ids_of_their_own(tmp_path, monkeypatch):
     assert farms.str.match(r"^r[01]\.").all() and (labels.loc[labels["label"] == "organic",
                                                              "group"] == "").all()
     assert set(posts["target_id"].str.split(".").str[0]) == {"r0", "r1"}
+
+
+
+def test_viral_size_reaches_the_generator_only_when_given(tmp_path, monkeypatch):
+    seen = []
+
+    def recorded(**kwargs):
+        seen.append(kwargs.get("viral_size"))
+        return synthetic_logs(**kwargs)
+
+    monkeypatch.setattr(generate, "synthetic_logs", recorded)
+    generate.write_logs(15_000, tmp_path / "usual", seed=3)
+    generate.write_logs(15_000, tmp_path / "hot", seed=3, viral_size=(600, 900))
+    assert seen == [None, (600, 900)]  # None: the scenario's own 200-1,500 engagers
+    usual, hot = (_read(tmp_path / name)[0] for name in ("usual", "hot"))
+    assert not usual.equals(hot)
