@@ -38,7 +38,6 @@ def test_a_sharded_log_is_regions_with_ids_of_their_own(tmp_path, monkeypatch):
     assert set(posts["target_id"].str.split(".").str[0]) == {"r0", "r1"}
 
 
-
 def test_viral_size_reaches_the_generator_only_when_given(tmp_path, monkeypatch):
     seen = []
 
