@@ -34,7 +34,7 @@ import pyarrow.csv as pacsv
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.generate import write_logs  # noqa: E402
+from benchmarks.generate import add_viral_size, write_logs  # noqa: E402
 from benchmarks.run_benchmarks import _timed  # noqa: E402
 
 
@@ -67,8 +67,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/cohortscan-bench"))
     parser.add_argument("--cnt", default="/tmp/cnt-venv/bin/compute_networks")
     parser.add_argument("--logs", type=Path, default=None)
-    parser.add_argument("--viral-size", type=int, nargs=2, metavar=("FEWEST", "MOST"),
-                        help="the generator's engagers per viral post (default 200 1500)")
+    add_viral_size(parser)
     args = parser.parse_args()
     hubs = "" if args.viral_size is None else "_viral{}-{}".format(*args.viral_size)
     logs = args.logs or args.work / f"logs_{args.rows}{hubs}"

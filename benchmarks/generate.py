@@ -97,13 +97,18 @@ def _interactions(inter: pd.DataFrame) -> pa.Table:
     })
 
 
+def add_viral_size(parser: argparse.ArgumentParser) -> None:
+    """The ``--viral-size FEWEST MOST`` option of :func:`write_logs`' ``viral_size``."""
+    parser.add_argument("--viral-size", type=int, nargs=2, metavar=("FEWEST", "MOST"),
+                        help="engagers of a viral post (default: the scenario's 200 1500)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rows", type=int)
     parser.add_argument("out", type=Path)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--viral-size", type=int, nargs=2, metavar=("FEWEST", "MOST"),
-                        help="engagers of a viral post (default: the scenario's 200 1500)")
+    add_viral_size(parser)
     args = parser.parse_args()
     result = write_logs(args.rows, args.out, args.seed, args.viral_size)
     print(f"{int(result['rows'])} rows in {result['seconds']:.1f} s → {args.out}")
