@@ -58,9 +58,10 @@ from pipelines.pseudonyms import shareable_tables
 from pipelines.report import MIN_PARALLEL_PAGES, report_tasks, run_tasks
 from pipelines.report_evidence import cohort_rows
 from pipelines.report_tables import paged_cohorts
-from pipelines.set_aside import rows_of_accounts, set_aside
+from pipelines.set_aside import Aside, rows_of_accounts, set_aside
 from pipelines.side_tables import SideTable, read_accounts, read_posts
 from pipelines.slow_pass import (
+    SlowPass,
     scored_passes,
     slow_projection,
     slow_skipped,
@@ -158,8 +159,10 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
             from pipelines.spark_engine import spark_passes
 
             with spark_task_progress():
-                slow, per_layer, weights, slow_skip = spark_passes(
+                found, per_layer, weights, slow_skip = spark_passes(
                     spark_log, spark_ingest, config, posts=posts.table if posts else None)
+                slow = _aside(found, spill)
+                del found
             projected = fused_co_engagement(per_layer, weights)
         report_rows = spark_log.rows_of_accounts
     else:
@@ -170,11 +173,11 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
             incidences = layer_incidences(layers)
             check_layers_memory(layers, max_crowd=config.max_crowd,
                                 max_memory_gb=max_memory_gb, incidences=incidences)
-            slow = slow_projection(layers, config,  # first: its transient is the larger one
-                                   lambda ls, c, inc=incidences: _projections(
-                                       ls, c, inc, "slow pass ", max_memory_gb=max_memory_gb),
-                                   max_memory_gb=max_memory_gb, incidences=incidences,
-                                   posts=posts.table if posts else None)
+            slow = _aside(slow_projection(  # first: its transient is the larger one
+                layers, config, lambda ls, c, inc=incidences: _projections(
+                    ls, c, inc, "slow pass ", max_memory_gb=max_memory_gb),
+                max_memory_gb=max_memory_gb, incidences=incidences,
+                posts=posts.table if posts else None), spill)
             per_layer = _projections(layers, config, incidences, max_memory_gb=max_memory_gb)
             weights = {name: layer.weight for name, layer in layers.items()}
             projected = fused_co_engagement(per_layer, weights)
@@ -198,6 +201,7 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
         scored = scored_passes(config, projected, clusters, slow,
                                posts=posts.table if posts else None,
                                accounts=accounts.table if accounts else None)
+        slow = None if slow is None else slow()  # taken back by the slow pass's clustering
         splice = slow_splice(per_layer, weights, projected, slow, scored)
         projected.stats["slow_pass"] = slow_stats(slow, config, scored,
                                                   skipped=slow_skip)
@@ -285,6 +289,23 @@ def _spark_ingest(files: list[Path], config: RunConfig,
     source = SparkLog(files, config.columns, config.spark_master)
     held.callback(source.close)
     return source, source.ingest()
+
+
+def _aside(slow: SlowPass | None, spill: Path) -> Callable[[], SlowPass] | None:
+    """The slow pass's projection on disk (:class:`pipelines.set_aside.Aside`) from its end
+    until the fast pass is clustered and scored (nothing reads it in between: at 10M rows
+    ≈ 1 GB less held by the fast pass's projection, clustering and scoring); the function
+    returned reads it back at its first call and returns the same object at every call.
+    ``None`` when there is no slow pass."""
+    if slow is None:
+        return None
+    aside, back = Aside(slow, spill / "slow_pass.pickle"), []
+
+    def taken_back() -> SlowPass:
+        if not back:
+            back.append(aside.taken_back())
+        return back[0]
+    return taken_back
 
 
 def _projections(layers: dict, config: RunConfig, incidences: dict | None = None,

@@ -1,20 +1,28 @@
-"""The run's interactions on disk between the projection and the report.
+"""Tables a run holds on disk until it needs them again.
 
 After the projections nothing but the report reads the interactions, and it reads only the
 rows of the paged cohorts' members (their lockstep raster and heatmap). Holding the whole
 table through clustering and scoring cost ≈ 0.4 GB per 10M rows at the run's peak; the run
 writes it to an Arrow IPC file in its spill directory instead (LZ4, ≈ 0.4 s per 10M rows)
 and reads back the members' rows one record batch at a time (≈ 0.5 s).
+
+The slow pass's projection waits the same way (:class:`Aside`) from its end until the fast
+pass has been clustered and scored: nothing reads it in between.
 """
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Generic, TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.feather as feather
+
+T = TypeVar("T")
 
 
 def set_aside(table: pa.Table, path: Path) -> Path:
@@ -51,3 +59,58 @@ def rows_of_accounts(path: Path, accounts: Iterable[str]) -> pa.Table:
         batches = [batch.filter(pc.is_in(batch["account_id"], wanted))
                    for batch in map(reader.get_batch, range(reader.num_record_batches))]
         return pa.Table.from_batches(batches, schema=reader.schema)
+
+
+class Aside(Generic[T]):
+    """An object written to ``path`` (pickle protocol 5, its arrays' buffers raw after it) so
+    that the caller can drop it, then :meth:`taken_back` once: read into fresh memory and the
+    file removed.
+
+    Buffers the object shares (a table's columns that are also arrays of another field) are
+    written once and shared again when read, so the object takes no more memory than before.
+    An OSError names the directory, as :func:`set_aside`'s.
+
+    >>> import tempfile
+    >>> codes = np.arange(5)
+    >>> aside = Aside({"codes": codes, "view": codes}, Path(tempfile.mkdtemp()) / "o.pickle")
+    >>> back = aside.taken_back()
+    >>> back["codes"].tolist(), back["view"] is back["codes"] or np.shares_memory(
+    ...     back["view"], back["codes"])
+    ([0, 1, 2, 3, 4], True)
+    """
+
+    def __init__(self, obj: T, path: Path) -> None:
+        buffers: list[pickle.PickleBuffer] = []
+        head = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+        unique: list[memoryview] = []
+        first: dict[tuple[int, int], int] = {}  # (address, bytes) → index in unique
+        uses = []
+        for raw in (b.raw() for b in buffers):
+            key = (np.frombuffer(raw, np.uint8).__array_interface__["data"][0], raw.nbytes)
+            if key not in first:
+                first[key] = len(unique)
+                unique.append(raw)
+            uses.append(first[key])
+        try:
+            with open(path, "wb") as fh:
+                pickle.dump((head, [raw.nbytes for raw in unique], uses), fh, protocol=5)
+                for raw in unique:
+                    fh.write(raw)
+        except OSError as exc:
+            raise OSError(f"cannot set a table aside in {path.parent} ({exc}); free space "
+                          "there or point TMPDIR at a larger disk") from exc
+        self.path = path
+
+    def taken_back(self) -> T:
+        """The object again (its arrays writable, in memory, not mapped); the file is
+        removed, so this is called once."""
+        with open(self.path, "rb") as fh:
+            head, sizes, uses = pickle.load(fh)
+            memory = []
+            for size in sizes:
+                buf = np.empty(size, np.uint8)
+                if fh.readinto(memoryview(buf)) != size:
+                    raise OSError(f"{self.path}: truncated (the run's spill directory changed)")
+                memory.append(buf)
+        self.path.unlink()
+        return pickle.loads(head, buffers=[memory[u] for u in uses])

@@ -118,12 +118,14 @@ def same_action_chance(layer: Layer) -> float:
 
 
 def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataFrame,
-                  slow: SlowPass | None, *,
+                  slow: Callable[[], SlowPass] | None, *,
                   posts: pd.DataFrame | None, accounts: pd.DataFrame | None) -> ScoredCohorts:
     """Score the 1 h pass, cluster the slow pass's edges among the accounts it did not flag
     (Leiden, same seed and resolution), score them, and combine both passes. Each pass's
     ids are coded once (:func:`graphs.pass_codes.pass_codes`; the slow pass's in
-    :func:`slow_projection`) for all its scorings."""
+    :func:`slow_projection`) for all its scorings. ``slow()`` gives the slow pass (``None``
+    when it does not run); it is first called after the fast pass is scored, so that the run
+    can keep the slow pass on disk until then."""
     score = partial(scored_cohorts, posts=posts, accounts=accounts, **config.scoring_rules())
     fast_codes = pass_codes(projected.edges, projected.evidence, projected.activity, posts)
 
@@ -133,17 +135,18 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
 
     def score_slow(c: pd.DataFrame) -> ScoredCohorts:
         assert slow is not None
-        found = slow.projection
+        found = slow().projection
         return score(c, found.edges, found.evidence, found.activity,
-                     n_actions=found.stats["n_actions"], codes=slow.codes,
+                     n_actions=found.stats["n_actions"], codes=slow().codes,
                      **slow_rules(config), require_farm_sign=True)
 
     note = (f" (slow pass: engagements up to {config.slow_window_s / 86400:g} d apart on "
             f"targets with at most {config.slow_max_crowd} engagers)")
     def cluster_slow(taken: set[str]) -> pd.DataFrame:
         assert slow is not None
-        edges = slow.projection.edges[edges_without(slow.codes, taken)]
-        stats = slow.projection.stats
+        found = slow()
+        edges = found.projection.edges[edges_without(found.codes, taken)]
+        stats = found.projection.stats
         stats["edges_clustered"] = int(len(edges))
         found = leiden_clusters(edges, seed=config.seed, resolution=config.resolution)
         found = split_large_clusters(found, edges, max_size=config.slow_split_above,

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
-from pipelines.set_aside import rows_of_accounts, set_aside
+from pipelines.set_aside import Aside, rows_of_accounts, set_aside
 
 
 def test_rows_of_accounts_keep_the_tables_order_across_record_batches(tmp_path):
@@ -27,3 +29,43 @@ def test_a_failed_write_names_the_directory_and_the_way_out(tmp_path):
     missing = tmp_path / "gone" / "t.arrow"
     with pytest.raises(OSError, match=r"cannot set the interactions aside in .*gone .*TMPDIR"):
         set_aside(pa.table({"account_id": ["a"]}), missing)
+
+
+def test_an_object_set_aside_comes_back_equal_with_its_shared_buffers_shared(tmp_path):
+    codes = np.array([2, 0, 1], dtype=np.int32)
+    frame = pd.DataFrame({"account_a": codes, "dt_s": [1.0, 2.0, 3.0],
+                          "target_id": pd.Categorical(["t2", "t1", "t2"])}, copy=False)
+    ids = pa.array(["a", "b", "c"])
+    obj = {"frame": frame, "codes": codes, "ids": ids, "origin": 17, "none": None}
+    assert np.shares_memory(frame["account_a"].to_numpy(), codes)
+    aside = Aside(obj, tmp_path / "o.pickle")
+    assert aside.path.exists()
+    back = aside.taken_back()
+    pd.testing.assert_frame_equal(back["frame"], frame)
+    np.testing.assert_array_equal(back["codes"], codes)
+    assert back["ids"].equals(ids) and back["origin"] == 17 and back["none"] is None
+    assert np.shares_memory(back["frame"]["account_a"].to_numpy(), back["codes"])
+    back["codes"][0] = 5  # in memory and writable, as before
+    assert back["frame"]["account_a"].iloc[0] == 5 and codes[0] == 2
+    assert not aside.path.exists()
+
+
+def test_a_buffer_written_once_per_distinct_memory(tmp_path):
+    big = np.arange(100_000, dtype=np.int64)
+    one = Aside({"a": big, "b": big[:], "c": big.copy()}, tmp_path / "one.pickle")
+    # big and its full view share one buffer; the copy is a second one
+    assert 2 * big.nbytes <= one.path.stat().st_size < 2 * big.nbytes + 4096
+    back = one.taken_back()
+    assert np.shares_memory(back["a"], back["b"]) and not np.shares_memory(back["a"], back["c"])
+
+
+def test_a_failed_aside_names_the_directory_and_the_way_out(tmp_path):
+    with pytest.raises(OSError, match=r"cannot set a table aside in .*gone .*TMPDIR"):
+        Aside({"a": np.arange(3)}, tmp_path / "gone" / "o.pickle")
+
+
+def test_a_truncated_aside_file_is_an_error_naming_it(tmp_path):
+    aside = Aside({"a": np.arange(1000)}, tmp_path / "o.pickle")
+    aside.path.write_bytes(aside.path.read_bytes()[:-100])
+    with pytest.raises(OSError, match=r"o\.pickle: truncated"):
+        aside.taken_back()

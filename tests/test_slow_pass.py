@@ -13,6 +13,7 @@ import pytest
 from pipelines.config import load_config
 from pipelines.ingest import InputError
 from pipelines.run import run
+from pipelines.set_aside import Aside
 from tests.worlds import write_world
 
 T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
@@ -73,6 +74,37 @@ def test_the_slow_pass_finds_the_farm_the_hour_window_cannot_see(world):
     assert stats["window_s"] == 7 * 86400 and stats["max_crowd"] == 100
     assert 0 < stats["edges_clustered"] <= stats["edges_kept"]
     assert stats["accounts_clustered"] >= len(flagged)
+
+
+def test_the_slow_pass_waits_on_disk_while_the_fast_pass_is_clustered_and_scored(
+        world, monkeypatch):
+    import pipelines.run as run_module
+    import pipelines.slow_pass as slow_module
+
+    paths, seen = [], []
+
+    class Recorded(Aside):
+        def __init__(self, obj, path):
+            super().__init__(obj, path)
+            paths.append(path)
+
+    def noted(step, fn):
+        def call(*args, **kwargs):
+            seen.append((step, bool(paths) and paths[0].exists()))
+            return fn(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(run_module, "Aside", Recorded)
+    monkeypatch.setattr(run_module, "leiden_clusters",
+                        noted("fast clustering", run_module.leiden_clusters))
+    monkeypatch.setattr(slow_module, "scored_cohorts",
+                        noted("scoring", slow_module.scored_cohorts))
+    result = _run(world, "aside")
+    assert [p.name for p in paths] == ["slow_pass.pickle"]
+    assert seen[:2] == [("fast clustering", True), ("scoring", True)]  # the fast pass's
+    assert len(seen) > 2 and not any(on_disk for _, on_disk in seen[2:])  # the slow pass's
+    flagged = pd.read_csv(result.out / "flagged_accounts.csv")
+    assert set(flagged["account_id"]) <= set(FARM) and len(flagged) >= 20
 
 
 def test_the_slow_cohort_page_states_the_slow_window(world):
