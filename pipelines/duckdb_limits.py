@@ -12,7 +12,8 @@ tables on disk there instead of failing or exceeding the budget.
 The directory is named ``cohortscan-spill-<pid>-*``: a run that is killed (out of memory, a
 signal) cannot remove it, so each run first removes those of processes that no longer run
 (:func:`remove_stale_spills`); a killed 10M-row run leaves ≈ 0.3 GB there (the interactions
-set aside for the report) besides DuckDB's own temporary files.
+set aside for the report), ≈ 1 GB if killed while the slow pass waits there too
+(:mod:`pipelines.set_aside`), besides DuckDB's own temporary files.
 """
 
 from __future__ import annotations
