@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from graphs.pass_codes import InnerRows, PassCodes, member_ties
+from graphs.pass_codes import InnerRows, PassCodes, known_rows, member_ties
 
 
 def cohort_features(clusters: pd.DataFrame, members: np.ndarray, inner: InnerRows,
@@ -67,7 +67,7 @@ def _tied_accounts(inner: InnerRows, n_codes: int) -> pd.Series:
     """Distinct members tied on each (cluster, target) of the evidence inside, sorted by
     both (a member's code and its target's make one int64 key: no string or frame dedupe;
     ``pd.unique`` hashes them; the groupby sorts the far fewer pairs)."""
-    evidence = inner.evidence[inner.evidence["target"] >= 0]
+    evidence = known_rows(inner.evidence, "target", ["target", "account_a", "account_b"])
     target = evidence["target"].to_numpy().astype("int64")
     keys = pd.unique(np.concatenate([target * n_codes + evidence[c].to_numpy()
                                      for c in ("account_a", "account_b")]))  # hash: no sort

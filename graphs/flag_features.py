@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from graphs.account_context import burst_shares
-from graphs.pass_codes import InnerRows, PassCodes
+from graphs.pass_codes import InnerRows, PassCodes, known_rows
 
 
 def flag_features(clusters: pd.DataFrame, inner: InnerRows, codes: PassCodes,
@@ -58,7 +58,8 @@ def flag_features(clusters: pd.DataFrame, inner: InnerRows, codes: PassCodes,
     out["density"] = (out["n_edges"] / pairs.where(pairs > 0)).fillna(0.0)
     out["mean_weight"] = (out["total_weight"] / out["n_edges"].where(out["n_edges"] > 0)).fillna(0)
     evidence = inner.evidence
-    per_target = evidence[evidence["target"] >= 0].groupby(["cluster", "target"]).size()
+    per_target = known_rows(evidence, "target", ["cluster", "target"]).groupby(
+        ["cluster", "target"]).size()
     out["shared_targets"] = per_target.groupby(level="cluster").size()
     out["median_dt_s"] = evidence.groupby("cluster")["dt_s"].median()
     out["effective_targets"] = _effective_number(per_target)
@@ -75,7 +76,8 @@ def flag_features(clusters: pd.DataFrame, inner: InnerRows, codes: PassCodes,
 def _most_frequent_action(evidence: pd.DataFrame, codes: PassCodes) -> pd.Series:
     """Per cluster, the most frequent ``action_a``; the first in sorted order on a tie (what
     ``Series.mode().iloc[0]`` gives)."""
-    counts = evidence[evidence["action_a"] >= 0].groupby(["cluster", "action_a"]).size()
+    counts = known_rows(evidence, "action_a", ["cluster", "action_a"]).groupby(
+        ["cluster", "action_a"]).size()
     top = counts[counts.eq(counts.groupby(level="cluster").transform("max"))]
     top = top[~top.index.get_level_values("cluster").duplicated()]
     names = codes.actions.take(top.index.get_level_values("action_a").to_numpy()).to_pylist()

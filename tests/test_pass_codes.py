@@ -162,6 +162,27 @@ def test_coded_evidence_holds_whole_second_times_as_int32_and_spells_them_back()
     pd.testing.assert_frame_equal(spelled_evidence(coded, np.arange(3)), fractions)
 
 
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_seconds_after_converts_block_by_block_as_whole(monkeypatch, unit):
+    import graphs.pass_codes as pass_codes_module
+
+    monkeypatch.setattr(pass_codes_module, "BLOCK", 3)  # 10 rows: four blocks
+    seconds = np.array([5, -40, 0, 7, 86_400, 3, -40, 12, 1, 9], dtype="int64")
+    times = pd.Series(pd.to_datetime(seconds, unit="s", utc=True)).astype(
+        f"datetime64[{unit}, UTC]")  # before and after 1970
+    got, origin = pass_codes_module._seconds_after(times)
+    assert origin == -40 and got.dtype == np.int32
+    assert got.tolist() == (seconds + 40).tolist()
+    late = times.copy()
+    if unit != "s":  # a fraction of a second in the last block only: kept as they are
+        late.iloc[9] += pd.Timedelta(1, unit=unit)
+        assert pass_codes_module._seconds_after(late) is None
+    wide = pd.Series(pd.to_datetime([0, 2**31], unit="s", utc=True)).astype(
+        f"datetime64[{unit}, UTC]")
+    assert pass_codes_module._seconds_after(wide) is None
+    assert pass_codes_module._seconds_after(wide.iloc[:1])[0].tolist() == [0]
+
+
 def test_action_codes_from_categoricals_equal_those_from_text():
     text = pd.DataFrame({"account_a": ["a", "a", "b"], "account_b": ["b", "c", "c"],
                          "target_id": ["t", "u", "t"], "action_a": ["like", "share", None],
@@ -175,3 +196,19 @@ def test_action_codes_from_categoricals_equal_those_from_text():
         "comment", "like", "share"]
     assert by_codes.action_a.tolist() == by_text.action_a.tolist() == [1, 2, -1]
     assert by_codes.action_b.tolist() == by_text.action_b.tolist() == [0, 1, 1]
+
+
+def test_inside_in_blocks_finds_the_rows_the_whole_arrays_do(monkeypatch):
+    import graphs.pass_codes as pass_codes_module
+
+    rng = np.random.default_rng(3)
+    cluster_of = np.append(rng.integers(-1, 4, size=30), -1)  # last slot: code -1
+    a, b = (rng.integers(-1, 30, size=1001).astype(np.int32) for _ in range(2))
+    whole = cluster_of[a]
+    expected = np.flatnonzero((whole == cluster_of[b]) & (whole >= 0))
+    for block in (7, 1000, 1 << 22):  # a short last block, one row over, one block
+        monkeypatch.setattr(pass_codes_module, "BLOCK", block)
+        rows, cluster = pass_codes_module._inside(cluster_of, a, b)
+        np.testing.assert_array_equal(rows, expected)
+        np.testing.assert_array_equal(cluster, whole[expected])
+        assert cluster.dtype == cluster_of.dtype
