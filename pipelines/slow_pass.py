@@ -119,19 +119,29 @@ def same_action_chance(layer: Layer) -> float:
 
 def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataFrame,
                   slow: Callable[[], SlowPass] | None, *,
-                  posts: pd.DataFrame | None, accounts: pd.DataFrame | None) -> ScoredCohorts:
+                  posts: pd.DataFrame | None, accounts: pd.DataFrame | None,
+                  aside: Callable[[PassCodes, str], Callable[[], PassCodes]] | None = None,
+                  ) -> ScoredCohorts:
     """Score the 1 h pass, cluster the slow pass's edges among the accounts it did not flag
     (Leiden, same seed and resolution), score them, and combine both passes. Each pass's
     ids are coded once (:func:`graphs.pass_codes.pass_codes`; the slow pass's in
     :func:`slow_projection`) for all its scorings. ``slow()`` gives the slow pass (``None``
     when it does not run); it is first called after the fast pass is scored, so that the run
-    can keep the slow pass on disk until then."""
+    can keep the slow pass on disk until then. ``aside(codes, name)``, when given, keeps the
+    1 h pass's codes (without the tables they point to) away while the slow pass is clustered
+    and scored and returns the function giving them back, called if the 1 h pass's cohorts
+    are scored again (:func:`graphs.passes.two_pass_cohorts`)."""
     score = partial(scored_cohorts, posts=posts, accounts=accounts, **config.scoring_rules())
-    fast_codes = pass_codes(projected.edges, projected.evidence, projected.activity, posts)
+    fast_codes: list[PassCodes] = [
+        pass_codes(projected.edges, projected.evidence, projected.activity, posts)]
+    fast_back: list[Callable[[], PassCodes]] = []
 
     def score_fast(c: pd.DataFrame) -> ScoredCohorts:
+        if not fast_codes:  # set aside by cluster_slow
+            fast_codes.append(fast_back[0]()._replace(edges=projected.edges,
+                                                      evidence=projected.evidence))
         return score(c, projected.edges, projected.evidence, projected.activity,
-                     n_actions=projected.stats["n_actions"], codes=fast_codes)
+                     n_actions=projected.stats["n_actions"], codes=fast_codes[0])
 
     def score_slow(c: pd.DataFrame) -> ScoredCohorts:
         assert slow is not None
@@ -144,6 +154,9 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
             f"targets with at most {config.slow_max_crowd} engagers)")
     def cluster_slow(taken: set[str]) -> pd.DataFrame:
         assert slow is not None
+        if aside is not None:  # the run holds the tables; only the codes go
+            fast_back.append(aside(fast_codes.pop()._replace(edges=None, evidence=None),
+                                   "fast_codes"))
         found = slow()
         edges = found.projection.edges[edges_without(found.codes, taken)]
         stats = found.projection.stats

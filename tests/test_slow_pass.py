@@ -76,8 +76,7 @@ def test_the_slow_pass_finds_the_farm_the_hour_window_cannot_see(world):
     assert stats["accounts_clustered"] >= len(flagged)
 
 
-def test_the_slow_pass_waits_on_disk_while_the_fast_pass_is_clustered_and_scored(
-        world, monkeypatch):
+def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, monkeypatch):
     import pipelines.run as run_module
     import pipelines.slow_pass as slow_module
 
@@ -90,21 +89,56 @@ def test_the_slow_pass_waits_on_disk_while_the_fast_pass_is_clustered_and_scored
 
     def noted(step, fn):
         def call(*args, **kwargs):
-            seen.append((step, bool(paths) and paths[0].exists()))
+            seen.append((step, {p.name for p in paths if p.exists()}))
             return fn(*args, **kwargs)
         return call
 
     monkeypatch.setattr(run_module, "Aside", Recorded)
     monkeypatch.setattr(run_module, "leiden_clusters",
                         noted("fast clustering", run_module.leiden_clusters))
+    monkeypatch.setattr(slow_module, "leiden_clusters",
+                        noted("slow clustering", slow_module.leiden_clusters))
     monkeypatch.setattr(slow_module, "scored_cohorts",
                         noted("scoring", slow_module.scored_cohorts))
     result = _run(world, "aside")
-    assert [p.name for p in paths] == ["slow_pass.pickle"]
-    assert seen[:2] == [("fast clustering", True), ("scoring", True)]  # the fast pass's
-    assert len(seen) > 2 and not any(on_disk for _, on_disk in seen[2:])  # the slow pass's
+    assert [p.name for p in paths] == ["slow_pass.pickle", "fast_codes.pickle"]
+    assert seen == [("fast clustering", {"slow_pass.pickle"}),
+                    ("scoring", {"slow_pass.pickle"}),  # the 1 h pass
+                    ("slow clustering", {"fast_codes.pickle"}),
+                    ("scoring", {"fast_codes.pickle"})]  # the slow pass
     flagged = pd.read_csv(result.out / "flagged_accounts.csv")
     assert set(flagged["account_id"]) <= set(FARM) and len(flagged) >= 20
+
+
+def test_the_1h_pass_codes_come_back_unchanged_to_score_its_cohorts_again(world, monkeypatch):
+    import pipelines.slow_pass as slow_module
+
+    codes, real_score, real_two = [], slow_module.scored_cohorts, slow_module.two_pass_cohorts
+
+    def score(*args, **kwargs):
+        codes.append(kwargs["codes"])
+        return real_score(*args, **kwargs)
+
+    def two_passes(clusters, cluster_slow, *, score_fast, score_slow, slow_note):
+        first = score_fast(clusters)
+        cluster_slow(set())  # sets the codes aside
+        again = score_fast(clusters)  # takes them back
+        pd.testing.assert_frame_equal(again.cohorts, first.cohorts)
+        return real_two(clusters, None, score_fast=lambda c: first, score_slow=score_slow)
+
+    monkeypatch.setattr(slow_module, "scored_cohorts", score)
+    monkeypatch.setattr(slow_module, "two_pass_cohorts", two_passes)
+    _run(world, "codes back")
+    before, after = codes
+    assert before is not after
+    assert after.edges is before.edges and after.evidence is before.evidence
+    for field in ("edge_a", "edge_b", "evidence_a", "evidence_b", "target", "action_a",
+                  "ties"):
+        np.testing.assert_array_equal(getattr(after, field), getattr(before, field))
+    assert after.accounts.equals(before.accounts) and after.targets.equals(before.targets)
+    pd.testing.assert_frame_equal(after.activity, before.activity)
+    pd.testing.assert_frame_equal(after.authors, before.authors)
+    assert after.background_dt_s == before.background_dt_s
 
 
 def test_the_slow_cohort_page_states_the_slow_window(world):
