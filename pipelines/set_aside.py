@@ -7,7 +7,8 @@ writes it to an Arrow IPC file in its spill directory instead (LZ4, ≈ 0.4 s pe
 and reads back the members' rows one record batch at a time (≈ 0.5 s).
 
 The slow pass's projection waits the same way (:class:`Aside`) from its end until the fast
-pass has been clustered and scored: nothing reads it in between.
+pass has been clustered and scored, and the fast pass's codes while the slow pass is: nothing
+reads them in between (at 10M rows 0.64 and 0.24 GB; the run's peak 3.64 → 2.97 GiB).
 """
 
 from __future__ import annotations
