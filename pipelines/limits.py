@@ -13,11 +13,13 @@ the memory available when the run starts):
 
 ``BYTES_PER_PAIR`` was measured (docs/robustness.md). The projection no longer materialises
 pairs (its work memory is bounded per chunk of accounts); what grows with the pairs is the
-kept output. On the generator the whole run peaks at ≈ 12 bytes per enumerated pair at 10M
-rows (3.75 GiB) and ≈ 10 at 30M (10.3 GiB for 1.02G pairs); 12 bytes is used (it was 32 when
-the run peaked at ≈ 28, then 16, which refused the 30M log under the default limit on a
-24 GiB machine). So the first check refuses a log that would not fit if it kept as large a
-share of its pairs as the generator's logs do. A log whose pairs are nearly all kept holds
+kept output. On the generator the whole run peaked at ≈ 12 bytes per enumerated pair at 10M
+rows (3.75 GiB) and ≈ 10 at 30M (10.3 GiB for 1.02G pairs), and since the passes wait on
+disk by turns (:mod:`pipelines.set_aside`) at ≈ 10 and ≈ 8 (2.97 and 7.75 GiB); 12 bytes is
+used (it was 32 when the run peaked at ≈ 28, then 16, which refused the 30M log under the
+default limit on a 24 GiB machine), the margin kept for logs that keep more of their pairs.
+So the first check refuses a log that would not fit if it kept as large a share of its pairs
+as the generator's logs do. A log whose pairs are nearly all kept holds
 more (≈ 40 bytes per pair in its evidence alone); the second check is what stops it: the run
 checks its resident memory after every chunk of the projection
 (:func:`check_resident_memory`, from the projection's progress callback in
