@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandas as pd
 import pyarrow as pa
@@ -76,7 +76,6 @@ if TYPE_CHECKING:  # imported where the spark engine runs
     from pipelines.spark_log import SparkIngest, SparkLog
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 CLUSTER_COLUMNS = ["account_a", "account_b", "weight", "p_value"]
 """What clustering reads of the edges (its copy of the kept rows has only these)."""
 PACKAGES = ("duckdb", "pyarrow", "pandas", "numpy", "numba", "igraph", "networkx", "pyvis")
@@ -199,10 +198,10 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
         projected.stats["accounts_clustered"] = int(len(clusters))  # the graph's vertices
         del clustered  # a copy of the edges when max_cluster_edge_p < 1
     with _step("scoring", timings):  # incl. the slow pass's Leiden (on unflagged accounts)
-        scored = scored_passes(config, projected, clusters, slow,
-                               posts=posts.table if posts else None,
-                               accounts=accounts.table if accounts else None,
-                               aside=lambda obj, name: _waiting(obj, spill / f"{name}.pickle"))
+        scored = scored_passes(
+            config, projected, clusters, slow, posts=posts.table if posts else None,
+            accounts=accounts.table if accounts else None,
+            aside=lambda obj, name: Aside(obj, spill / f"{name}.pickle").taken_back)
         slow = None if slow is None else slow()  # taken back by the slow pass's clustering
         splice = slow_splice(per_layer, weights, projected, slow, scored)
         projected.stats["slow_pass"] = slow_stats(slow, config, scored,
@@ -296,21 +295,9 @@ def _spark_ingest(files: list[Path], config: RunConfig,
 def _aside(slow: SlowPass | None, spill: Path) -> Callable[[], SlowPass] | None:
     """The slow pass's projection on disk from its end until the fast pass is clustered and
     scored (nothing reads it in between: at 10M rows 0.64 GB less held by the fast pass's
-    projection, clustering and scoring), as :func:`_waiting`; ``None`` when there is no slow
-    pass."""
-    return None if slow is None else _waiting(slow, spill / "slow_pass.pickle")
-
-
-def _waiting(obj: T, path: Path) -> Callable[[], T]:
-    """``obj`` on disk at ``path`` (:class:`pipelines.set_aside.Aside`) and the function that
-    reads it back at its first call and returns the same object at every call."""
-    aside, back = Aside(obj, path), []
-
-    def taken_back() -> T:
-        if not back:
-            back.append(aside.taken_back())
-        return back[0]
-    return taken_back
+    projection, clustering and scoring), and the function that takes it back
+    (:class:`pipelines.set_aside.Aside`); ``None`` when there is no slow pass."""
+    return None if slow is None else Aside(slow, spill / "slow_pass.pickle").taken_back
 
 
 def _projections(layers: dict, config: RunConfig, incidences: dict | None = None,

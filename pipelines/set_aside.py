@@ -64,8 +64,8 @@ def rows_of_accounts(path: Path, accounts: Iterable[str]) -> pa.Table:
 
 class Aside(Generic[T]):
     """An object written to ``path`` (pickle protocol 5, its arrays' buffers raw after it) so
-    that the caller can drop it, then :meth:`taken_back` once: read into fresh memory and the
-    file removed.
+    that the caller can drop it, then :meth:`taken_back`: read into fresh memory at the first
+    call (the file then removed), the same object at every later call.
 
     Buffers the object shares (a table's columns that are also arrays of another field) are
     written once and shared again when read, so the object takes no more memory than before.
@@ -101,10 +101,12 @@ class Aside(Generic[T]):
             raise OSError(f"cannot set a table aside in {path.parent} ({exc}); free space "
                           "there or point TMPDIR at a larger disk") from exc
         self.path = path
+        self._back: list[T] = []
 
     def taken_back(self) -> T:
-        """The object again (its arrays writable, in memory, not mapped); the file is
-        removed, so this is called once."""
+        """The object again (its arrays writable, in memory, not mapped)."""
+        if self._back:
+            return self._back[0]
         with open(self.path, "rb") as fh:
             head, sizes, uses = pickle.load(fh)
             memory = []
@@ -114,4 +116,5 @@ class Aside(Generic[T]):
                     raise OSError(f"{self.path}: truncated (the run's spill directory changed)")
                 memory.append(buf)
         self.path.unlink()
-        return pickle.loads(head, buffers=[memory[u] for u in uses])
+        self._back.append(pickle.loads(head, buffers=[memory[u] for u in uses]))
+        return self._back[0]

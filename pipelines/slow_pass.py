@@ -132,16 +132,18 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
     and scored and returns the function giving them back, called if the 1 h pass's cohorts
     are scored again (:func:`graphs.passes.two_pass_cohorts`)."""
     score = partial(scored_cohorts, posts=posts, accounts=accounts, **config.scoring_rules())
-    fast_codes: list[PassCodes] = [
-        pass_codes(projected.edges, projected.evidence, projected.activity, posts)]
-    fast_back: list[Callable[[], PassCodes]] = []
+    fast_codes: PassCodes | None = pass_codes(projected.edges, projected.evidence,
+                                              projected.activity, posts)
+    fast_back: Callable[[], PassCodes] | None = None  # while cluster_slow set them aside
 
     def score_fast(c: pd.DataFrame) -> ScoredCohorts:
-        if not fast_codes:  # set aside by cluster_slow
-            fast_codes.append(fast_back[0]()._replace(edges=projected.edges,
-                                                      evidence=projected.evidence))
+        nonlocal fast_codes
+        if fast_codes is None:
+            assert fast_back is not None
+            fast_codes = fast_back()._replace(edges=projected.edges,
+                                              evidence=projected.evidence)
         return score(c, projected.edges, projected.evidence, projected.activity,
-                     n_actions=projected.stats["n_actions"], codes=fast_codes[0])
+                     n_actions=projected.stats["n_actions"], codes=fast_codes)
 
     def score_slow(c: pd.DataFrame) -> ScoredCohorts:
         assert slow is not None
@@ -153,10 +155,11 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
     note = (f" (slow pass: engagements up to {config.slow_window_s / 86400:g} d apart on "
             f"targets with at most {config.slow_max_crowd} engagers)")
     def cluster_slow(taken: set[str]) -> pd.DataFrame:
+        nonlocal fast_codes, fast_back
         assert slow is not None
-        if aside is not None:  # the run holds the tables; only the codes go
-            fast_back.append(aside(fast_codes.pop()._replace(edges=None, evidence=None),
-                                   "fast_codes"))
+        if aside is not None and fast_codes is not None:  # the run holds the tables
+            fast_back = aside(fast_codes._replace(edges=None, evidence=None), "fast_codes")
+            fast_codes = None
         found = slow()
         edges = found.projection.edges[edges_without(found.codes, taken)]
         stats = found.projection.stats

@@ -47,7 +47,7 @@ def test_an_object_set_aside_comes_back_equal_with_its_shared_buffers_shared(tmp
     assert np.shares_memory(back["frame"]["account_a"].to_numpy(), back["codes"])
     back["codes"][0] = 5  # in memory and writable, as before
     assert back["frame"]["account_a"].iloc[0] == 5 and codes[0] == 2
-    assert not aside.path.exists()
+    assert not aside.path.exists() and aside.taken_back() is back  # read once
 
 
 def test_a_buffer_written_once_per_distinct_memory(tmp_path):
