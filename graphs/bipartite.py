@@ -108,16 +108,37 @@ def _codes(interactions: pa.Table, name: str) -> tuple[pa.Array, np.ndarray]:
     """Distinct values of a text column in byte order, and each row's code (int32).
 
     Hash-encoded by Arrow, then the (few) distinct values are sorted: the same ids and
-    codes as a dense rank over the sorted column, without sorting the whole column.
+    codes as a dense rank over the sorted column, without sorting the whole column. A
+    dictionary-encoded column (as ingest returns them) is not hashed again: its used values
+    are sorted and its indices mapped to their ranks (10M rows' ids in 0.4 s against 2.5 s).
     """
     column = interactions[name]
     if column.null_count:
         raise ValueError(f"bipartite_incidence: column '{name}' has {column.null_count} nulls")
-    dictionary, indices = _encoded(column.combine_chunks().cast(pa.string()))
+    if pa.types.is_dictionary(column.type):
+        dictionary, indices = _used(column)
+    else:
+        dictionary, indices = _encoded(column.combine_chunks().cast(pa.string()))
     order = pc.sort_indices(dictionary).to_numpy()
     rank = np.empty(order.size, dtype=np.int32)
     rank[order] = np.arange(order.size, dtype=np.int32)
     return dictionary.take(pa.array(order)), rank[indices]
+
+
+def _used(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """The values a dictionary-encoded column uses (as text, in dictionary order) and each
+    row's index into them; chunks with different dictionaries are unified first."""
+    if column.num_chunks == 0:
+        return pa.array([], pa.string()), np.zeros(0, dtype=np.int64)
+    chunks = column.chunks
+    if not all(_same_values(c.dictionary, chunks[0].dictionary) for c in chunks[1:]):
+        chunks = column.unify_dictionaries().chunks
+    indices = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
+    dictionary = chunks[0].dictionary
+    used = np.flatnonzero(np.bincount(indices, minlength=len(dictionary)))
+    position = np.zeros(len(dictionary), dtype=np.int32)
+    position[used] = np.arange(used.size, dtype=np.int32)
+    return dictionary.take(pa.array(used)).cast(pa.string()), position[indices]
 
 
 PARALLEL_ENCODE_ROWS = 1_000_000
@@ -143,6 +164,14 @@ def _encoded(array: pa.Array) -> tuple[pa.Array, np.ndarray]:
     unified = pa.chunked_array(parts).unify_dictionaries()
     return (unified.chunk(0).dictionary,
             np.concatenate([c.indices.to_numpy() for c in unified.chunks]))
+
+
+def _same_values(one: pa.Array, other: pa.Array) -> bool:
+    """Whether two dictionaries are the same memory (chunks of one column usually share it),
+    without comparing their values."""
+    return (len(one) == len(other) and one.offset == other.offset
+            and [b and b.address for b in one.buffers()]
+            == [b and b.address for b in other.buffers()])
 
 
 def _seconds(stamps: pa.ChunkedArray) -> np.ndarray:

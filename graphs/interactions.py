@@ -12,6 +12,8 @@ import duckdb
 import pyarrow as pa
 
 REQUIRED_COLUMNS = ("account_id", "target_id", "action", "timestamp")
+CODED_COLUMNS = ("account_id", "target_id", "action")
+"""The accepted rows' dictionary-encoded columns (:func:`validated_from_typed`)."""
 
 # Epoch numbers: below 1e11 they are seconds (up to year 5138), below 1e14 milliseconds.
 _EPOCH_S_MAX = 1e11
@@ -89,7 +91,8 @@ class ValidatedInteractions(NamedTuple):
     """Result of :func:`validated_interactions`."""
 
     interactions: pa.Table
-    """Accepted rows, exact duplicates collapsed: account_id, target_id, action, timestamp."""
+    """Accepted rows, exact duplicates collapsed: account_id, target_id, action (dictionary-
+    encoded, each column's distinct values sorted), timestamp; sorted by timestamp then ids."""
     rejected: pa.Table
     """Rejected rows: source, line, reason, raw."""
     rows_read: int
@@ -116,14 +119,20 @@ def validated_from_typed(con: duckdb.DuckDBPyConnection, typed: str) -> Validate
     """Gather a table of :func:`typed_select` rows on ``con`` into the accepted rows (exact
     duplicates collapsed, sorted), the rejected ones (sorted by source and line) and counts.
 
+    The accepted rows' ids and actions come back dictionary-encoded (:func:`coded_column`):
+    DuckDB numbers each column's distinct values in sorted order and the rows travel as
+    those numbers, so each id is held once, not once per row (at 10M rows 0.17 GB against
+    0.40 GB as text, and the incidence need not hash them again).
+
     >>> con = duckdb.connect()
     >>> _ = con.execute("SET TimeZone = 'UTC'")
     >>> _ = con.register("raw", pa.table({"source": ["a.csv"], "line": [2], "account_id": ["u"],
     ...                                   "target_id": ["p"], "action": ["like"],
     ...                                   "timestamp": ["1793527200"]}))
     >>> _ = con.execute(f"CREATE TEMP TABLE typed AS {typed_select('raw')}")
-    >>> validated_from_typed(con, "typed").rows_accepted
-    1
+    >>> valid = validated_from_typed(con, "typed")
+    >>> valid.rows_accepted, valid.interactions["account_id"].to_pylist()
+    (1, ['u'])
     """
     rejected = con.sql(
         f"SELECT source, line, reason, raw FROM {typed} WHERE reason IS NOT NULL "
@@ -132,10 +141,25 @@ def validated_from_typed(con: duckdb.DuckDBPyConnection, typed: str) -> Validate
     rows_read, rows_accepted = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE reason IS NULL) FROM {typed}"
     ).fetchall()[0]
-    interactions = con.sql(
-        f"SELECT DISTINCT account_id, target_id, action, ts AS timestamp FROM {typed} "
-        "WHERE reason IS NULL ORDER BY timestamp, account_id, target_id, action"
+    values = {}
+    for column in CODED_COLUMNS:  # each column's distinct values, numbered in sorted order
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {typed}_{column} AS "
+            f"SELECT {column} AS value, (row_number() OVER (ORDER BY {column}) - 1)::INTEGER "
+            f"AS code FROM (SELECT DISTINCT {column} FROM {typed} WHERE reason IS NULL)")
+        values[column] = con.sql(f"SELECT value FROM {typed}_{column} ORDER BY code"
+                                 ).to_arrow_table()["value"].combine_chunks()
+    joins = " ".join(f"JOIN {typed}_{c} AS {c}_ ON {typed}.{c} = {c}_.value"
+                     for c in CODED_COLUMNS)
+    codes = con.sql(  # the codes sort as the values do: the same order as sorting the text
+        f"SELECT DISTINCT {', '.join(f'{c}_.code AS {c}' for c in CODED_COLUMNS)}, "
+        f"ts AS timestamp FROM {typed} {joins} WHERE reason IS NULL "
+        f"ORDER BY timestamp, {', '.join(CODED_COLUMNS)}"
     ).to_arrow_table()
+    for column in CODED_COLUMNS:
+        con.execute(f"DROP TABLE {typed}_{column}")
+    interactions = pa.table({**{c: coded_column(codes[c], values[c]) for c in CODED_COLUMNS},
+                             "timestamp": codes["timestamp"]})
     return ValidatedInteractions(
         interactions=interactions,
         rejected=rejected,
@@ -143,6 +167,31 @@ def validated_from_typed(con: duckdb.DuckDBPyConnection, typed: str) -> Validate
         rows_accepted=int(rows_accepted),
         duplicates_collapsed=int(rows_accepted) - interactions.num_rows,
     )
+
+
+def coded_column(codes: pa.ChunkedArray, values: pa.Array) -> pa.ChunkedArray:
+    """``values`` indexed by ``codes``, as a dictionary-encoded column whose chunks share
+    ``values`` (held once) and whose indices are the narrowest signed integers that fit.
+
+    >>> col = coded_column(pa.chunked_array([[1, 0, 1]]), pa.array(["a", "b"]))
+    >>> col.type, col.to_pylist()
+    (DictionaryType(dictionary<values=string, indices=int8, ordered=0>), ['b', 'a', 'b'])
+    """
+    index = next(t for t in (pa.int8(), pa.int16(), pa.int32())
+                 if len(values) <= 2 ** (t.bit_width - 1))
+    return pa.chunked_array(
+        [pa.DictionaryArray.from_arrays(chunk.cast(index), values) for chunk in codes.chunks],
+        type=pa.dictionary(index, values.type))
+
+
+def decoded(table: pa.Table) -> pa.Table:
+    """``table`` with its dictionary-encoded columns as plain columns of their values.
+
+    >>> decoded(pa.table({"a": pa.array(["x", "y", "x"]).dictionary_encode()}))["a"].type
+    DataType(string)
+    """
+    return pa.table([c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c
+                     for c in table.columns], names=table.column_names)
 
 
 def validated_interactions(raw: pa.Table, *,

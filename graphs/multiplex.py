@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graphs.bipartite import Incidence, bipartite_incidence
+from graphs.interactions import decoded
 from graphs.layer_fusion import fused_tables, labelled, one_value
 from graphs.lookup import pair_groups
 from graphs.order_windows import EPOCH, rank_clock
@@ -114,11 +115,18 @@ def _layer_rows(interactions: pd.DataFrame | pa.Table, actions: list[str], *,
     if not isinstance(interactions, pa.Table):
         return interactions.loc[interactions["action"].isin(actions),
                                 LAYER_COLUMNS].reset_index(drop=True)
-    value_set = pa.array(actions, interactions.schema.field("action").type)
+    value_set = pa.array(actions, _value_type(interactions.schema.field("action").type))
     inside = pc.is_in(interactions["action"], value_set=value_set)
     whole = pc.all(inside).as_py() is not False  # one layer: no filtered copy of the log
     rows = (interactions if whole else interactions.filter(inside)).select(LAYER_COLUMNS)
-    return rows.to_pandas(types_mapper=pd.ArrowDtype) if arrow_backed else rows.to_pandas()
+    if arrow_backed:  # dictionary-encoded ids stay so, down to the incidence
+        return rows.to_pandas(types_mapper=pd.ArrowDtype)
+    return decoded(rows).to_pandas()
+
+
+def _value_type(type_: pa.DataType) -> pa.DataType:
+    """The type of a column's values: a dictionary's value type, else the type itself."""
+    return type_.value_type if pa.types.is_dictionary(type_) else type_
 
 
 def layer_incidences(layers: dict[str, Layer]) -> dict[str, Incidence]:

@@ -29,6 +29,9 @@ import duckdb
 
 _CONFIG: dict[str, str] = {}
 SPILL_PREFIX = "cohortscan-spill-"
+MIN_MEMORY_MIB = 32
+"""DuckDB's least memory limit: its operators hold a few blocks each whatever they spill (the
+ingest's join of the ids to their codes fails below ≈ 16 MiB, even on a few rows)."""
 
 
 def duckdb_config() -> dict[str, str]:
@@ -50,6 +53,7 @@ def connect() -> duckdb.DuckDBPyConnection:
 def duckdb_limits(max_memory_gb: float) -> Iterator[Path]:
     """Within the block, :func:`connect` gives connections limited to ``max_memory_gb`` GiB
     that spill to a fresh directory (yielded; removed with its files when the block ends).
+    The limit is at least :data:`MIN_MEMORY_MIB`.
 
     >>> with duckdb_limits(0.5) as spill:
     ...     connect().execute("SELECT current_setting('memory_limit')").fetchall()
@@ -61,7 +65,7 @@ def duckdb_limits(max_memory_gb: float) -> Iterator[Path]:
     remove_stale_spills()
     with tempfile.TemporaryDirectory(prefix=f"{SPILL_PREFIX}{os.getpid()}-") as spill:
         _CONFIG.clear()
-        _CONFIG.update(memory_limit=f"{max(int(max_memory_gb * 1024), 1)}MiB",
+        _CONFIG.update(memory_limit=f"{max(int(max_memory_gb * 1024), MIN_MEMORY_MIB)}MiB",
                        temp_directory=spill)
         try:
             yield Path(spill)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bz2
 import collections
+import contextlib
 import csv
 import datetime as dt
 import difflib
@@ -16,7 +17,7 @@ import glob
 import gzip
 import io
 import lzma
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,7 +32,7 @@ from graphs.interactions import (
     typed_select,
     validated_from_typed,
 )
-from pipelines.duckdb_limits import connect
+from pipelines.duckdb_limits import connect, duckdb_config
 
 SUFFIX_FORMATS = {
     ".csv": "csv", ".csv.gz": "csv", ".tsv": "csv", ".tsv.gz": "csv",
@@ -161,11 +162,32 @@ def streamed_interactions(paths: Sequence[Path],
             name = {"csv": "CSV", "parquet": "Parquet", "jsonl": "JSON Lines"}[fmt]
             raise InputError(f"{path}: cannot read as {name} "
                              f"({str(exc).splitlines()[0]})") from exc
-    valid = validated_from_typed(con, "typed")
+    with duckdb_memory("gathering the typed rows"):
+        valid = validated_from_typed(con, "typed")
     con.close()
     valid = valid._replace(rejected=_file_lines(valid.rejected, reject_lines))
     return StreamedInteractions(pa.concat_tables(rejects) if rejects
                                 else REJECT_SCHEMA.empty_table(), valid)
+
+
+@contextlib.contextmanager
+def duckdb_memory(what: str) -> Iterator[None]:
+    """Turn DuckDB running out of memory in the block into an :class:`InputError` that says
+    what it was doing, its limit and what to change (the CLI exits with code 1).
+
+    >>> try:
+    ...     with duckdb_memory("typing"):
+    ...         raise duckdb.OutOfMemoryException("failed to pin block")
+    ... except InputError as exc:
+    ...     print(exc)
+    DuckDB ran out of memory typing (its limit: default; failed to pin block); raise --max-memory
+    """
+    try:
+        yield
+    except duckdb.OutOfMemoryException as exc:
+        limit = duckdb_config().get("memory_limit", "default")
+        raise InputError(f"DuckDB ran out of memory {what} (its limit: {limit}; "
+                         f"{str(exc).splitlines()[0]}); raise --max-memory") from exc
 
 
 def _sql_text(text: str) -> str:

@@ -40,6 +40,7 @@ from pipelines.ingest import (
     RAW_SCHEMA,
     InputError,
     RawInteractions,
+    duckdb_memory,
     future_timestamps,
     read_interactions,
     streamed_interactions,
@@ -137,7 +138,8 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
             else:
                 raw = (read_inputs(files, config.columns, config.format)
                        if reader is read_interactions else reader(files, config.columns))
-                valid = validated_interactions(raw.raw, duckdb_config=duckdb_config())
+                with duckdb_memory("typing the logs"):
+                    valid = validated_interactions(raw.raw, duckdb_config=duckdb_config())
             raw = raw._replace(raw=raw.raw.schema.empty_table())  # text: 1.2 GB per 10M rows
             counts, interactions = _counts(raw.parse_rejects.num_rows, valid), valid.interactions
             rejects = pa.concat_tables([raw.parse_rejects, valid.rejected])

@@ -23,6 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.feather as feather
 
+from graphs.interactions import decoded
+
 T = TypeVar("T")
 
 
@@ -46,7 +48,8 @@ def set_aside(table: pa.Table, path: Path) -> Path:
 
 def rows_of_accounts(path: Path, accounts: Iterable[str]) -> pa.Table:
     """The rows of the table set aside at ``path`` whose ``account_id`` is in ``accounts``,
-    in the table's order; one record batch is in memory at a time besides the result.
+    in the table's order, dictionary-encoded columns decoded to their values; one record
+    batch is in memory at a time besides the result.
 
     >>> import tempfile
     >>> path = set_aside(pa.table({"account_id": ["a", "b", "a"], "n": [1, 2, 3]}),
@@ -59,7 +62,8 @@ def rows_of_accounts(path: Path, accounts: Iterable[str]) -> pa.Table:
         reader = pa.ipc.open_file(source)
         batches = [batch.filter(pc.is_in(batch["account_id"], wanted))
                    for batch in map(reader.get_batch, range(reader.num_record_batches))]
-        return pa.Table.from_batches(batches, schema=reader.schema)
+        rows = pa.Table.from_batches(batches, schema=reader.schema)
+    return decoded(rows)
 
 
 class Aside(Generic[T]):

@@ -120,3 +120,31 @@ def test_ids_encoded_in_parallel_slices_give_the_same_incidence(monkeypatch):
     monkeypatch.setattr(bipartite.os, "cpu_count", lambda: 1)  # one thread, many chunks
     one = bipartite_incidence(chunked)
     assert all(np.array_equal(getattr(whole, f), getattr(one, f)) for f in ("account", "target"))
+
+
+def test_dictionary_encoded_ids_give_the_same_incidence_as_their_text():
+    """As ingest returns them (one shared, sorted dictionary with values no row uses), and
+    with a dictionary of their own per chunk in no order: the same ids and codes as text."""
+    from graphs.interactions import coded_column
+
+    rng = np.random.default_rng(11)
+    n = 3000
+    accounts = np.array([f"a{i}" for i in range(900)])  # sorted as text: a0, a1, a10, …
+    values = pa.array(sorted(accounts.tolist()))
+    codes = rng.integers(0, 600, n)  # the last 300 values are used by no row
+    table = pa.table({
+        "account_id": pa.array(values.to_numpy(zero_copy_only=False)[codes]),
+        "target_id": [f"t{i}" for i in rng.integers(0, 200, n)],
+        "action": rng.choice(["like", "share"], n).tolist(),
+        "timestamp": pa.array(rng.integers(0, 10**5, n) * 10**6, pa.timestamp("us", tz="UTC")),
+    })
+    text = bipartite_incidence(table)
+    shared = coded_column(pa.chunked_array([codes[:1000], codes[1000:]]), values)
+    own = pa.chunked_array([table["account_id"].chunk(0)[lo:hi].dictionary_encode()
+                            for lo, hi in ((0, 1700), (1700, n))])
+    for column in (shared, own):
+        coded = bipartite_incidence(table.set_column(0, "account_id", column))
+        assert coded.account_ids.equals(text.account_ids)
+        assert coded.account_ids.type == pa.string()
+        for name in ("account", "target", "action", "time"):
+            assert np.array_equal(getattr(coded, name), getattr(text, name)), name

@@ -10,6 +10,7 @@ import pytest
 
 from graphs.interactions import validated_interactions
 from pipelines.duckdb_limits import (
+    MIN_MEMORY_MIB,
     connect,
     duckdb_config,
     duckdb_limits,
@@ -99,3 +100,8 @@ def test_validation_beyond_the_limit_spills_to_the_run_directory(tmp_path, monke
     assert any(name.startswith("duckdb_temp") for name in seen)
     assert list(tmp_path.iterdir()) == []  # nothing in the current directory
     assert limited.interactions.equals(validated_interactions(raw).interactions)
+
+
+def test_the_limit_has_a_floor_duckdb_can_work_in():
+    with duckdb_limits(0.001):
+        assert duckdb_config()["memory_limit"] == f"{MIN_MEMORY_MIB}MiB"

@@ -175,3 +175,18 @@ def test_streamed_rejects_keep_their_lines_when_duckdb_reads_in_parallel(tmp_pat
     assert got.valid.rejected.equals(expected.rejected)
     assert got.parse_rejects.equals(parse_rejects)
     assert got.valid.interactions.equals(expected.interactions)
+
+
+def test_duckdb_out_of_memory_names_the_step_and_the_limit(tmp_path, monkeypatch):
+    """Below DuckDB's least workable limit (which a run never sets, MIN_MEMORY_MIB), the
+    gathering of the typed rows fails: an InputError saying so, not DuckDB's exception."""
+    import pipelines.duckdb_limits as limits
+
+    path = tmp_path / "a.csv"
+    path.write_text(HEADER + "".join(f"a{i},hot,like,{1793527200 + 8 * i}\n"
+                                     for i in range(4000)))
+    monkeypatch.setattr(limits, "MIN_MEMORY_MIB", 1)
+    with limits.duckdb_limits(0.005), pytest.raises(
+            InputError, match=r"^DuckDB ran out of memory gathering the typed rows \(its limit: "
+                              r"5MiB; Out of Memory Error: .*\); raise --max-memory$"):
+        streamed_interactions([path], {})

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from graphs.interactions import validated_interactions
+from graphs.interactions import coded_column, decoded, validated_interactions
 
 
 def _raw(*rows: tuple[str | None, str | None, str | None, str | None]) -> pa.Table:
@@ -68,3 +68,34 @@ def test_every_trimmed_character_is_trimmed_at_both_ends_only(pad):
     assert [(r["account_id"], r["target_id"], r["action"]) for r in row] == [
         ("u 1", "p", "like"), ("x\u2003", "p", "like")]  # em space is not trimmed
     assert v.rejected["reason"].to_pylist() == ["missing account_id"]
+
+
+def test_accepted_ids_come_back_dictionary_encoded_in_sorted_order():
+    """Each distinct value once, sorted; the rows sorted by time, then ids as text sorts."""
+    v = validated_interactions(_raw(("b", "p2", "like", "2"), ("a10", "p1", "share", "1"),
+                                    ("a9", "p1", "like", "1"), ("a10", "p1", "like", "1"),
+                                    ("zz", "p3", "like", "x")))
+    got = v.interactions
+    assert [got.schema.field(c).type for c in ("account_id", "target_id", "action")] == [
+        pa.dictionary(pa.int8(), pa.string())] * 3
+    assert got["account_id"].chunk(0).dictionary.to_pylist() == ["a10", "a9", "b"]
+    assert got["target_id"].chunk(0).dictionary.to_pylist() == ["p1", "p2"]
+    assert got["action"].chunk(0).dictionary.to_pylist() == ["like", "share"]
+    assert [tuple(r.values())[:3] for r in got.to_pylist()] == [
+        ("a10", "p1", "like"), ("a10", "p1", "share"), ("a9", "p1", "like"),
+        ("b", "p2", "like")]
+
+
+@pytest.mark.parametrize(("n_values", "index"), [(1, pa.int8()), (128, pa.int8()),
+                                                 (129, pa.int16()), (32768, pa.int16()),
+                                                 (32769, pa.int32())])
+def test_coded_columns_take_the_narrowest_index_that_fits(n_values, index):
+    values = pa.array([f"v{i:06d}" for i in range(n_values)])
+    column = coded_column(pa.chunked_array([[0, n_values - 1], [n_values - 1]]), values)
+    assert column.type == pa.dictionary(index, pa.string())
+    assert column.to_pylist() == ["v000000", *[f"v{n_values - 1:06d}"] * 2]
+
+
+def test_decoded_gives_plain_columns():
+    table = pa.table({"a": pa.array(["x", "y", "x"]).dictionary_encode(), "n": [1, 2, 3]})
+    assert decoded(table).equals(pa.table({"a": ["x", "y", "x"], "n": [1, 2, 3]}))

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from graphs.bipartite import bipartite_incidence
-from graphs.interactions import validated_interactions
+from graphs.interactions import decoded, validated_interactions
 from graphs.synthetic import synthetic_logs
 from pipelines.ingest import InputError, read_interactions
 from pipelines.synthetic_io import write_synthetic
@@ -204,7 +204,7 @@ def test_spark_ingest_is_the_duckdb_ingest(spark, messy_logs):
             typed = source.typed().select("account_id", "target_id", "action", "timestamp")
             assert typed.toArrow().sort_by([(c, "ascending") for c in (
                 "timestamp", "account_id", "target_id", "action")]).equals(
-                ours.valid.interactions)
+                decoded(ours.valid.interactions))
             aside = set_aside(ours.valid.interactions, files[0].parent / "aside.arrow")
             for accounts in (["u1", "u6", "nobody"], []):
                 assert source.rows_of_accounts(accounts).equals(rows_of_accounts(aside, accounts))
