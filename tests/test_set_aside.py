@@ -19,6 +19,22 @@ def test_rows_of_accounts_keep_the_tables_order_across_record_batches(tmp_path):
     assert got.schema == table.schema
 
 
+@pytest.mark.parametrize("shared", [True, False])
+def test_dictionary_encoded_ids_are_set_aside_and_come_back_as_text(tmp_path, shared):
+    """Ingest's ids share one dictionary over every chunk (written as they are); chunks with
+    dictionaries of their own are unified (an IPC file cannot replace a dictionary)."""
+    values = pa.array(["a", "b", "c", "d"])
+    chunks = ([pa.DictionaryArray.from_arrays(pa.array(i, pa.int8()), values)
+               for i in ([0, 1, 2], [2, 0, 3])] if shared else
+              [pa.array(ids).dictionary_encode() for ids in (["a", "b", "c"], ["c", "a", "d"])])
+    table = pa.Table.from_batches([pa.record_batch({"account_id": c, "n": n}) for c, n in
+                                   zip(chunks, ([1, 2, 3], [4, 5, 6]), strict=True)])
+    path = set_aside(table, tmp_path / "t.arrow")
+    got = rows_of_accounts(path, ["c", "a"])
+    assert got.schema == pa.schema([("account_id", pa.string()), ("n", pa.int64())])
+    assert got.to_pydict() == {"account_id": ["a", "c", "c", "a"], "n": [1, 3, 4, 5]}
+
+
 def test_rows_of_no_accounts_is_an_empty_table_with_the_schema(tmp_path):
     table = pa.table({"account_id": ["a"], "n": [1]})
     got = rows_of_accounts(set_aside(table, tmp_path / "t.arrow"), [])
