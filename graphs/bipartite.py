@@ -14,6 +14,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+BLOCK = 1 << 22
+"""Rows per block of the sort key's int64 temporaries (instead of a whole column's)."""
+
 
 class Incidence(NamedTuple):
     """Bipartite account–target incidence, one entry per interaction.
@@ -57,13 +60,17 @@ def bipartite_incidence(interactions: pa.Table) -> Incidence:
     account_ids, account = _codes(interactions, "account_id")
     target_ids, target = _codes(interactions, "target_id")
     action_names, action = _codes(interactions, "action")
+    action = action.astype(np.int16)
     time = _seconds(interactions["timestamp"])
     order = _entry_order(target, time, account, action)
-    return Incidence(
-        account_ids=account_ids, target_ids=target_ids, action_names=action_names,
-        account=account[order], target=target[order],
-        action=action[order].astype(np.int16), time=time[order],
-    )
+    # each column sorted in turn: one unsorted copy at a time beside the sorted ones
+    account = account[order]
+    target = target[order]
+    action = action[order]
+    time = time[order]
+    return Incidence(account_ids=account_ids, target_ids=target_ids,
+                     action_names=action_names, account=account, target=target,
+                     action=action, time=time)
 
 
 def _entry_order(*keys: np.ndarray) -> np.ndarray:
@@ -100,7 +107,9 @@ def _composite(keys) -> np.ndarray | None:
     composite = np.zeros(keys[0].size, dtype=np.int64)
     for key, low, span in zip(keys, lows, spans, strict=True):
         composite *= span
-        composite += key.astype(np.int64) - low
+        for start in range(0, key.size, BLOCK):  # int64 temporaries of a block, not a column
+            part = slice(start, start + BLOCK)
+            composite[part] += key[part].astype(np.int64) - low
     return composite
 
 
@@ -182,5 +191,10 @@ def _seconds(stamps: pa.ChunkedArray) -> np.ndarray:
     if stamps.null_count:
         raise ValueError(f"bipartite_incidence: column 'timestamp' has {stamps.null_count} nulls")
     per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[stamps.type.unit]
-    ticks = stamps.combine_chunks().view(pa.int64()).to_numpy()
-    return np.floor_divide(ticks, per_second)
+    seconds = np.empty(len(stamps), dtype=np.int64)
+    start = 0
+    for chunk in stamps.chunks:  # each chunk's ticks read in place
+        ticks = chunk.view(pa.int64()).to_numpy()
+        np.floor_divide(ticks, per_second, out=seconds[start:start + ticks.size])
+        start += ticks.size
+    return seconds

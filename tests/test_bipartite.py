@@ -86,8 +86,12 @@ def test_nulls_and_untyped_timestamps_are_refused():
 # one composite key / the least significant keys first, then the most significant one with
 # their rank / the same with np.lexsort where even a key and a rank do not fit in 63 bits
 @pytest.mark.parametrize("span", [10, 2**40, 2**61])
-def test_entry_order_sorts_like_lexsort(span):
+@pytest.mark.parametrize("block", [1 << 22, 7])
+def test_entry_order_sorts_like_lexsort(span, block, monkeypatch):
+    import graphs.bipartite as bipartite
     from graphs.bipartite import _entry_order
+
+    monkeypatch.setattr(bipartite, "BLOCK", block)  # the key built in blocks of 7 rows
 
     rng = np.random.default_rng(span % 97)
     keys = [rng.integers(0, 50, 3000), rng.integers(-span, span, 3000),
