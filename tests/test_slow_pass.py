@@ -101,13 +101,19 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
     monkeypatch.setattr(slow_module, "scored_cohorts",
                         noted("scoring", slow_module.scored_cohorts))
     result = _run(world, "aside")
-    assert [p.name for p in paths] == ["slow_pass.pickle", "fast_codes.pickle"]
-    assert seen == [("fast clustering", {"slow_pass.pickle"}),
-                    ("scoring", {"slow_pass.pickle"}),  # the 1 h pass
-                    ("slow clustering", {"fast_codes.pickle"}),
-                    ("scoring", {"fast_codes.pickle"})]  # the slow pass
+    assert [p.name for p in paths] == ["slow_pass.pickle", "targets.pickle",
+                                       "fast_codes.pickle"]
+    targets = "targets.pickle"  # the 1 h edges' targets, through every clustering and scoring
+    assert seen == [("fast clustering", {"slow_pass.pickle", targets}),
+                    ("scoring", {"slow_pass.pickle", targets}),  # the 1 h pass
+                    ("slow clustering", {"fast_codes.pickle", targets}),
+                    ("scoring", {"fast_codes.pickle", targets})]  # the slow pass
+    assert not any(p.exists() for p in paths)
     flagged = pd.read_csv(result.out / "flagged_accounts.csv")
     assert set(flagged["account_id"]) <= set(FARM) and len(flagged) >= 20
+    edges = pd.read_parquet(result.out / "edges.parquet")  # the targets back in their place
+    assert list(edges.columns[4:6]) == ["median_dt_s", "targets"]
+    assert edges["targets"].str.startswith('["').all()
 
 
 def test_the_1h_pass_codes_come_back_unchanged_to_score_its_cohorts_again(world, monkeypatch):
