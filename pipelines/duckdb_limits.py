@@ -12,7 +12,7 @@ tables on disk there instead of failing or exceeding the budget.
 The directory is named ``cohortscan-spill-<pid>-*``: a run that is killed (out of memory, a
 signal) cannot remove it, so each run first removes those of processes that no longer run
 (:func:`remove_stale_spills`); a killed 10M-row run leaves ≈ 0.1 GB there (the interactions
-set aside for the report), ≈ 0.8 GB if killed while the slow pass waits there too
+set aside for the report), ≈ 0.9 GB if killed while the passes wait there too
 (:mod:`pipelines.set_aside`), besides DuckDB's own temporary files.
 """
 
