@@ -59,7 +59,7 @@ from pipelines.pseudonyms import shareable_tables
 from pipelines.report import MIN_PARALLEL_PAGES, report_tasks, run_tasks
 from pipelines.report_evidence import cohort_rows
 from pipelines.report_tables import paged_cohorts
-from pipelines.set_aside import Aside, rows_of_accounts, set_aside
+from pipelines.set_aside import Aside, column_aside, rows_of_accounts, set_aside
 from pipelines.side_tables import SideTable, read_accounts, read_posts
 from pipelines.slow_pass import (
     SlowPass,
@@ -189,7 +189,10 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
                                   set_aside(interactions, spill / "interactions.arrow"))
             del incidences, layers, interactions
     check_resident_memory("projection", max_memory_gb)
-    put_back_targets = _targets_aside(projected, per_layer, spill)
+    # the edges' targets (JSON text, ≈ 40 bytes per edge): not read by clustering or scoring
+    put_back_targets = column_aside(
+        [projected.edges, *(layer.edges for layer in per_layer.values())], "targets",
+        spill / "targets.pickle")
     with _step("clustering", timings):
         clustered = clustered_edges(projected.edges[CLUSTER_COLUMNS],  # a lazy selection
                                     max_edge_p=config.max_cluster_edge_p)
@@ -302,43 +305,6 @@ def _aside(slow: SlowPass | None, spill: Path) -> Callable[[], SlowPass] | None:
     projection, clustering and scoring), and the function that takes it back
     (:class:`pipelines.set_aside.Aside`); ``None`` when there is no slow pass."""
     return None if slow is None else Aside(slow, spill / "slow_pass.pickle").taken_back
-
-
-def _targets_aside(projected: Any, per_layer: dict, spill: Path) -> Callable[[], None]:
-    """Set the edges' ``targets`` (JSON text, ≈ 40 bytes per edge: 0.13 GB at 10M rows)
-    aside while clustering and scoring, which do not read them, and return the function that
-    puts them back where they were: in the fused edges and in every layer's (one layer's
-    edges share the fused edges' column; :class:`pipelines.set_aside.Aside` writes it once
-    and shares it again)."""
-    frames = [projected.edges, *(layer.edges for layer in per_layer.values())]
-    frames = [frame for frame in frames if "targets" in frame.columns]
-    places = [frame.columns.get_loc("targets") for frame in frames]
-    distinct: list[pd.Series] = []
-    which = []  # each frame's column in distinct
-    for column in (frame.pop("targets") for frame in frames):
-        same = [i for i, seen in enumerate(distinct) if _same_data(seen, column)]
-        which.append(same[0] if same else len(distinct))
-        if not same:
-            distinct.append(column)
-    held = {"frames": frames, "back": Aside(distinct, spill / "targets.pickle").taken_back}
-    del distinct
-
-    def put_back() -> None:
-        """Once; afterwards nothing here holds the tables or their columns (the splice moves
-        the fused tables' columns, the run then drops the layers')."""
-        columns = held.pop("back")()
-        for frame, place, index in zip(held.pop("frames"), places, which, strict=True):
-            frame.insert(place, "targets", columns[index])
-
-    return put_back
-
-
-def _same_data(one: pd.Series, other: pd.Series) -> bool:
-    """Whether two columns hold the same array (two frames sharing a column hold different
-    Series of one Arrow array: pickled apart, they would come back as two copies)."""
-    arrays = [s.array.__arrow_array__() if hasattr(s.array, "__arrow_array__") else s.array
-              for s in (one, other)]
-    return arrays[0] is arrays[1]
 
 
 def _projections(layers: dict, config: RunConfig, incidences: dict | None = None,

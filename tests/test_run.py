@@ -186,34 +186,3 @@ def test_interactions_wait_on_disk_and_the_report_reads_its_members_rows(
     logged = pd.read_csv(log)
     assert rows.num_rows == logged["account_id"].isin(FARM).sum()
 
-
-def test_edge_targets_wait_on_disk_and_come_back_in_their_place(tmp_path):
-    """The fused edges' ``targets`` and every layer's (one column shared by two frames, as
-    with a single layer, and one of a frame's own) leave the tables, wait in one file, and
-    come back in place, the shared column still shared; nothing is held afterwards."""
-    from types import SimpleNamespace
-
-    from pipelines.run import _targets_aside
-
-    def buffer(frame: pd.DataFrame) -> int:
-        return frame["targets"].array._pa_array.chunk(0).buffers()[-1].address
-
-    engage = pd.DataFrame({"account_a": ["a", "b"],
-                           "targets": pd.Series(['["p","q"]', '["q"]'], dtype="str")})
-    fused = engage.assign(weight=[1.0, 2.0])
-    url = pd.DataFrame({"targets": pd.Series(['["u"]'], dtype="str"), "weight": [3.0]})
-    assert buffer(fused) == buffer(engage)
-    before = [frame.copy() for frame in (fused, engage, url)]
-    put_back = _targets_aside(SimpleNamespace(edges=fused), {"engage": SimpleNamespace(
-        edges=engage), "url": SimpleNamespace(edges=url), "none": SimpleNamespace(
-        edges=pd.DataFrame({"weight": [1.0]}))}, tmp_path)
-    assert [list(f.columns) for f in (fused, engage, url)] == [
-        ["account_a", "weight"], ["account_a"], ["weight"]]
-    assert [p.name for p in tmp_path.iterdir()] == ["targets.pickle"]
-    put_back()
-    for frame, was in zip((fused, engage, url), before, strict=True):
-        pd.testing.assert_frame_equal(frame, was)
-    assert not any(tmp_path.iterdir())
-    assert buffer(fused) == buffer(engage)
-    assert put_back.__closure__ is not None and not any(
-        isinstance(c.cell_contents, dict) and c.cell_contents for c in put_back.__closure__)

@@ -5,7 +5,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from pipelines.set_aside import Aside, rows_of_accounts, set_aside
+from pipelines.set_aside import Aside, column_aside, rows_of_accounts, set_aside
 
 
 def test_rows_of_accounts_keep_the_tables_order_across_record_batches(tmp_path):
@@ -85,3 +85,30 @@ def test_a_truncated_aside_file_is_an_error_naming_it(tmp_path):
     aside.path.write_bytes(aside.path.read_bytes()[:-100])
     with pytest.raises(OSError, match=r"o\.pickle: truncated"):
         aside.taken_back()
+
+
+def test_a_column_waits_on_disk_and_comes_back_in_its_place(tmp_path):
+    """The fused edges' ``targets`` and every layer's (one column shared by two frames, as
+    with a single layer, and one of a frame's own) leave the tables, wait in one file, and
+    come back in place, the shared column still shared; nothing is held afterwards."""
+    def buffer(frame: pd.DataFrame) -> int:
+        return frame["targets"].array._pa_array.chunk(0).buffers()[-1].address
+
+    engage = pd.DataFrame({"account_a": ["a", "b"],
+                           "targets": pd.Series(['["p","q"]', '["q"]'], dtype="str")})
+    fused = engage.assign(weight=[1.0, 2.0])
+    url = pd.DataFrame({"targets": pd.Series(['["u"]'], dtype="str"), "weight": [3.0]})
+    assert buffer(fused) == buffer(engage)
+    before = [frame.copy() for frame in (fused, engage, url)]
+    put_back = column_aside([fused, engage, url, pd.DataFrame({"weight": [1.0]})], "targets",
+                            tmp_path / "targets.pickle")
+    assert [list(f.columns) for f in (fused, engage, url)] == [
+        ["account_a", "weight"], ["account_a"], ["weight"]]
+    assert [p.name for p in tmp_path.iterdir()] == ["targets.pickle"]
+    put_back()
+    for frame, was in zip((fused, engage, url), before, strict=True):
+        pd.testing.assert_frame_equal(frame, was)
+    assert not any(tmp_path.iterdir())
+    assert buffer(fused) == buffer(engage)
+    assert put_back.__closure__ is not None and not any(
+        isinstance(c.cell_contents, dict) and c.cell_contents for c in put_back.__closure__)

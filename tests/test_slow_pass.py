@@ -78,6 +78,7 @@ def test_the_slow_pass_finds_the_farm_the_hour_window_cannot_see(world):
 
 def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, monkeypatch):
     import pipelines.run as run_module
+    import pipelines.set_aside as set_aside_module
     import pipelines.slow_pass as slow_module
 
     paths, seen = [], []
@@ -94,6 +95,7 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
         return call
 
     monkeypatch.setattr(run_module, "Aside", Recorded)
+    monkeypatch.setattr(set_aside_module, "Aside", Recorded)  # column_aside's
     monkeypatch.setattr(run_module, "leiden_clusters",
                         noted("fast clustering", run_module.leiden_clusters))
     monkeypatch.setattr(slow_module, "leiden_clusters",
