@@ -189,10 +189,12 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
                                   set_aside(interactions, spill / "interactions.arrow"))
             del incidences, layers, interactions
     check_resident_memory("projection", max_memory_gb)
-    # the edges' targets (JSON text, ≈ 40 bytes per edge): not read by clustering or scoring
-    put_back_targets = column_aside(
-        [projected.edges, *(layer.edges for layer in per_layer.values())], "targets",
-        spill / "targets.pickle")
+    # not read by clustering or scoring: the edges' targets (JSON text, ≈ 40 bytes per edge)
+    # and the 1 h pass's evidence times (the slow pass's are coded apart; 0.3 GB at 10M rows)
+    put_back = [column_aside([getattr(p, table) for p in (projected, *per_layer.values())],
+                             column, spill / f"{column}.pickle")
+                for table, column in (("edges", "targets"), ("evidence", "time_a"),
+                                      ("evidence", "time_b"))]
     with _step("clustering", timings):
         clustered = clustered_edges(projected.edges[CLUSTER_COLUMNS],  # a lazy selection
                                     max_edge_p=config.max_cluster_edge_p)
@@ -209,7 +211,9 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
             accounts=accounts.table if accounts else None,
             aside=lambda obj, name: Aside(obj, spill / f"{name}.pickle").taken_back)
         slow = None if slow is None else slow()  # taken back by the slow pass's clustering
-        put_back_targets()  # the splice and the outputs read them
+        for back in reversed(put_back):  # in their places again (the last taken out first)
+            back()
+        del put_back  # the splice and the outputs read them
         splice = slow_splice(per_layer, weights, projected, slow, scored)
         projected.stats["slow_pass"] = slow_stats(slow, config, scored,
                                                   skipped=slow_skip)

@@ -181,8 +181,20 @@ def column_aside(frames: list[pd.DataFrame], name: str, path: Path) -> Callable[
 
 
 def _same_data(one: pd.Series, other: pd.Series) -> bool:
-    """Whether two columns hold the same array (two frames sharing a column hold different
-    Series of one Arrow array: pickled apart, they would come back as two copies)."""
-    arrays = [s.array.__arrow_array__() if hasattr(s.array, "__arrow_array__") else s.array
-              for s in (one, other)]
-    return arrays[0] is arrays[1]
+    """Whether two columns hold the same data (two frames sharing a column hold different
+    Series of one array: pickled apart, they would come back as two copies)."""
+    held = [_held(s) for s in (one, other)]
+    if all(isinstance(h, np.ndarray) for h in held):
+        return np.shares_memory(*held)
+    return held[0] is held[1]
+
+
+def _held(column: pd.Series) -> object:
+    """What holds a column's values: a NumPy array (for datetimes their int64 view), else
+    the Arrow array of an Arrow-backed column."""
+    array = column.array
+    if hasattr(array, "asi8"):
+        return array.asi8
+    if isinstance(column.dtype, np.dtype):
+        return column.to_numpy()
+    return array.__arrow_array__() if hasattr(array, "__arrow_array__") else array

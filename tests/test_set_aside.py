@@ -112,3 +112,23 @@ def test_a_column_waits_on_disk_and_comes_back_in_its_place(tmp_path):
     assert buffer(fused) == buffer(engage)
     assert put_back.__closure__ is not None and not any(
         isinstance(c.cell_contents, dict) and c.cell_contents for c in put_back.__closure__)
+
+
+def test_columns_of_numpy_datetimes_come_back_shared_and_in_order(tmp_path):
+    """Two columns set aside one after the other and put back in reverse order, as the run
+    does with the evidence times: the same columns, order and dtype, and the column the two
+    frames shared still shared."""
+    times = pd.Series(pd.to_datetime([1, 2, 3], unit="s", utc=True))
+    engage = pd.DataFrame({"a": [1, 2, 3], "time_a": times,
+                           "time_b": times + pd.Timedelta(seconds=5), "x": [1.0, 2.0, 3.0]})
+    fused = engage.assign(layer="engage")
+    before = [fused.copy(), engage.copy()]
+    backs = [column_aside([fused, engage], name, tmp_path / f"{name}.pickle")
+             for name in ("time_a", "time_b")]
+    assert list(fused.columns) == ["a", "x", "layer"]
+    for back in reversed(backs):
+        back()
+    pd.testing.assert_frame_equal(fused, before[0])
+    pd.testing.assert_frame_equal(engage, before[1])
+    assert np.shares_memory(fused["time_a"].array.asi8, engage["time_a"].array.asi8)
+    assert not any(tmp_path.iterdir())

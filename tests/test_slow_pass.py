@@ -103,19 +103,24 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
     monkeypatch.setattr(slow_module, "scored_cohorts",
                         noted("scoring", slow_module.scored_cohorts))
     result = _run(world, "aside")
-    assert [p.name for p in paths] == ["slow_pass.pickle", "targets.pickle",
+    columns = {"targets.pickle", "time_a.pickle", "time_b.pickle"}
+    assert [p.name for p in paths] == ["slow_pass.pickle", *sorted(columns),
                                        "fast_codes.pickle"]
-    targets = "targets.pickle"  # the 1 h edges' targets, through every clustering and scoring
-    assert seen == [("fast clustering", {"slow_pass.pickle", targets}),
-                    ("scoring", {"slow_pass.pickle", targets}),  # the 1 h pass
-                    ("slow clustering", {"fast_codes.pickle", targets}),
-                    ("scoring", {"fast_codes.pickle", targets})]  # the slow pass
+    # the 1 h edges' targets and evidence times, through every clustering and scoring
+    assert seen == [("fast clustering", {"slow_pass.pickle", *columns}),
+                    ("scoring", {"slow_pass.pickle", *columns}),  # the 1 h pass
+                    ("slow clustering", {"fast_codes.pickle", *columns}),
+                    ("scoring", {"fast_codes.pickle", *columns})]  # the slow pass
     assert not any(p.exists() for p in paths)
     flagged = pd.read_csv(result.out / "flagged_accounts.csv")
     assert set(flagged["account_id"]) <= set(FARM) and len(flagged) >= 20
     edges = pd.read_parquet(result.out / "edges.parquet")  # the targets back in their place
     assert list(edges.columns[4:6]) == ["median_dt_s", "targets"]
     assert edges["targets"].str.startswith('["').all()
+    evidence = pd.read_parquet(result.out / "edge_evidence.parquet")  # and the times
+    assert list(evidence.columns[2:5]) == ["target_id", "time_a", "time_b"]
+    assert (evidence["time_b"] - evidence["time_a"]).dt.total_seconds().abs().eq(
+        evidence["dt_s"]).all()
 
 
 def test_the_1h_pass_codes_come_back_unchanged_to_score_its_cohorts_again(world, monkeypatch):
