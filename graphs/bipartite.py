@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 BLOCK = 1 << 22
-"""Rows per block of the sort key's int64 temporaries (instead of a whole column's)."""
+"""Rows per block where a whole column's temporaries would otherwise be made: the sort key's
+int64 terms here, and :mod:`graphs.pass_codes`' time conversion and inner-row test."""
 
 
 class Incidence(NamedTuple):

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from graphs.bipartite import BLOCK  # rows per block of _seconds_after and _inside
 from graphs.lookup import (
     lookup_codes,
     one_array,
@@ -26,8 +27,6 @@ from graphs.lookup import (
 )
 
 EVIDENCE_TEXT = ("account_a", "account_b", "target_id", "action_a")
-BLOCK = 1 << 22
-"""Rows per block of :func:`_seconds_after` and :func:`_inside`."""
 
 
 class PassCodes(NamedTuple):

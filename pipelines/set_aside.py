@@ -41,9 +41,15 @@ def set_aside(table: pa.Table, path: Path) -> Path:
     try:
         _write_ipc(table, path)
     except OSError as exc:  # e.g. a full disk: say where, and how to choose another place
-        raise OSError(f"cannot set the interactions aside in {path.parent} ({exc}); free "
-                      "space there or point TMPDIR at a larger disk") from exc
+        raise _spill_error("the interactions", path, exc) from exc
     return path
+
+
+def _spill_error(what: str, path: Path, exc: OSError) -> OSError:
+    """The error of a failed write to the spill directory: where, and how to choose another
+    place."""
+    return OSError(f"cannot set {what} aside in {path.parent} ({exc}); free space there or "
+                   "point TMPDIR at a larger disk")
 
 
 def _write_ipc(table: pa.Table, path: Path) -> None:
@@ -119,8 +125,7 @@ class Aside(Generic[T]):
                 for raw in unique:
                     fh.write(raw)
         except OSError as exc:
-            raise OSError(f"cannot set a table aside in {path.parent} ({exc}); free space "
-                          "there or point TMPDIR at a larger disk") from exc
+            raise _spill_error("a table", path, exc) from exc
         self.path = path
         self._back: list[T] = []
 

@@ -185,4 +185,3 @@ def test_interactions_wait_on_disk_and_the_report_reads_its_members_rows(
     assert set(rows["account_id"].to_pylist()) == set(FARM)
     logged = pd.read_csv(log)
     assert rows.num_rows == logged["account_id"].isin(FARM).sum()
-
