@@ -95,7 +95,9 @@ class Aside(Generic[T]):
     call (the file then removed), the same object at every later call.
 
     Buffers the object shares (a table's columns that are also arrays of another field) are
-    written once and shared again when read, so the object takes no more memory than before.
+    written once and shared again when read, so the object takes no more memory than before;
+    that holds for NumPy arrays, not for pandas' Arrow-backed and datetime columns, which
+    pickle copies (:func:`column_aside` finds those shared columns itself).
     An OSError names the directory, as :func:`set_aside`'s.
 
     >>> import tempfile
@@ -149,11 +151,12 @@ class Aside(Generic[T]):
 def column_aside(frames: list[pd.DataFrame], name: str, path: Path) -> Callable[[], None]:
     """Take column ``name`` out of each of ``frames`` that has it and keep it at ``path``
     (:class:`Aside`); return the function that puts each back in its place, once. A column
-    two frames share (a Series of one Arrow array in each, as the fused edges of one layer
-    share that layer's) is written once and shared again.
+    two frames share (a Series of one array in each, as the fused edges of one layer share
+    that layer's) is written once and shared again: :class:`Aside` cannot see that, because
+    pandas pickles Arrow-backed and datetime columns as copies.
 
-    The run sets the edges' ``targets`` aside this way while clustering and scoring, which
-    do not read them (0.13 GB at 10M rows).
+    The run sets the edges' ``targets`` and the 1 h evidence's ``time_a`` and ``time_b``
+    aside this way while clustering and scoring, which do not read them (0.3 GB at 10M rows).
 
     >>> import tempfile
     >>> frame = pd.DataFrame({"a": [1], "t": ["x"], "b": [2]})
@@ -187,10 +190,14 @@ def column_aside(frames: list[pd.DataFrame], name: str, path: Path) -> Callable[
 
 def _same_data(one: pd.Series, other: pd.Series) -> bool:
     """Whether two columns hold the same data (two frames sharing a column hold different
-    Series of one array: pickled apart, they would come back as two copies)."""
+    Series of one array: pickled apart, they would come back as two copies); the same memory
+    and layout, not merely overlapping memory."""
+    if one.dtype != other.dtype:
+        return False
     held = [_held(s) for s in (one, other)]
     if all(isinstance(h, np.ndarray) for h in held):
-        return np.shares_memory(*held)
+        layouts = [(h.__array_interface__["data"][0], h.shape, h.strides) for h in held]
+        return layouts[0] == layouts[1]
     return held[0] is held[1]
 
 

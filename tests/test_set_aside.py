@@ -132,3 +132,14 @@ def test_columns_of_numpy_datetimes_come_back_shared_and_in_order(tmp_path):
     pd.testing.assert_frame_equal(engage, before[1])
     assert np.shares_memory(fused["time_a"].array.asi8, engage["time_a"].array.asi8)
     assert not any(tmp_path.iterdir())
+
+
+def test_overlapping_columns_are_not_taken_for_one_column(tmp_path):
+    """Two frames whose columns are overlapping views of one array (not the same column)
+    each get their own back."""
+    values = np.arange(5.0)
+    first = pd.DataFrame({"x": pd.Series(values[:3], copy=False)}, copy=False)
+    second = pd.DataFrame({"x": pd.Series(values[1:4], copy=False)}, copy=False)
+    assert np.shares_memory(first["x"].to_numpy(), second["x"].to_numpy())
+    column_aside([first, second], "x", tmp_path / "x.pickle")()
+    assert first["x"].tolist() == [0.0, 1.0, 2.0] and second["x"].tolist() == [1.0, 2.0, 3.0]
