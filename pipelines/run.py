@@ -68,6 +68,7 @@ from pipelines.slow_pass import (
     slow_skipped,
     slow_splice,
     slow_stats,
+    slow_ties,
     with_slow_evidence,
 )
 from pipelines.spark_progress import spark_task_progress
@@ -211,15 +212,17 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
             accounts=accounts.table if accounts else None,
             aside=lambda obj, name: Aside(obj, spill / f"{name}.pickle").taken_back)
         slow = None if slow is None else slow()  # taken back by the slow pass's clustering
+        # only its cohorts' ties are kept: the rest goes before the 1 h columns come back
+        ties = slow_ties(slow, scored)
+        projected.stats["slow_pass"] = slow_stats(slow, config, scored, skipped=slow_skip)
+        slow_dt = (None if slow is None
+                   else slow.projection.evidence["dt_s"].to_numpy(dtype=float))
+        del slow
         for back in reversed(put_back):  # in their places again (the last taken out first)
             back()
         del put_back  # the splice and the outputs read them
-        splice = slow_splice(per_layer, weights, projected, slow, scored)
-        projected.stats["slow_pass"] = slow_stats(slow, config, scored,
-                                                  skipped=slow_skip)
-        slow_dt = (None if slow is None
-                   else slow.projection.evidence["dt_s"].to_numpy(dtype=float))
-        del per_layer, slow  # the splice moves the fused tables' columns: no other holder
+        splice = slow_splice(per_layer, weights, projected, ties)
+        del per_layer, ties  # the splice moves the fused tables' columns: no other holder
         projected = with_slow_evidence(projected, splice)
     manifest = _manifest(config, files, rows, projected.stats, scored.cohorts, timings)
     if window_scan is not None:

@@ -41,7 +41,7 @@ class SlowPass(NamedTuple):
     projection: CoEngagement
     """The slow pass's projection: edges without :data:`UNSCORED`, evidence with its ids
     and actions as codes (:func:`graphs.pass_codes.coded_evidence`); only its cohorts' rows
-    are spelled again (:func:`slow_splice`)."""
+    are spelled again (:func:`slow_ties`)."""
     codes: PassCodes
     """Its codes for every scoring (``codes.edges`` and ``codes.evidence`` are
     ``projection``'s)."""
@@ -174,17 +174,18 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
                             score_fast=score_fast, score_slow=score_slow, slow_note=note)
 
 
-def slow_splice(per_layer: dict[str, CoEngagement], weights: dict[str, float],
-                projected: CoEngagement, slow: SlowPass | None,
-                scored: ScoredCohorts) -> Splice | None:
+def slow_ties(slow: SlowPass | None, scored: ScoredCohorts) -> CoEngagement | None:
     """What the slow layer adds to the output edges and evidence: the slow pass's ties among
-    the members of each slow-pass cohort, as layer ``slow`` (nothing else of the slow pass is
-    kept, so runs where the slow pass flags nothing write the same tables as without it);
-    ``None`` when there is no slow-pass cohort. Applied by :func:`with_slow_evidence` (same
-    tables as fusing every layer anew, :func:`graphs.layer_fusion.spliced_layer`)."""
+    the members of each slow-pass cohort, spelled as the 1 h pass's are (edges with
+    ``targets``, evidence with ids and actions as text); ``None`` when there is no slow-pass
+    cohort. Nothing else of the slow pass is kept, so runs where it flags nothing write the
+    same tables as without it; the run drops the slow pass once it has these (few) rows,
+    before the 1 h pass's set-aside columns come back for :func:`slow_splice`."""
+    if slow is None:
+        return None
     cohorts = scored.cohorts
     slow_ids = cohorts.loc[cohorts["pass"].eq("slow"), "cohort_id"]
-    if slow is None or slow_ids.empty:
+    if slow_ids.empty:
         return None
     members = scored.memberships[scored.memberships["cohort_id"].isin(slow_ids)]
     edge_rows, evidence_rows = inside_rows(slow.codes, account_codes(
@@ -193,8 +194,18 @@ def slow_splice(per_layer: dict[str, CoEngagement], weights: dict[str, float],
     evidence = spelled_evidence(slow.codes, evidence_rows)
     edges = edges.assign(targets=list(targets_json(  # as co_engagement spells them
         slow.codes.targets, slow.codes.target[evidence_rows], edges["shared_targets"].to_numpy())))
-    restricted = slow.projection._replace(edges=edges, evidence=evidence)
-    return layer_splice(projected, per_layer, SLOW_LAYER, restricted, weights)
+    return slow.projection._replace(edges=edges, evidence=evidence)
+
+
+def slow_splice(per_layer: dict[str, CoEngagement], weights: dict[str, float],
+                projected: CoEngagement, ties: CoEngagement | None) -> Splice | None:
+    """The slow layer's ``ties`` (:func:`slow_ties`) spliced into the fused tables
+    ``projected`` of the ``per_layer`` projections; ``None`` when there are none. Applied by
+    :func:`with_slow_evidence` (same tables as fusing every layer anew,
+    :func:`graphs.layer_fusion.spliced_layer`)."""
+    if ties is None:
+        return None
+    return layer_splice(projected, per_layer, SLOW_LAYER, ties, weights)
 
 
 def with_slow_evidence(projected: CoEngagement, splice: Splice | None) -> CoEngagement:

@@ -123,6 +123,35 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
         evidence["dt_s"]).all()
 
 
+def test_the_slow_pass_is_dropped_before_the_1h_columns_come_back(world, monkeypatch):
+    import weakref
+
+    import pipelines.run as run_module
+    import pipelines.set_aside as set_aside_module
+    import pipelines.slow_pass as slow_module
+
+    slow_evidence, alive = [], []
+
+    def ties(slow, scored):
+        slow_evidence.append(weakref.ref(slow.projection.evidence))
+        return slow_module.slow_ties(slow, scored)
+
+    def aside(frames, name, path):
+        put_back = set_aside_module.column_aside(frames, name, path)
+
+        def back():
+            alive.append(slow_evidence[0]() is not None)
+            put_back()
+        return back
+
+    monkeypatch.setattr(run_module, "slow_ties", ties)
+    monkeypatch.setattr(run_module, "column_aside", aside)
+    result = _run(world, "dropped")
+    assert alive == [False, False, False]  # targets, time_a, time_b
+    evidence = pd.read_parquet(result.out / "edge_evidence.parquet")
+    assert evidence["layer"].eq("slow").sum() > 0  # its cohort's ties still spliced in
+
+
 def test_the_1h_pass_codes_come_back_unchanged_to_score_its_cohorts_again(world, monkeypatch):
     import pipelines.slow_pass as slow_module
 
