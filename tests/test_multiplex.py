@@ -149,6 +149,22 @@ def test_cohort_layers_empty_when_no_internal_edge():
     assert cohort_layers(m, e).empty
 
 
+def test_cohort_layers_counts_each_layers_internal_ties():
+    m = pd.DataFrame({"account_id": ["a", "b", "c", "d", "x"], "cohort_id": [1, 1, 1, 0, 0]})
+    e = pd.DataFrame({"account_a": ["a", "a", "b", "d", "a"],
+                      "account_b": ["b", "c", "c", "x", "x"],
+                      "ties:slow": [2, 0, 1, 0, 9], "ties:engage": [3, 4, 0, 1, 9],
+                      "ties:text": [0, 0, 0, 0, 9],  # ties only across cohorts
+                      "weight:slow": [0.5, 0.0, 0.25, 0.0, 9.0],
+                      "weight:engage": [1.5, 2.0, 0.0, 0.75, 9.0],
+                      "weight:text": [0.0, 0.0, 0.0, 0.0, 9.0]})
+    out = cohort_layers(m, e)
+    assert out.values.tolist() == [[0, "engage", 1, 1, 0.75, 1.0],
+                                   [1, "engage", 2, 7, 3.5, 0.7],
+                                   [1, "slow", 2, 3, 0.75, 0.3]]
+    assert out.dtypes.astype(str).tolist()[2:] == ["int64", "int64", "float64", "float64"]
+
+
 def _chain(logs, interactions):
     layers = typed_layers(interactions)
     fused = fused_co_engagement(layer_projections(layers))
