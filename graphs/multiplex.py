@@ -167,13 +167,13 @@ def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,
                       min_shared_targets: int = 2,
                       incidences: dict[str, Incidence] | None = None,
                       on_progress: Callable[[str, int, int], None] | None = None,
-                      ) -> dict[str, CoEngagement]:
+                      targets: bool = True) -> dict[str, CoEngagement]:
     """Project every non-empty layer with its own window (layers sorted by name).
 
     ``incidences`` may hold layers' incidences already built (:func:`layer_incidences` of the
     same interactions; the window does not enter the incidence); the others are built here.
     ``on_progress(layer, done, total)`` is :func:`graphs.projection.co_engagement`'s, with
-    the layer's name.
+    the layer's name; ``targets`` too (``False``: edges without ``targets``).
 
     Examples
     --------
@@ -196,7 +196,7 @@ def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,
         out[name] = co_engagement(inc, window_s=int(layer.window_s), max_crowd=max_crowd,
                                   min_shared_targets=min_shared_targets,
                                   on_progress=None if on_progress is None
-                                  else partial(on_progress, name))
+                                  else partial(on_progress, name), targets=targets)
     return out
 
 

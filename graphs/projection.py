@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graphs.bipartite import Incidence, bipartite_incidence
+from graphs.bipartite import BLOCK, Incidence, bipartite_incidence
 from graphs.lookup import same_categories, text_array
 from graphs.pair_kernel import (
     account_bounds,
@@ -208,6 +208,7 @@ def _assembled(parts: list[tuple[np.ndarray, ...]], totals: np.ndarray) -> _Ties
 def co_engagement(
     inc: Incidence, *, window_s: int = 3600, max_crowd: int = 1000, min_shared_targets: int = 2,
     chunk_ties: int = CHUNK_TIES, on_progress: Callable[[int, int], None] | None = None,
+    targets: bool = True,
 ) -> CoEngagement:
     """Project the incidence onto accounts: weighted co-engagement edges with evidence.
 
@@ -228,12 +229,15 @@ def co_engagement(
     on_progress : callable, optional
         Called after each chunk with (done, total): the ties bound of the accounts done and
         of all accounts (the kernel's work, for a progress bar).
+    targets : bool
+        Whether the edges get their ``targets`` (each a JSON list, ≈ 40 bytes; the slow
+        pass spells them again for its cohorts' edges only).
 
     Returns
     -------
     CoEngagement
         Kept edges (ids, ``shared_targets``, hub-discounted ``weight``, ``median_dt_s``,
-        ``targets``), their evidence rows and enumeration counts.
+        ``targets`` unless not asked for), their evidence rows and enumeration counts.
 
     Examples
     --------
@@ -260,8 +264,8 @@ def co_engagement(
     n_paired = int(inc.account.size - hub.sum())
     evidence = _evidence_frame(inc, ties.evidence)
     ties = ties._replace(evidence=None)  # the frame's target codes serve the targets' JSON
-    edges = _with_significance(_edges_frame(inc, ties, evidence["target_id"].cat.codes,
-                                            evidence["account_a"].dtype),
+    edges = _with_significance(_edges_frame(inc, ties, evidence["target_id"].cat.codes
+                                            if targets else None, evidence["account_a"].dtype),
                                ties.edges, actions, crowds, n_paired, int(ties.counts[2]))
     stats = {
         "n_actions": n_paired,
@@ -359,17 +363,18 @@ def coded_ids(dtype: pd.CategoricalDtype, codes: np.ndarray) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False))
 
 
-def _edges_frame(inc: Incidence, ties: _Ties, targets: pd.Series,
+def _edges_frame(inc: Incidence, ties: _Ties, targets: pd.Series | None,
                  accounts: pd.CategoricalDtype) -> pd.DataFrame:
-    """The kept edges; ``targets`` holds the target code of each evidence row."""
+    """The kept edges; ``targets`` holds the target code of each evidence row (``None``:
+    no ``targets`` column)."""
     return pd.DataFrame({
         "account_a": coded_ids(accounts, ties.edges[:, 0]),
         "account_b": coded_ids(accounts, ties.edges[:, 1]),
         "shared_targets": ties.edges[:, 2],
         "weight": ties.edge_values[:, 0],
         "median_dt_s": ties.edge_values[:, 1],
-        "targets": targets_json(inc.target_ids, targets.to_numpy(), ties.edges[:, 2]),
-    })
+    } | ({} if targets is None else {
+        "targets": targets_json(inc.target_ids, targets.to_numpy(), ties.edges[:, 2])}))
 
 
 def targets_json(target_ids: pa.Array, codes: np.ndarray,
@@ -379,7 +384,10 @@ def targets_json(target_ids: pa.Array, codes: np.ndarray,
     ``codes`` index ``target_ids``, one per evidence row, each edge's rows together and in
     edge order; ``shared`` is each edge's number of rows. Only the distinct targets are
     quoted (``json.dumps``); an Arrow-backed column (no Python str per edge), or an empty
-    array.
+    array. The lists are joined for blocks of edges of about :data:`graphs.bipartite.BLOCK`
+    evidence rows at a time, one chunk of the column each (whole, the quoted target of
+    every row and two copies of the text were held at once: at 30M rows 1.4 GB for the
+    slow pass's 42M evidence rows).
 
     >>> targets_json(pa.array(["p", "q"]), np.array([1, 0, 1]), np.array([2, 1])).tolist()
     ['["q","p"]', '["q"]']
@@ -389,17 +397,23 @@ def targets_json(target_ids: pa.Array, codes: np.ndarray,
     if offsets[-1] != len(codes):
         raise ValueError(f"targets_json: {len(codes)} evidence rows, but the edges' shared "
                          f"targets add up to {offsets[-1]}")
+    if len(shared) == 0:
+        return pa.array([], pa.string()).to_numpy(zero_copy_only=False)
     present = _present(codes, len(target_ids))
-    rank = np.zeros(len(target_ids), dtype=np.int64)
-    rank[present] = np.arange(present.size)
+    rank = np.zeros(len(target_ids), dtype=np.int32)
+    rank[present] = np.arange(present.size, dtype=np.int32)
     quoted = pa.array([json.dumps(t, ensure_ascii=False)
                        for t in target_ids.take(pa.array(present)).to_pylist()], pa.string())
-    lists = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)),
-                                     quoted.take(pa.array(rank[codes])))
-    joined = pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", "")
-    if len(joined) == 0:
-        return joined.to_numpy(zero_copy_only=False)
-    return joined.to_pandas()
+    chunks, first = [], 0
+    while first < len(shared):  # edges first..last-1: at least one, rows up to about BLOCK
+        last = max(int(np.searchsorted(offsets, offsets[first] + BLOCK, side="right")) - 1,
+                   first + 1)
+        ends = offsets[first:last + 1]
+        lists = pa.ListArray.from_arrays(pa.array((ends - ends[0]).astype(np.int32)),
+                                         quoted.take(pa.array(rank[codes[ends[0]:ends[-1]]])))
+        chunks.append(pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", ""))
+        first = last
+    return pa.chunked_array(chunks).to_pandas()
 
 
 def clustered_edges(edges: pd.DataFrame, *, max_edge_p: float = 1.0) -> pd.DataFrame:

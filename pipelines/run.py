@@ -178,7 +178,7 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
                                 max_memory_gb=max_memory_gb, incidences=incidences)
             slow = _aside(slow_projection(  # first: its transient is the larger one
                 layers, config, lambda ls, c, inc=incidences: _projections(
-                    ls, c, inc, "slow pass ", max_memory_gb=max_memory_gb),
+                    ls, c, inc, "slow pass ", max_memory_gb=max_memory_gb, targets=False),
                 max_memory_gb=max_memory_gb, incidences=incidences,
                 posts=posts.table if posts else None), spill)
             per_layer = _projections(layers, config, incidences, max_memory_gb=max_memory_gb)
@@ -315,10 +315,10 @@ def _aside(slow: SlowPass | None, spill: Path) -> Callable[[], SlowPass] | None:
 
 
 def _projections(layers: dict, config: RunConfig, incidences: dict | None = None,
-                 label: str = "", *, max_memory_gb: float) -> dict:
+                 label: str = "", *, max_memory_gb: float, targets: bool = True) -> dict:
     """Per-layer projections with the DuckDB engine's kernel; its progress is shown as
     ``<label><layer> pairs``, and the resident memory is checked against ``max_memory_gb``
-    after every chunk."""
+    after every chunk. ``targets=False``: edges without ``targets`` (the slow pass's)."""
     def on_progress(name: str, done: int, total: int) -> None:
         """After each chunk of accounts: the progress bar, and the memory limit (the kept
         ties grow with the log's share of kept pairs, which the guard's bound cannot know)."""
@@ -328,7 +328,7 @@ def _projections(layers: dict, config: RunConfig, incidences: dict | None = None
 
     return layer_projections(
         layers, max_crowd=config.max_crowd, min_shared_targets=config.min_shared_targets,
-        incidences=incidences, on_progress=on_progress)
+        incidences=incidences, on_progress=on_progress, targets=targets)
 
 
 @contextlib.contextmanager

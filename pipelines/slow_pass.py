@@ -56,7 +56,8 @@ def slow_projection(layers: dict[str, Layer], config: RunConfig,
     is not held through clustering and scoring; ``None`` when the slow pass does not run
     (:func:`slow_skipped`). ``incidences`` (the 1 h pass's,
     :func:`graphs.multiplex.layer_incidences`) bound the memory guard; ``project`` should
-    reuse them too (same rows, only the window differs)."""
+    reuse them too (same rows, only the window differs), and need not spell the edges'
+    ``targets`` (:data:`UNSCORED`)."""
     if slow_skipped(layers, config):
         return None
     engage = layers["engage"]
@@ -69,9 +70,10 @@ def slow_projection(layers: dict[str, Layer], config: RunConfig,
 
 def slow_pass(found: CoEngagement, posts: pd.DataFrame | None) -> SlowPass:
     """The slow pass's projection ``found`` coded at once (with ``posts``' authors), as
-    :func:`slow_projection` keeps it (either engine's)."""
+    :func:`slow_projection` keeps it (either engine's; its edges with or without the
+    :data:`UNSCORED` columns)."""
     codes = coded_evidence(pass_codes(found.edges, found.evidence, found.activity, posts))
-    codes = codes._replace(edges=found.edges.drop(columns=UNSCORED))
+    codes = codes._replace(edges=found.edges.drop(columns=UNSCORED, errors="ignore"))
     return SlowPass(found._replace(edges=codes.edges, evidence=codes.evidence), codes)
 
 

@@ -95,6 +95,31 @@ def test_chunking_does_not_change_the_result():
     assert len(whole.edges) > 10
 
 
+def test_edges_without_targets_are_the_same_edges():
+    rng = np.random.default_rng(6)
+    rows = [(f"u{rng.integers(0, 30)}", f"p{rng.integers(0, 12)}", int(rng.integers(0, 7200)))
+            for _ in range(400)]
+    inc = _inc(rows)
+    spelled = co_engagement(inc, window_s=900, max_crowd=30)
+    bare = co_engagement(inc, window_s=900, max_crowd=30, targets=False)
+    assert "targets" in spelled.edges and len(spelled.edges) > 10
+    assert bare.edges.equals(spelled.edges.drop(columns="targets"))
+    assert bare.evidence.equals(spelled.evidence) and bare.stats == spelled.stats
+
+
+@pytest.mark.parametrize("block", [1, 3, 1 << 22])  # 1: one edge per chunk
+def test_targets_json_in_blocks_is_the_whole_column(monkeypatch, block):
+    import graphs.projection as projection
+
+    ids = pa.array(["p", "q", 'é"x'])
+    codes, shared = np.array([1, 0, 1, 2, 0, 2, 1]), np.array([2, 1, 3, 1])
+    monkeypatch.setattr(projection, "BLOCK", block)
+    out = projection.targets_json(ids, codes, shared)
+    assert out.tolist() == ['["q","p"]', '["q"]', '["é\\"x","p","é\\"x"]', '["q"]']
+    assert str(out.dtype) == "str"
+    assert [json.loads(t) for t in out] == [["q", "p"], ["q"], ['é"x', "p", 'é"x'], ["q"]]
+
+
 def test_progress_is_reported_after_each_chunk():
     rng = np.random.default_rng(5)
     rows = [(f"u{rng.integers(0, 30)}", f"p{rng.integers(0, 12)}", int(rng.integers(0, 7200)))
