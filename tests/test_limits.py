@@ -101,3 +101,18 @@ def test_release_freed_returns_the_heaps_free_pages():
     limits.release_freed()
     assert held - proc.memory_info().rss > 100 << 20
     del pin
+
+
+def test_release_freed_returns_arrows_free_pages():
+    import psutil
+    import pyarrow.compute as pc
+
+    proc = psutil.Process()
+    one = pa.array(np.ones(8192))
+    chunks = [pc.add(one, 1.0) for _ in range(3200)]  # 200 MB in Arrow's pool, 64 KB each
+    assert pa.default_memory_pool().bytes_allocated() >= 200 << 20
+    del chunks
+    held = proc.memory_info().rss
+    limits.release_freed()
+    assert held - proc.memory_info().rss > 100 << 20
+
