@@ -14,12 +14,14 @@ from pipelines.exports import (
     accounts_table,
     flagged_evidence,
     original_id,
+    table_tasks,
     write_gexf,
     write_graphml,
     write_graphs,
     write_tables,
     xml_safe_id,
 )
+from pipelines.outputs import write_csv
 
 NASTY = ["a<&>\"'b", "ctl\x00\x01\x1f\x7f", "tab\tnl\ncr\r", "back\\x00slash", "é\u2028😀\ufffe"]
 FARM = [*NASTY, "farm_ok"]
@@ -141,6 +143,31 @@ def test_flagged_evidence_equals_the_full_sort(layers, dtype) -> None:
     shuffled = evidence.sample(frac=1, random_state=0)  # ties keep this order, not sorted
     pd.testing.assert_frame_equal(flagged_evidence(memberships, shuffled, cohorts),
                                   _reference_flagged_evidence(memberships, shuffled, cohorts))
+
+
+def test_evidence_csv_is_the_flagged_evidence_written(tmp_path: Path, monkeypatch) -> None:
+    import pipelines.outputs as outputs
+
+    monkeypatch.setattr(outputs, "CSV_SLICE_ROWS", 64)  # the rows taken in slices
+    monkeypatch.setattr(outputs, "CSV_DUCKDB_MIN_ROWS", 0)
+    rng = np.random.default_rng(9)
+    ids = pd.CategoricalDtype([f"u{i}" for i in range(30)] + ["=x"])
+    n = 2000
+    evidence = pd.DataFrame({
+        "account_a": pd.Categorical.from_codes(rng.integers(0, 31, n), dtype=ids),
+        "account_b": pd.Categorical.from_codes(rng.integers(0, 31, n), dtype=ids),
+        "target_id": pd.Categorical([f"t{i}" for i in rng.integers(0, 9, n)]),
+        "time_a": pd.to_datetime(1_793_527_200 + rng.integers(0, 10**5, n), unit="s", utc=True),
+        "dt_s": rng.integers(0, 100, n).astype(float)})
+    memberships = pd.DataFrame({"account_id": list(ids.categories),
+                                "cohort_id": rng.integers(0, 4, 31)})
+    cohorts = pd.DataFrame({"cohort_id": range(4), "flagged": [True, True, False, True]})
+    tasks = table_tasks(tmp_path, cohorts=cohorts, memberships=memberships,
+                        edges=pd.DataFrame(columns=["account_a", "account_b", "weight"]),
+                        evidence=evidence)
+    written = tasks[2]().read_bytes()
+    expected = write_csv(flagged_evidence(memberships, evidence, cohorts), tmp_path / "x.csv")
+    assert written == expected.read_bytes() and written.count(b"\n") > 200
 
 
 def test_graph_exports_follow_the_report_cap(tmp_path: Path) -> None:

@@ -146,3 +146,37 @@ def test_parquet_of_categorical_ids_keeps_other_columns_types(tmp_path, monkeypa
                                   pd.read_parquet(tmp_path / "text.parquet"))
     assert pq.read_schema(tmp_path / "coded.parquet").equals(
         pq.read_schema(tmp_path / "text.parquet"), check_metadata=True)
+
+
+def _taken_bytes(frame: pd.DataFrame, rows: np.ndarray, first: tuple, tmp_path: Path) -> bytes:
+    taken = frame.take(rows).reset_index(drop=True)
+    taken.insert(0, first[0], first[1])
+    return _pandas_bytes(taken, tmp_path)
+
+
+@pytest.mark.parametrize("min_rows", [0, 10**9])  # DuckDB's path, pandas'
+def test_rows_taken_with_a_first_column_give_the_taken_frames_bytes(tmp_path, monkeypatch,
+                                                                    min_rows):
+    monkeypatch.setattr(outputs, "CSV_SLICE_ROWS", 7)  # 40 rows taken: six slices
+    monkeypatch.setattr(outputs, "CSV_DUCKDB_MIN_ROWS", min_rows)
+    rng = np.random.default_rng(3)
+    ids = pd.CategoricalDtype([f"u{i}" for i in range(9)] + ["=x", "a,b"])
+    frame = pd.DataFrame({
+        "account": pd.Categorical.from_codes(rng.integers(0, 11, 60), dtype=ids),
+        "time": pd.to_datetime(1_793_527_200 + rng.integers(0, 10**6, 60), unit="s", utc=True),
+        "dt_s": _floats(44, 4), "text": [HOSTILE[i % len(HOSTILE)] for i in range(60)]})
+    rows = rng.permutation(60)[:40]
+    first = ("cohort_id", rng.integers(0, 5, 40))
+    written = write_csv(frame, tmp_path / "t.csv", rows=rows, first=first).read_bytes()
+    assert written == _taken_bytes(frame, rows, first, tmp_path)
+    assert written.startswith(f"cohort_id,account,time,dt_s,text\n{first[1][0]},".encode())
+    empty = write_csv(frame, tmp_path / "e.csv", rows=rows[:0], first=(first[0], first[1][:0]))
+    assert empty.read_bytes() == _taken_bytes(frame, rows[:0], (first[0], first[1][:0]),
+                                              tmp_path)
+
+
+def test_a_first_column_duckdb_cannot_format_falls_back_to_pandas(tmp_path):
+    frame = pd.DataFrame({"s": ["a", "b", "c"]})
+    first = ("ratio", np.array([0.5, 1.5], dtype=np.float32))  # float32: pandas' digits
+    written = write_csv(frame, tmp_path / "f.csv", rows=np.array([2, 0]), first=first)
+    assert written.read_bytes() == _taken_bytes(frame, np.array([2, 0]), first, tmp_path)
