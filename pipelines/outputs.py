@@ -131,8 +131,8 @@ def write_csv(frame: pd.DataFrame, path: Path, *, rows: np.ndarray | None = None
             pd.DataFrame({first[0]: first[1][:1]})) is None:
         table = None
     if table is None:
-        if rows is not None:
-            frame = frame.take(rows).reset_index(drop=True)
+        frame = (frame.copy(deep=False) if rows is None  # the caller's frame unchanged
+                 else frame.take(rows).reset_index(drop=True))
         if first is not None:
             frame.insert(0, first[0], first[1])
         safe_for_spreadsheets(frame).to_csv(path, index=False, lineterminator="\n")
