@@ -180,7 +180,7 @@ def test_a_first_column_duckdb_cannot_format_falls_back_to_pandas(tmp_path):
     first = ("ratio", np.array([0.5, 1.5], dtype=np.float32))  # float32: pandas' digits
     written = write_csv(frame, tmp_path / "f.csv", rows=np.array([2, 0]), first=first)
     assert written.read_bytes() == _taken_bytes(frame, np.array([2, 0]), first, tmp_path)
-    whole = write_csv(frame, tmp_path / "w.csv", first=("n", np.array([1, 2, 3])))
-    assert whole.read_bytes() == b"n,s\n1,a\n2,b\n3,c\n"
+    whole = write_csv(frame, tmp_path / "w.csv", first=("n", np.array([1, 2, 3], np.float32)))
+    assert whole.read_bytes() == b"n,s\n1.0,a\n2.0,b\n3.0,c\n"
     assert list(frame.columns) == ["s"]  # the caller's frame is not changed
 
