@@ -310,17 +310,19 @@ def cohort_layers(memberships: pd.DataFrame, fused_edges: pd.DataFrame) -> pd.Da
     tied = [np.flatnonzero(inside & (fused_edges[f"ties:{n}"].to_numpy() > 0)) for n in names]
     if not sum(rows.size for rows in tied):
         return pd.DataFrame(columns=columns)
+    def stacked(kind: str) -> np.ndarray:
+        return np.concatenate([fused_edges[f"{kind}:{n}"].to_numpy()[rows]
+                               for n, rows in zip(names, tied, strict=True)])
+
     # one row per layer's internal tie, layer after layer: only the columns read, and the
     # layer as a categorical (one byte a row; the same groups, in the same order, as text)
+    categories = sorted(names)
     long = pd.DataFrame({
         "cohort_id": cohort[np.concatenate(tied)],
         "layer": pd.Categorical.from_codes(
-            np.repeat(np.argsort(np.argsort(names)), [rows.size for rows in tied]),
-            categories=sorted(names)),
-        "ties": np.concatenate([fused_edges[f"ties:{n}"].to_numpy()[rows]
-                                for n, rows in zip(names, tied, strict=True)]),
-        "weight": np.concatenate([fused_edges[f"weight:{n}"].to_numpy()[rows]
-                                  for n, rows in zip(names, tied, strict=True)])})
+            np.repeat([categories.index(n) for n in names], [rows.size for rows in tied]),
+            categories=categories),
+        "ties": stacked("ties"), "weight": stacked("weight")})
     out = long.groupby(["cohort_id", "layer"], as_index=False, observed=True).agg(
         edges=("ties", "size"), ties=("ties", "sum"), weight=("weight", "sum"))
     out["layer"] = out["layer"].astype(str)
