@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import graphs.projection as projection  # noqa: E402
@@ -46,8 +48,12 @@ def digest(ties) -> str:
     """Digest of the kept edges (pair, shared targets), their weight and median gap, and the
     evidence ties (pair, target, gap, entries)."""
     h = hashlib.sha1()
-    for part in (ties.edges, ties.edge_values, ties.evidence):
+    for part in (ties.edges, ties.edge_values):
         h.update(part.tobytes())
+    for found in ties.evidence:  # the rows (a, b, target, gap, entries), as one array's bytes
+        own = np.arange(found.first, found.first + len(found.per_account))
+        h.update(np.column_stack([np.repeat(own, found.per_account).astype(found.rows.dtype),
+                                  found.rows]).tobytes())
     return h.hexdigest()[:12]
 
 
@@ -73,7 +79,8 @@ def main() -> None:
         if run:
             print(json.dumps({"run": run, "kernel_s": round(sum(seconds), 3),
                               "kept_ties_s": round(whole, 3), "chunks": len(seconds),
-                              "edges": len(ties.edges), "evidence": len(ties.evidence),
+                              "edges": len(ties.edges),
+                              "evidence": sum(len(f.rows) for f in ties.evidence),
                               "counts": ties.counts[:3].tolist(), "digest": digest(ties)}),
                   flush=True)
 
