@@ -113,6 +113,31 @@ def _category_codes(column: pd.Series) -> tuple[pa.Array, np.ndarray]:
     return values.take(pa.array(order)), rank[codes]
 
 
+def category_codes(column: pd.Series) -> tuple[pa.Array, np.ndarray] | None:
+    """A categorical column's categories and its codes as they are (int32: no copy when they
+    are int32; ``-1`` for nulls), when the categories are text in code point order, so that
+    the codes rank as the text does (the projection's ids: :func:`graphs.projection.coded_ids`);
+    ``None`` for other columns. Unlike :func:`sorted_codes`, the categories no row uses are
+    kept: the codes are not renumbered (at 30M rows the 1 h pass's 31M evidence rows held
+    two copies of each id column's codes, 0.37 GB).
+
+    >>> ids, codes = category_codes(pd.Series(pd.Categorical(["c", "a"], categories=list("abc"))))
+    >>> ids.to_pylist(), codes.tolist()
+    (['a', 'b', 'c'], [2, 0])
+    >>> category_codes(pd.Series(pd.Categorical(["a"], categories=["b", "a"]))) is None
+    True
+    """
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return None
+    try:
+        values = pa.array(column.cat.categories, pa.large_string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # categories that are not text
+        return None
+    if not in_code_point_order(values):
+        return None
+    return values, column.array.codes.astype("int32", copy=False)  # `.cat.codes` copies
+
+
 def in_code_point_order(values: pa.Array) -> bool:
     """Whether distinct text values are already in code point order (each less than the
     next: one comparison of neighbours instead of a sort).

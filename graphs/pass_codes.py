@@ -18,9 +18,11 @@ import pyarrow as pa
 
 from graphs.bipartite import BLOCK  # rows per block of _seconds_after and _inside
 from graphs.lookup import (
+    category_codes,
     lookup_codes,
     one_array,
     run_codes,
+    same_categories,
     sorted_codes,
     stacked_column,
     text_array,
@@ -37,13 +39,16 @@ class PassCodes(NamedTuple):
     evidence: pd.DataFrame
     """The pass's ``edge_evidence`` (the table itself)."""
     accounts: pa.Array
-    """Distinct account ids, sorted; an account's code is its position."""
+    """Distinct account ids, sorted; an account's code is its position. The ids of the
+    tables (and of ``activity``), or all categories of a projection's categorical id columns
+    (their codes used as they are: :func:`graphs.lookup.category_codes`)."""
     edge_a: np.ndarray
     edge_b: np.ndarray
     evidence_a: np.ndarray
     evidence_b: np.ndarray
     targets: pa.Array
-    """Distinct targets of the evidence, sorted; a target's code is its position."""
+    """Distinct targets of the evidence (or all categories of its categorical column, as for
+    ``accounts``), sorted; a target's code is its position."""
     target: np.ndarray
     """Code of each evidence row's target."""
     actions: pa.Array
@@ -98,10 +103,13 @@ def pass_codes(edges: pd.DataFrame, evidence: pd.DataFrame | None, activity: pd.
     if evidence is None:
         evidence = pd.DataFrame({c: pd.Series(dtype="str") for c in EVIDENCE_TEXT} | {
             "dt_s": pd.Series(dtype=float)})
-    accounts, (edge_a, edge_b, evidence_a, evidence_b) = _account_codes(
-        activity["account_id"], [edges[c] for c in ("account_a", "account_b")]
-        + [evidence[c] for c in ("account_a", "account_b")])
-    targets, target = sorted_codes(evidence["target_id"])
+    id_columns = ([edges[c] for c in ("account_a", "account_b")]
+                  + [evidence[c] for c in ("account_a", "account_b")])
+    accounts, (edge_a, edge_b, evidence_a, evidence_b) = (
+        _categorical_accounts(activity["account_id"], id_columns)
+        or _account_codes(activity["account_id"], id_columns))
+    targets, target = (category_codes(evidence["target_id"])
+                       or sorted_codes(evidence["target_id"]))
     actions, action_a, action_b = _action_codes(evidence)
     n = len(accounts)
     shared = edges["shared_targets"].to_numpy(dtype="int64")
@@ -202,6 +210,23 @@ def spelled_evidence(codes: PassCodes, rows: np.ndarray) -> pd.DataFrame:
                                               unit="s", utc=True)).astype(dtype)
         out[column] = values
     return pd.DataFrame(out, copy=False)
+
+
+def _categorical_accounts(active: pd.Series, columns: list[pd.Series]
+                          ) -> tuple[pa.Array, list[np.ndarray]] | None:
+    """The accounts and codes of :func:`_account_codes` taken from the columns themselves
+    when all are categoricals of one dtype that :func:`graphs.lookup.category_codes` takes
+    and every ``active`` id is one of its categories (a projection's tables): its categories,
+    and each column's own codes (not copies); ``None`` otherwise."""
+    first = columns[0].dtype
+    found = category_codes(columns[0]) if all(
+        same_categories(c.dtype, first) for c in columns) else None
+    if found is None:
+        return None
+    accounts = found[0]
+    if (lookup_codes(active, pa.chunked_array([accounts]), np.arange(len(accounts))) < 0).any():
+        return None
+    return accounts, [found[1], *(category_codes(c)[1] for c in columns[1:])]
 
 
 def _account_codes(active: pd.Series, columns: list[pd.Series]) -> tuple[pa.Array,

@@ -212,3 +212,40 @@ def test_inside_in_blocks_finds_the_rows_the_whole_arrays_do(monkeypatch):
         np.testing.assert_array_equal(rows, expected)
         np.testing.assert_array_equal(cluster, whole[expected])
         assert cluster.dtype == cluster_of.dtype
+
+
+def _as_categoricals(tables, categories: list[str]):
+    """:func:`_tables` with the id columns of edges and evidence as categoricals of one dtype
+    over ``categories`` (as a projection's tables hold them)."""
+    clusters, edges, evidence, activity, posts = tables
+    ids = pd.CategoricalDtype(categories)
+    targets = pd.CategoricalDtype(sorted(set(evidence["target_id"])) + ["zz-unused"])
+    edges = edges.astype({"account_a": ids, "account_b": ids})
+    evidence = evidence.astype({"account_a": ids, "account_b": ids, "target_id": targets})
+    return clusters, edges, evidence, activity, posts
+
+
+@pytest.mark.parametrize("order", ["code points", "reversed", "activity outside"])
+def test_codes_of_categoricals_are_their_own_codes_and_score_as_text(order):
+    text = _tables(4)
+    clusters, edges, evidence, activity, posts = text
+    padding = [f"pad{k:05d}" for k in range(40_000)]  # int32 codes, as at scale
+    names = sorted({*IDS, "only-active", *padding})
+    if order == "reversed":
+        names = names[::-1]
+    if order == "activity outside":
+        names.remove("only-active")
+    coded = _as_categoricals(text, names)
+    codes = pass_codes(*coded[1:])
+    own = order == "code points"
+    for field, frame, column in (("edge_a", coded[1], "account_a"),
+                                 ("evidence_b", coded[2], "account_b")):
+        assert np.shares_memory(getattr(codes, field),
+                                frame[column].array.codes) == own
+    assert len(codes.accounts) == (len(names) if own else len(IDS) + 1)
+    assert codes.targets.to_pylist()[-1] == "zz-unused"  # its own categories, in order
+    by_text = scored_cohorts(clusters, *text[1:4], n_actions=500, posts=posts)
+    by_codes = scored_cohorts(clusters, *coded[1:4], n_actions=500, posts=posts, codes=codes)
+    for name in ("cohorts", "memberships", "flagged_accounts"):
+        pd.testing.assert_frame_equal(getattr(by_codes, name), getattr(by_text, name))
+    assert len(by_text.cohorts) >= 2
