@@ -36,7 +36,7 @@ WRAPPED = ("read_inputs", "validated_interactions", "streamed_interactions", "re
            "clustered_edges", "leiden_clusters", "scored_cohorts", "shareable_tables",
            "write_csv", "cohort_layers", "account_context", "write_parquet", "graph_tasks",
            "table_tasks", "report_tasks", "run_tasks", "write_bundles", "write_json", "_rejected",
-           "_manifest", "slow_projection", "scored_passes", "slow_ties", "slow_splice",
+           "_manifest", "slow_projection", "scored_passes", "slow_kept", "slow_splice",
            "slow_stats",
            "with_slow_evidence")
 SKIPPED = {"report_tasks": [], "graph_tasks": [], "write_bundles": None}

@@ -29,7 +29,8 @@ from graphs.multiplex import (
     layer_incidences,
     layer_projections,
 )
-from graphs.projection import clustered_edges
+from graphs.projection import CoEngagement, clustered_edges
+from graphs.scoring import ScoredCohorts
 from pipelines import __version__, progress
 from pipelines.adapters import plain_logs, read_inputs
 from pipelines.bundle import write_bundles
@@ -62,13 +63,14 @@ from pipelines.report_tables import paged_cohorts
 from pipelines.set_aside import Aside, column_aside, rows_of_accounts, set_aside
 from pipelines.side_tables import SideTable, read_accounts, read_posts
 from pipelines.slow_pass import (
+    SlowKept,
     SlowPass,
     scored_passes,
+    slow_kept,
     slow_projection,
     slow_skipped,
     slow_splice,
     slow_stats,
-    slow_ties,
     with_slow_evidence,
 )
 from pipelines.spark_progress import spark_task_progress
@@ -78,6 +80,8 @@ if TYPE_CHECKING:  # imported where the spark engine runs
     from pipelines.spark_log import SparkIngest, SparkLog
 
 log = logging.getLogger(__name__)
+_NO_MEMBERS = pd.DataFrame({"account_id": pd.Series(dtype="str"),
+                            "cohort_id": pd.Series(dtype="int64")})
 CLUSTER_COLUMNS = ["account_a", "account_b", "weight", "p_value"]
 """What clustering reads of the edges (its copy of the kept rows has only these)."""
 PACKAGES = ("duckdb", "pyarrow", "pandas", "numpy", "numba", "igraph", "networkx", "pyvis")
@@ -207,17 +211,11 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
         projected.stats["accounts_clustered"] = int(len(clusters))  # the graph's vertices
         del clustered  # a copy of the edges when max_cluster_edge_p < 1
     with _step("scoring", timings):  # incl. the slow pass's Leiden (on unflagged accounts)
-        scored = scored_passes(
-            config, projected, clusters, slow, posts=posts.table if posts else None,
-            accounts=accounts.table if accounts else None,
-            aside=lambda obj, name: Aside(obj, spill / f"{name}.pickle").taken_back)
-        slow = None if slow is None else slow()  # taken back by the slow pass's clustering
-        # only its cohorts' ties are kept: the rest goes before the 1 h columns come back
-        ties = slow_ties(slow, scored)
-        projected.stats["slow_pass"] = slow_stats(slow, config, scored, skipped=slow_skip)
-        slow_dt = (None if slow is None
-                   else slow.projection.evidence["dt_s"].to_numpy(dtype=float))
-        del slow
+        scored, kept = _scored_passes(config, projected, clusters, slow, spill,
+                                      posts=posts, accounts=accounts)
+        ties, slow_counts, slow_dt = kept if kept is not None else (None, None, None)
+        projected.stats["slow_pass"] = slow_stats(slow_counts, config, scored, skipped=slow_skip)
+        del slow, kept
         for back in reversed(put_back):  # in their places again (the last taken out first)
             back()
         del put_back  # the splice and the outputs read them
@@ -306,12 +304,37 @@ def _spark_ingest(files: list[Path], config: RunConfig,
     return source, source.ingest()
 
 
-def _aside(slow: SlowPass | None, spill: Path) -> Callable[[], SlowPass] | None:
+def _aside(slow: SlowPass | None, spill: Path) -> Aside[SlowPass] | None:
     """The slow pass's projection on disk from its end until the fast pass is clustered and
     scored (nothing reads it in between: at 10M rows 0.64 GB less held by the fast pass's
-    projection, clustering and scoring), and the function that takes it back
+    projection, clustering and scoring), taken back by its clustering
     (:class:`pipelines.set_aside.Aside`); ``None`` when there is no slow pass."""
-    return None if slow is None else Aside(slow, spill / "slow_pass.pickle").taken_back
+    return None if slow is None else Aside(slow, spill / "slow_pass.pickle")
+
+
+def _scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataFrame,
+                   slow: Aside[SlowPass] | None, spill: Path, *, posts: SideTable | None,
+                   accounts: SideTable | None) -> tuple[ScoredCohorts, SlowKept | None]:
+    """Both passes scored (:func:`pipelines.slow_pass.scored_passes`; the 1 h pass's codes
+    wait in ``spill`` while the slow pass is clustered and scored), and what the run keeps
+    of the slow pass (``None`` without one). The slow pass is dropped as soon as it is
+    scored, before the 1 h pass's cohorts are scored again (at 30M rows 2.5 GB less there)."""
+    kept: list[SlowKept] = []
+
+    def slow_scored(found: SlowPass, members: pd.DataFrame) -> None:
+        assert slow is not None
+        kept.append(slow_kept(found, members))
+        slow.dropped()
+
+    scored = scored_passes(
+        config, projected, clusters, None if slow is None else slow.taken_back,
+        posts=posts.table if posts else None, accounts=accounts.table if accounts else None,
+        aside=lambda obj, name: Aside(obj, spill / f"{name}.pickle").taken_back,
+        on_slow_scored=slow_scored)
+    if slow is not None and not kept:  # clustered, but nothing to score: no cohorts
+        kept.append(slow_kept(slow.taken_back(), _NO_MEMBERS))
+        slow.dropped()
+    return scored, kept[0] if kept else None
 
 
 def _projections(layers: dict, config: RunConfig, incidences: dict | None = None,

@@ -147,6 +147,18 @@ class Aside(Generic[T]):
         self._back.append(pickle.loads(head, buffers=[memory[u] for u in uses]))
         return self._back[0]
 
+    def dropped(self) -> None:
+        """Forget the object (and remove its file if it was not taken back), so that it is
+        freed once its other holders drop it; :meth:`taken_back` must not be called again.
+
+        >>> import tempfile
+        >>> aside = Aside([1], Path(tempfile.mkdtemp()) / "o.pickle")
+        >>> aside.dropped(); aside.path.exists()
+        False
+        """
+        self._back.clear()
+        self.path.unlink(missing_ok=True)
+
 
 def column_aside(frames: list[pd.DataFrame], name: str, path: Path) -> Callable[[], None]:
     """Take column ``name`` out of each of ``frames`` that has it and keep it at ``path``

@@ -7,11 +7,13 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from graphs.bipartite import Incidence
 from graphs.clustering import leiden_clusters, split_large_clusters
 from graphs.layer_fusion import Splice, layer_splice, spliced_tables
+from graphs.lookup import in_values
 from graphs.multiplex import Layer
 from graphs.pass_codes import (
     PassCodes,
@@ -123,6 +125,7 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
                   slow: Callable[[], SlowPass] | None, *,
                   posts: pd.DataFrame | None, accounts: pd.DataFrame | None,
                   aside: Callable[[PassCodes, str], Callable[[], PassCodes]] | None = None,
+                  on_slow_scored: Callable[[SlowPass, pd.DataFrame], None] | None = None,
                   ) -> ScoredCohorts:
     """Score the 1 h pass, cluster the slow pass's edges among the accounts it did not flag
     (Leiden, same seed and resolution), score them, and combine both passes. Each pass's
@@ -132,7 +135,10 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
     can keep the slow pass on disk until then. ``aside(codes, name)``, when given, keeps the
     1 h pass's codes (without the tables they point to) away while the slow pass is clustered
     and scored and returns the function giving them back, called if the 1 h pass's cohorts
-    are scored again (:func:`graphs.passes.two_pass_cohorts`)."""
+    are scored again (:func:`graphs.passes.two_pass_cohorts`). ``on_slow_scored(slow,
+    memberships)``, when given, is called once the slow pass is scored, with its flagged
+    cohorts' memberships, before the 1 h pass's cohorts are scored again: the run keeps what
+    it needs of the slow pass then (:func:`slow_kept`) and drops it."""
     score = partial(scored_cohorts, posts=posts, accounts=accounts, **config.scoring_rules())
     fast_codes: PassCodes | None = pass_codes(projected.edges, projected.evidence,
                                               projected.activity, posts)
@@ -149,10 +155,15 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
 
     def score_slow(c: pd.DataFrame) -> ScoredCohorts:
         assert slow is not None
-        found = slow().projection
-        return score(c, found.edges, found.evidence, found.activity,
-                     n_actions=found.stats["n_actions"], codes=slow().codes,
-                     **slow_rules(config), require_farm_sign=True)
+        found = slow()
+        scored = score(c, found.projection.edges, found.projection.evidence,
+                       found.projection.activity, n_actions=found.projection.stats["n_actions"],
+                       codes=found.codes, **slow_rules(config), require_farm_sign=True)
+        if on_slow_scored is not None:  # the members two_pass_cohorts keeps
+            members = scored.memberships
+            on_slow_scored(found, members[in_values(members["account_id"], set(
+                scored.flagged_accounts["account_id"]))])
+        return scored
 
     note = (f" (slow pass: engagements up to {config.slow_window_s / 86400:g} d apart on "
             f"targets with at most {config.slow_max_crowd} engagers)")
@@ -176,22 +187,36 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
                             score_fast=score_fast, score_slow=score_slow, slow_note=note)
 
 
-def slow_ties(slow: SlowPass | None, scored: ScoredCohorts) -> CoEngagement | None:
+class SlowKept(NamedTuple):
+    """What a run keeps of the slow pass once it is scored (:func:`slow_kept`)."""
+
+    ties: CoEngagement | None
+    """Its cohorts' ties (:func:`slow_ties`)."""
+    stats: dict[str, Any]
+    """Its projection's counts, with those its clustering added (:func:`slow_stats`)."""
+    dt_s: np.ndarray
+    """The gaps of all its evidence rows (the report's background for its cohorts)."""
+
+
+def slow_kept(slow: SlowPass, memberships: pd.DataFrame) -> SlowKept:
+    """What the run keeps of ``slow`` once it is scored, ``memberships`` (``account_id,
+    cohort_id``) being its flagged cohorts': the run then drops the slow pass, before the
+    1 h pass's cohorts are scored again (:func:`scored_passes`, ``on_slow_scored``)."""
+    return SlowKept(slow_ties(slow, memberships), slow.projection.stats,
+                    slow.projection.evidence["dt_s"].to_numpy(dtype=float))
+
+
+def slow_ties(slow: SlowPass, memberships: pd.DataFrame) -> CoEngagement | None:
     """What the slow layer adds to the output edges and evidence: the slow pass's ties among
-    the members of each slow-pass cohort, spelled as the 1 h pass's are (edges with
-    ``targets``, evidence with ids and actions as text); ``None`` when there is no slow-pass
-    cohort. Nothing else of the slow pass is kept, so runs where it flags nothing write the
-    same tables as without it; the run drops the slow pass once it has these (few) rows,
-    before the 1 h pass's set-aside columns come back for :func:`slow_splice`."""
-    if slow is None:
+    the members of each of its flagged cohorts (``memberships``: ``account_id, cohort_id``),
+    spelled as the 1 h pass's are (edges with ``targets``, evidence with ids and actions as
+    text); ``None`` when there is no such cohort. Nothing else of the slow pass is kept, so
+    runs where it flags nothing write the same tables as without it; the run drops the slow
+    pass once it has these (few) rows (:func:`slow_kept`)."""
+    if memberships.empty:
         return None
-    cohorts = scored.cohorts
-    slow_ids = cohorts.loc[cohorts["pass"].eq("slow"), "cohort_id"]
-    if slow_ids.empty:
-        return None
-    members = scored.memberships[scored.memberships["cohort_id"].isin(slow_ids)]
     edge_rows, evidence_rows = inside_rows(slow.codes, account_codes(
-        slow.codes, members["account_id"]), members["cohort_id"].to_numpy())
+        slow.codes, memberships["account_id"]), memberships["cohort_id"].to_numpy())
     edges = slow.projection.edges.iloc[edge_rows]
     evidence = spelled_evidence(slow.codes, evidence_rows)
     edges = edges.assign(targets=list(targets_json(  # as co_engagement spells them
@@ -231,13 +256,13 @@ def slow_rules(config: RunConfig) -> dict[str, float]:
             "min_size": max(config.min_size, config.slow_min_size)}
 
 
-def slow_stats(slow: SlowPass | None, config: RunConfig, scored: ScoredCohorts, *,
+def slow_stats(stats: dict[str, Any] | None, config: RunConfig, scored: ScoredCohorts, *,
                skipped: str = "") -> dict[str, Any]:
-    """What the slow pass did (or why it did not run), for the manifest."""
-    if slow is None:
+    """What the slow pass did (its projection's ``stats``, :attr:`SlowKept.stats`; ``None``
+    when it did not run, and why), for the manifest."""
+    if stats is None:
         return {"enabled": False, "reason": skipped}
     flagged = scored.cohorts[scored.cohorts["pass"].eq("slow")]
-    stats = slow.projection.stats
     return {"enabled": True, "window_s": config.slow_window_s,
             "max_crowd": config.slow_max_crowd,
             **slow_rules(config), "split_above": config.slow_split_above,

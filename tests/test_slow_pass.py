@@ -123,7 +123,8 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
         evidence["dt_s"]).all()
 
 
-def test_the_slow_pass_is_dropped_before_the_1h_columns_come_back(world, monkeypatch):
+def test_the_slow_pass_is_dropped_once_scored(world, monkeypatch):
+    import gc
     import weakref
 
     import pipelines.run as run_module
@@ -132,22 +133,44 @@ def test_the_slow_pass_is_dropped_before_the_1h_columns_come_back(world, monkeyp
 
     slow_evidence, alive = [], []
 
-    def ties(slow, scored):
+    def kept(slow, memberships):
         slow_evidence.append(weakref.ref(slow.projection.evidence))
-        return slow_module.slow_ties(slow, scored)
+        return slow_module.slow_kept(slow, memberships)
+
+    def is_alive(when):
+        gc.collect()
+        if slow_evidence:
+            alive.append((when, slow_evidence[0]() is not None))
+
+    def score(*args, **kwargs):
+        is_alive("scoring")
+        return real_score(*args, **kwargs)
 
     def aside(frames, name, path):
         put_back = set_aside_module.column_aside(frames, name, path)
 
         def back():
-            alive.append(slow_evidence[0]() is not None)
+            is_alive(name)
             put_back()
         return back
 
-    monkeypatch.setattr(run_module, "slow_ties", ties)
+    def two_passes(clusters, cluster_slow, *, score_fast, score_slow, slow_note):
+        """As two_pass_cohorts, and the 1 h pass's cohorts always scored again after the
+        slow pass's (this world's slow cohort is in no 1 h cluster)."""
+        out = real_two(clusters, cluster_slow, score_fast=score_fast, score_slow=score_slow,
+                       slow_note=slow_note)
+        score_fast(clusters)
+        return out
+
+    real_score, real_two = slow_module.scored_cohorts, slow_module.two_pass_cohorts
+    monkeypatch.setattr(run_module, "slow_kept", kept)
+    monkeypatch.setattr(slow_module, "scored_cohorts", score)
+    monkeypatch.setattr(slow_module, "two_pass_cohorts", two_passes)
     monkeypatch.setattr(run_module, "column_aside", aside)
     result = _run(world, "dropped")
-    assert alive == [False, False, False]  # targets, time_a, time_b
+    # the 1 h pass's cohorts scored again without it, then its columns back
+    assert alive == [("scoring", False), ("time_b", False), ("time_a", False),
+                     ("targets", False)]
     evidence = pd.read_parquet(result.out / "edge_evidence.parquet")
     assert evidence["layer"].eq("slow").sum() > 0  # its cohort's ties still spliced in
 
