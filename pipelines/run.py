@@ -60,7 +60,7 @@ from pipelines.pseudonyms import shareable_tables
 from pipelines.report import MIN_PARALLEL_PAGES, report_tasks, run_tasks
 from pipelines.report_evidence import cohort_rows
 from pipelines.report_tables import paged_cohorts
-from pipelines.set_aside import Aside, column_aside, rows_of_accounts, set_aside
+from pipelines.set_aside import Aside, column_aside, frames_aside, rows_of_accounts, set_aside
 from pipelines.side_tables import SideTable, read_accounts, read_posts
 from pipelines.slow_pass import (
     SlowKept,
@@ -211,8 +211,10 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
         projected.stats["accounts_clustered"] = int(len(clusters))  # the graph's vertices
         del clustered  # a copy of the edges when max_cluster_edge_p < 1
     with _step("scoring", timings):  # incl. the slow pass's Leiden (on unflagged accounts)
-        scored, kept = _scored_passes(config, projected, clusters, slow, spill,
-                                      posts=posts, accounts=accounts)
+        scored, kept = _scored_passes(
+            config, projected, clusters, slow, spill, posts=posts, accounts=accounts,
+            fast_tables=[getattr(p, t) for p in (projected, *per_layer.values())
+                         for t in ("edges", "evidence")])
         ties, slow_counts, slow_dt = kept if kept is not None else (None, None, None)
         projected.stats["slow_pass"] = slow_stats(slow_counts, config, scored, skipped=slow_skip)
         del slow, kept
@@ -314,11 +316,16 @@ def _aside(slow: SlowPass | None, spill: Path) -> Aside[SlowPass] | None:
 
 def _scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataFrame,
                    slow: Aside[SlowPass] | None, spill: Path, *, posts: SideTable | None,
-                   accounts: SideTable | None) -> tuple[ScoredCohorts, SlowKept | None]:
-    """Both passes scored (:func:`pipelines.slow_pass.scored_passes`; the 1 h pass's codes
-    wait in ``spill`` while the slow pass is clustered and scored), and what the run keeps
-    of the slow pass (``None`` without one). The slow pass is dropped as soon as it is
-    scored, before the 1 h pass's cohorts are scored again (at 30M rows 2.5 GB less there)."""
+                   accounts: SideTable | None, fast_tables: list[pd.DataFrame],
+                   ) -> tuple[ScoredCohorts, SlowKept | None]:
+    """Both passes scored (:func:`pipelines.slow_pass.scored_passes`), and what the run keeps
+    of the slow pass (``None`` without one).
+
+    While the slow pass is clustered and scored, the 1 h pass's codes and the columns of its
+    ``fast_tables`` (the fused and per-layer edges and evidence, which nothing reads then)
+    wait in ``spill`` (:func:`pipelines.set_aside.frames_aside`: at 30M rows 1.4 GB less at
+    the slow pass's scoring). The slow pass is dropped as soon as it is scored, before the
+    1 h pass's cohorts are scored again (at 30M rows 2.5 GB less there)."""
     kept: list[SlowKept] = []
 
     def slow_scored(found: SlowPass, members: pd.DataFrame) -> None:
@@ -329,7 +336,7 @@ def _scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.Data
     scored = scored_passes(
         config, projected, clusters, None if slow is None else slow.taken_back,
         posts=posts.table if posts else None, accounts=accounts.table if accounts else None,
-        aside=lambda obj, name: Aside(obj, spill / f"{name}.pickle").taken_back,
+        aside=lambda codes: frames_aside(fast_tables, spill / "fast_pass.pickle", codes),
         on_slow_scored=slow_scored)
     if slow is not None and not kept:  # clustered, but nothing to score: no cohorts
         kept.append(slow_kept(slow.taken_back(), _NO_MEMBERS))

@@ -124,7 +124,7 @@ def same_action_chance(layer: Layer) -> float:
 def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataFrame,
                   slow: Callable[[], SlowPass] | None, *,
                   posts: pd.DataFrame | None, accounts: pd.DataFrame | None,
-                  aside: Callable[[PassCodes, str], Callable[[], PassCodes]] | None = None,
+                  aside: Callable[[PassCodes], Callable[[], PassCodes]] | None = None,
                   on_slow_scored: Callable[[SlowPass, pd.DataFrame], None] | None = None,
                   ) -> ScoredCohorts:
     """Score the 1 h pass, cluster the slow pass's edges among the accounts it did not flag
@@ -132,13 +132,15 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
     ids are coded once (:func:`graphs.pass_codes.pass_codes`; the slow pass's in
     :func:`slow_projection`) for all its scorings. ``slow()`` gives the slow pass (``None``
     when it does not run); it is first called after the fast pass is scored, so that the run
-    can keep the slow pass on disk until then. ``aside(codes, name)``, when given, keeps the
-    1 h pass's codes (without the tables they point to) away while the slow pass is clustered
-    and scored and returns the function giving them back, called if the 1 h pass's cohorts
-    are scored again (:func:`graphs.passes.two_pass_cohorts`). ``on_slow_scored(slow,
-    memberships)``, when given, is called once the slow pass is scored, with its flagged
-    cohorts' memberships, before the 1 h pass's cohorts are scored again: the run keeps what
-    it needs of the slow pass then (:func:`slow_kept`) and drops it."""
+    can keep the slow pass on disk until then. ``aside(codes)``, when given, keeps the
+    1 h pass's codes (without the tables they point to; the run sets those tables' columns
+    aside with them) away while the slow pass is clustered and scored, and returns the
+    function giving them back (and the columns), called before the 1 h pass's cohorts are
+    scored again (:func:`graphs.passes.two_pass_cohorts`) or else once both passes are.
+    ``on_slow_scored(slow, memberships)``, when given, is called once the slow pass is
+    scored, with its flagged cohorts' memberships, before the 1 h pass's cohorts are scored
+    again: the run keeps what it needs of the slow pass then (:func:`slow_kept`) and drops
+    it."""
     score = partial(scored_cohorts, posts=posts, accounts=accounts, **config.scoring_rules())
     fast_codes: PassCodes | None = pass_codes(projected.edges, projected.evidence,
                                               projected.activity, posts)
@@ -171,7 +173,7 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
         nonlocal fast_codes, fast_back
         assert slow is not None
         if aside is not None and fast_codes is not None:  # the run holds the tables
-            fast_back = aside(fast_codes._replace(edges=None, evidence=None), "fast_codes")
+            fast_back = aside(fast_codes._replace(edges=None, evidence=None))
             fast_codes = None
         found = slow()
         edges = found.projection.edges[edges_without(found.codes, taken)]
@@ -183,8 +185,11 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
         stats["accounts_clustered"] = int(len(found))
         return found
 
-    return two_pass_cohorts(clusters, cluster_slow if slow is not None else None,
-                            score_fast=score_fast, score_slow=score_slow, slow_note=note)
+    scored = two_pass_cohorts(clusters, cluster_slow if slow is not None else None,
+                              score_fast=score_fast, score_slow=score_slow, slow_note=note)
+    if fast_codes is None and fast_back is not None:  # not scored again: what was set aside
+        fast_back()  # with the codes comes back all the same
+    return scored
 
 
 class SlowKept(NamedTuple):

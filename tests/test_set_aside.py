@@ -5,7 +5,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from pipelines.set_aside import Aside, column_aside, rows_of_accounts, set_aside
+import pipelines.set_aside as set_aside_module
+from pipelines.set_aside import Aside, column_aside, frames_aside, rows_of_accounts, set_aside
 
 
 def test_rows_of_accounts_keep_the_tables_order_across_record_batches(tmp_path):
@@ -143,3 +144,29 @@ def test_overlapping_columns_are_not_taken_for_one_column(tmp_path):
     assert np.shares_memory(first["x"].to_numpy(), second["x"].to_numpy())
     column_aside([first, second], "x", tmp_path / "x.pickle")()
     assert first["x"].tolist() == [0.0, 1.0, 2.0] and second["x"].tolist() == [1.0, 2.0, 3.0]
+
+
+def test_frames_aside_takes_every_column_and_gives_back_shared_codes_shared(tmp_path):
+    """Every column of two frames that share columns (categorical ids, floats, times, Arrow
+    text), with codes that are one categorical's own: all back in order and dtype, what was
+    shared shared again, and the codes still the column's."""
+    ids = pd.CategoricalDtype([f"id{k:05d}" for k in range(40_000)])  # int32 codes
+    account = pd.Series(pd.Categorical.from_codes(np.array([3, 1, 39_999], np.int32), dtype=ids))
+    times = pd.Series(pd.to_datetime([1, 2, 3], unit="s", utc=True))
+    engage = pd.DataFrame({"account_a": account, "dt_s": [1.0, 2.0, 3.0], "time_a": times,
+                           "text": pd.Series(["a", "b", "c"], dtype="str")})
+    fused = engage.assign(layer="engage")
+    codes = {"evidence_a": engage["account_a"].array.codes}
+    before = [fused.copy(), engage.copy()]
+    back = frames_aside([fused, engage], tmp_path / "fast.pickle", codes)
+    assert fused.shape == (3, 0) and engage.shape == (3, 0)
+    del codes
+    again = back()
+    for frame, was in zip((fused, engage), before, strict=True):
+        pd.testing.assert_frame_equal(frame, was)
+    assert not any(tmp_path.iterdir())
+    for column in ("account_a", "dt_s", "time_a"):
+        held = [set_aside_module._held(f[column]) for f in (fused, engage)]
+        assert np.shares_memory(held[0], held[1]), column
+    assert np.shares_memory(again["evidence_a"], engage["account_a"].array.codes)
+    assert again["evidence_a"].tolist() == [3, 1, 39_999]

@@ -105,12 +105,12 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
     result = _run(world, "aside")
     columns = {"targets.pickle", "time_a.pickle", "time_b.pickle"}
     assert [p.name for p in paths] == ["slow_pass.pickle", *sorted(columns),
-                                       "fast_codes.pickle"]
+                                       "fast_pass.pickle"]
     # the 1 h edges' targets and evidence times, through every clustering and scoring
     assert seen == [("fast clustering", {"slow_pass.pickle", *columns}),
                     ("scoring", {"slow_pass.pickle", *columns}),  # the 1 h pass
-                    ("slow clustering", {"fast_codes.pickle", *columns}),
-                    ("scoring", {"fast_codes.pickle", *columns})]  # the slow pass
+                    ("slow clustering", {"fast_pass.pickle", *columns}),
+                    ("scoring", {"fast_pass.pickle", *columns})]  # the slow pass
     assert not any(p.exists() for p in paths)
     flagged = pd.read_csv(result.out / "flagged_accounts.csv")
     assert set(flagged["account_id"]) <= set(FARM) and len(flagged) >= 20
