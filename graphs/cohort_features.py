@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from graphs.bipartite import BLOCK
+from graphs.flag_features import pair_sizes
 from graphs.pass_codes import InnerRows, PassCodes, known_rows, member_ties
 
 
@@ -66,14 +68,22 @@ def cohort_features(clusters: pd.DataFrame, members: np.ndarray, inner: InnerRow
 def _tied_accounts(inner: InnerRows, n_codes: int) -> pd.Series:
     """Distinct members tied on each (cluster, target) of the evidence inside, sorted by
     both (a member's code and its target's make one int64 key: no string or frame dedupe;
-    ``pd.unique`` hashes them; the groupby sorts the far fewer pairs)."""
+    ``pd.unique`` hashes them, a block of :data:`BLOCK` rows at a time, then the blocks'
+    distinct keys: at 30M rows ≈ 1 GB of keys at once before; the far fewer pairs are then
+    counted by :func:`graphs.flag_features.pair_sizes`)."""
     evidence = known_rows(inner.evidence, "target", ["target", "account_a", "account_b"])
-    target = evidence["target"].to_numpy().astype("int64")
-    keys = pd.unique(np.concatenate([target * n_codes + evidence[c].to_numpy()
-                                     for c in ("account_a", "account_b")]))  # hash: no sort
+    target = evidence["target"].to_numpy()
+    found = []
+    for start in range(0, len(target), BLOCK):
+        base = target[start:start + BLOCK].astype("int64") * n_codes
+        found.append(pd.unique(np.concatenate([
+            base + evidence[c].to_numpy()[start:start + BLOCK]
+            for c in ("account_a", "account_b")])))  # hash: no sort
+    keys = pd.unique(np.concatenate(found)) if found else np.empty(0, dtype="int64")
+    del found
     tied = pd.DataFrame({"cluster": inner.cluster_of[keys % n_codes],
                          "target": keys // n_codes})
-    return tied.groupby(["cluster", "target"]).size()
+    return pair_sizes(tied, "target", int(tied["target"].max()) + 1 if len(tied) else 1)
 
 
 def _inside_share(clusters: pd.DataFrame, members: np.ndarray, inner: InnerRows,

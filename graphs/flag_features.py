@@ -58,8 +58,7 @@ def flag_features(clusters: pd.DataFrame, inner: InnerRows, codes: PassCodes,
     out["density"] = (out["n_edges"] / pairs.where(pairs > 0)).fillna(0.0)
     out["mean_weight"] = (out["total_weight"] / out["n_edges"].where(out["n_edges"] > 0)).fillna(0)
     evidence = inner.evidence
-    per_target = known_rows(evidence, "target", ["cluster", "target"]).groupby(
-        ["cluster", "target"]).size()
+    per_target = pair_sizes(evidence, "target", len(codes.targets))
     out["shared_targets"] = per_target.groupby(level="cluster").size()
     out["median_dt_s"] = evidence.groupby("cluster")["dt_s"].median()
     out["effective_targets"] = _effective_number(per_target)
@@ -76,12 +75,40 @@ def flag_features(clusters: pd.DataFrame, inner: InnerRows, codes: PassCodes,
 def _most_frequent_action(evidence: pd.DataFrame, codes: PassCodes) -> pd.Series:
     """Per cluster, the most frequent ``action_a``; the first in sorted order on a tie (what
     ``Series.mode().iloc[0]`` gives)."""
-    counts = known_rows(evidence, "action_a", ["cluster", "action_a"]).groupby(
-        ["cluster", "action_a"]).size()
+    counts = pair_sizes(evidence, "action_a", len(codes.actions))
     top = counts[counts.eq(counts.groupby(level="cluster").transform("max"))]
     top = top[~top.index.get_level_values("cluster").duplicated()]
     names = codes.actions.take(top.index.get_level_values("action_a").to_numpy()).to_pylist()
     return pd.Series(names, index=top.index.get_level_values("cluster"), dtype=object)
+
+
+def pair_sizes(evidence: pd.DataFrame, column: str, n_codes: int) -> pd.Series:
+    """Rows per ``(cluster, column)`` of the inner ``evidence`` whose ``column`` code (below
+    ``n_codes``) is known: what ``groupby(["cluster", column]).size()`` gives (the pairs
+    sorted, int64 counts), from one int64 key per row sorted in place (pandas' grouping on
+    two keys held ≈ 40 bytes per row at once: 1.2 GB for 30M inner rows).
+
+    >>> ev = pd.DataFrame({"cluster": [2, 0, 2, 0], "target": np.array([5, 1, 5, -1], np.int32)})
+    >>> pair_sizes(ev, "target", 6).to_dict()
+    {(0, 1): 1, (2, 5): 2}
+    """
+    rows = known_rows(evidence, column, ["cluster", column])
+    codes = rows[column].to_numpy()
+    key = rows["cluster"].to_numpy().astype(np.int64) * max(n_codes, 1)
+    key += codes
+    key.sort()
+    first = np.empty(key.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(key[1:], key[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    del first
+    sizes = np.diff(np.append(starts, key.size))
+    key = key[starts]
+    cluster, code = np.divmod(key, max(n_codes, 1))
+    index = pd.MultiIndex.from_arrays(
+        [pd.Index(cluster, dtype=rows["cluster"].dtype, name="cluster"),
+         pd.Index(code.astype(codes.dtype), name=column)])
+    return pd.Series(sizes.astype(np.int64), index=index)
 
 
 def _author_features(per_target: pd.Series, authors: pd.DataFrame | None) -> pd.DataFrame:

@@ -116,7 +116,7 @@ def pass_codes(edges: pd.DataFrame, evidence: pd.DataFrame | None, activity: pd.
     ties = sum(np.bincount(np.where(c >= 0, c, n), shared, minlength=n + 1).astype("int64")
                for c in (edge_a, edge_b))
     ties[n] = 0  # edges with a null id (a groupby leaves them out)
-    background = float(evidence["dt_s"].median()) if len(evidence) else np.nan
+    background = series_median(evidence["dt_s"])
     return PassCodes(edges=edges, evidence=evidence, accounts=accounts, edge_a=edge_a,
                      edge_b=edge_b, evidence_a=evidence_a, evidence_b=evidence_b, targets=targets,
                      target=target,
@@ -124,6 +124,36 @@ def pass_codes(edges: pd.DataFrame, evidence: pd.DataFrame | None, activity: pd.
                      activity=_activity(activity, accounts), ties=ties,
                      authors=None if posts is None else _authors(posts, targets),
                      background_dt_s=background)
+
+
+def series_median(values: pd.Series) -> float:
+    """``values.median()`` (NaN when empty); whole numbers over a span below 2^26 (the
+    evidence's gaps in seconds) are counted instead of sorted: the same value without a copy
+    of the column (at 30M rows 0.34 GB for the slow pass's 42M gaps).
+
+    >>> series_median(pd.Series([3.0, 1.0, 2.0, 10.0])), series_median(pd.Series([0.5, 2.0]))
+    (2.5, 1.25)
+    """
+    v = values.to_numpy()
+    if v.size == 0 or v.dtype.kind != "f":
+        return float(values.median()) if v.size else np.nan
+    lo, hi = v.min(), v.max()
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi - lo >= 2**26:
+        return float(values.median())
+    counts = np.zeros(int(hi - lo) + 1, dtype=np.int64)
+    for start in range(0, v.size, BLOCK):
+        block = v[start:start + BLOCK] - lo
+        whole = block.astype(np.int64)
+        if (whole != block).any():
+            return float(values.median())
+        counts += np.bincount(whole, minlength=counts.size)
+    ends = np.cumsum(counts)  # sorted value k is lo + the first slot whose end passes k
+
+    def nth(k: int) -> float:
+        return float(lo + np.searchsorted(ends, k, side="right"))
+
+    n = v.size
+    return nth(n // 2) if n % 2 else (nth(n // 2 - 1) + nth(n // 2)) / 2
 
 
 def account_codes(codes: PassCodes, account_ids: pd.Series) -> np.ndarray:

@@ -58,3 +58,20 @@ def test_a_member_without_any_tie_has_no_inside_share():
     edges = evidence.assign(shared_targets=1)
     out = _features(clusters, edges, evidence)  # q: in no edge, not in the codes at all
     assert out.loc[0, "inside_share"] == 1.0 and out.loc[0, "lockstep_coverage"] == 0.75
+
+
+def test_blocks_of_evidence_give_the_same_features(monkeypatch):
+    """The tied members found a block of rows at a time (2 rows here, members repeated
+    across blocks) give the features the whole table gives."""
+    import graphs.cohort_features as cohort_features_module
+
+    clusters = pd.DataFrame({"account_id": list("abcdef"), "cluster": [0, 0, 0, 1, 1, 1]})
+    evidence = _pairs([("a", "b", "p", 5.0), ("a", "c", "p", 5.0), ("b", "c", "p", 9.0),
+                       ("a", "b", "q", 5.0), ("a", "c", "q", 7.0), ("d", "e", "q", 5.0),
+                       ("d", "e", "r", 100.0), ("e", "f", "s", 100.0), ("d", "f", "s", 1.0)])
+    edges = (evidence.groupby(["account_a", "account_b"]).size()
+             .rename("shared_targets").reset_index())
+    whole = _features(clusters, edges, evidence)
+    monkeypatch.setattr(cohort_features_module, "BLOCK", 2)
+    pd.testing.assert_frame_equal(_features(clusters, edges, evidence), whole)
+    assert whole["lockstep_coverage"].tolist() == [1.0, pytest.approx(7 / 9)]

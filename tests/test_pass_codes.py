@@ -249,3 +249,21 @@ def test_codes_of_categoricals_are_their_own_codes_and_score_as_text(order):
     for name in ("cohorts", "memberships", "flagged_accounts"):
         pd.testing.assert_frame_equal(getattr(by_codes, name), getattr(by_text, name))
     assert len(by_text.cohorts) >= 2
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_series_median_is_pandas_median_counted_or_not(monkeypatch, seed):
+    """Whole gaps counted in blocks (of 7 rows here), fractions, NaN, a wide span and no rows:
+    always what ``Series.median`` gives."""
+    import graphs.pass_codes as pass_codes_module
+
+    monkeypatch.setattr(pass_codes_module, "BLOCK", 7)
+    rng = np.random.default_rng(seed)
+    for n in (0, 1, 2, 5, 40, 41):
+        for values in (rng.integers(0, 604_800, n).astype(float),
+                       rng.integers(3, 6, n).astype(float), rng.uniform(0, 100, n),
+                       np.where(rng.random(n) < 0.2, np.nan, rng.integers(0, 9, n) * 1.0),
+                       rng.integers(0, 2**40, n).astype(float)):
+            expected = pd.Series(values).median()
+            found = pass_codes_module.series_median(pd.Series(values))
+            assert found == expected or (np.isnan(found) and np.isnan(expected))
