@@ -267,3 +267,22 @@ def test_series_median_is_pandas_median_counted_or_not(monkeypatch, seed):
             expected = pd.Series(values).median()
             found = pass_codes_module.series_median(pd.Series(values))
             assert found == expected or (np.isnan(found) and np.isnan(expected))
+
+
+@pytest.mark.parametrize("n_categories", [5, 300])
+def test_action_codes_of_categoricals_are_narrow_and_rank_as_text(n_categories):
+    """Codes of a projection's action categoricals (unused categories, a missing action, a
+    few or many categories): the ranks text gives, in the smallest integer type."""
+    rng = np.random.default_rng(n_categories)
+    names = sorted({"like", "share", "comment", *(f"a{k:03d}ü" for k in range(n_categories))})
+    used = list(rng.choice(names, size=4, replace=False))
+    text = pd.DataFrame({"action_a": [*used, None, used[0]], "action_b": used[::-1] * 1 + [
+        used[1], used[2]], "dt_s": 1.0, "account_a": "a", "account_b": "b", "target_id": "t"})
+    coded = text.astype({c: pd.CategoricalDtype(names) for c in ("action_a", "action_b")})
+    edges = pd.DataFrame({"account_a": ["a"], "account_b": ["b"], "shared_targets": [1]})
+    activity = pd.DataFrame({"account_id": ["a", "b"], "n_actions": 1.0, "crowd_sum": 1.0})
+    by_text, by_codes = (pass_codes(edges, e, activity) for e in (text, coded))
+    assert by_codes.actions.to_pylist() == by_text.actions.to_pylist() == sorted(used)
+    for column in ("action_a", "action_b"):
+        assert getattr(by_codes, column).tolist() == getattr(by_text, column).tolist()
+        assert getattr(by_codes, column).dtype == np.int8
