@@ -174,11 +174,42 @@ def _insert_at(fused: pd.DataFrame, added: pd.DataFrame) -> np.ndarray:
 
 
 def _spliced_rows(table: pd.DataFrame, added: pd.DataFrame, at: np.ndarray) -> pd.DataFrame:
-    """``table`` with each row of ``added`` inserted before its row ``at`` (columns moved,
-    :func:`_moved`)."""
-    n = len(table)
-    order = np.insert(np.arange(n), at, n + np.arange(len(added)))
-    return _moved(table, added, order, list(table.columns))
+    """``table`` with each row of ``added`` inserted before its row ``at`` (sorted), each
+    column popped from ``table`` as its spliced copy is built. Columns of one NumPy dtype,
+    and categoricals whose categories hold the added values, are written into place (one new
+    array each: stacked then taken in order, as :func:`_moved` does with the other columns,
+    two, beside an int64 order of every row: at 30M rows 0.25 GB)."""
+    n, m = len(table), len(added)
+    is_added = np.zeros(n + m, dtype=bool)
+    is_added[np.asarray(at, dtype=np.int64) + np.arange(m)] = True
+    kept = ~is_added
+    return pd.DataFrame({c: _interleaved(table.pop(c), added[c], kept, is_added)
+                         for c in list(table.columns)}, copy=False)
+
+
+def _interleaved(old: pd.Series, new: pd.Series, kept: np.ndarray,
+                 is_added: np.ndarray) -> pd.Series:
+    """``old``'s values on the rows ``kept``, ``new``'s on the others: what stacking the two
+    (:func:`graphs.lookup.stacked_column`) and taking the rows in that order gives."""
+    if isinstance(old.dtype, pd.CategoricalDtype):
+        recoded = stacked_column([old.iloc[:0], new])  # new's codes in old's categories?
+        if same_categories(recoded.dtype, old.dtype):
+            codes = _placed(old.array.codes, recoded.array.codes, kept, is_added)
+            return pd.Series(pd.Categorical.from_codes(codes, dtype=old.dtype, validate=False))
+    elif isinstance(old.dtype, np.dtype) and old.dtype == new.dtype:
+        return pd.Series(_placed(old.to_numpy(), new.to_numpy(), kept, is_added), copy=False)
+    order = np.empty(kept.size, dtype=np.int64)
+    order[kept] = np.arange(len(old))
+    order[is_added] = len(old) + np.arange(len(new))
+    return stacked_column([old, new]).take(order).reset_index(drop=True)
+
+
+def _placed(old: np.ndarray, new: np.ndarray, kept: np.ndarray,
+            is_added: np.ndarray) -> np.ndarray:
+    values = np.empty(kept.size, dtype=old.dtype)
+    values[kept] = old
+    values[is_added] = new
+    return values
 
 
 def _moved(table: pd.DataFrame, added: pd.DataFrame, order: np.ndarray,
