@@ -175,10 +175,10 @@ def _insert_at(fused: pd.DataFrame, added: pd.DataFrame) -> np.ndarray:
 
 def _spliced_rows(table: pd.DataFrame, added: pd.DataFrame, at: np.ndarray) -> pd.DataFrame:
     """``table`` with each row of ``added`` inserted before its row ``at`` (sorted), each
-    column popped from ``table`` as its spliced copy is built. Columns of one NumPy dtype,
-    and categoricals whose categories hold the added values, are written into place (one new
-    array each: stacked then taken in order, as :func:`_moved` does with the other columns,
-    two, beside an int64 order of every row: at 30M rows 0.25 GB)."""
+    column popped from ``table`` as its spliced copy is built. Columns of one NumPy or UTC
+    time dtype, and categoricals, are written into place (one new array each: stacked then
+    taken in order, as :func:`_moved` does with the other columns, two, beside an int64
+    order of every row: at 30M rows 0.25 GB)."""
     n, m = len(table), len(added)
     is_added = np.zeros(n + m, dtype=bool)
     is_added[np.asarray(at, dtype=np.int64) + np.arange(m)] = True
@@ -192,12 +192,22 @@ def _interleaved(old: pd.Series, new: pd.Series, kept: np.ndarray,
     """``old``'s values on the rows ``kept``, ``new``'s on the others: what stacking the two
     (:func:`graphs.lookup.stacked_column`) and taking the rows in that order gives."""
     if isinstance(old.dtype, pd.CategoricalDtype):
-        recoded = stacked_column([old.iloc[:0], new])  # new's codes in old's categories?
-        if same_categories(recoded.dtype, old.dtype):
-            codes = _placed(old.array.codes, recoded.array.codes, kept, is_added)
-            return pd.Series(pd.Categorical.from_codes(codes, dtype=old.dtype, validate=False))
-    elif isinstance(old.dtype, np.dtype) and old.dtype == new.dtype:
+        # the stacked dtype (old's, or the sorted union of both's categories), as stacking
+        # all of old would give: its choice depends on old's categories, not on its rows
+        recoded = stacked_column([old.iloc[:0], new])
+        dtype = recoded.dtype
+        codes = old.array.codes
+        if not same_categories(dtype, old.dtype):  # old's codes in the union's, as narrow
+            where = np.append(dtype.categories.get_indexer(old.dtype.categories), -1)
+            codes = where.astype(np.min_scalar_type(-max(len(dtype.categories), 1)))[codes]
+        codes = _placed(codes, recoded.array.codes, kept, is_added)
+        return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False))
+    if isinstance(old.dtype, np.dtype) and old.dtype == new.dtype:
         return pd.Series(_placed(old.to_numpy(), new.to_numpy(), kept, is_added), copy=False)
+    if isinstance(old.dtype, pd.DatetimeTZDtype) and old.dtype == new.dtype:
+        ticks = _placed(old.array.asi8, new.array.asi8, kept, is_added)
+        return pd.Series(ticks.view(f"M8[{old.dtype.unit}]"), copy=False).dt.tz_localize(
+            old.dtype.tz)
     order = np.empty(kept.size, dtype=np.int64)
     order[kept] = np.arange(len(old))
     order[is_added] = len(old) + np.arange(len(new))
