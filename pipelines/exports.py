@@ -20,8 +20,9 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from graphs.lookup import lookup_codes, sorted_codes, text_array
+from graphs.lookup import category_codes, lookup_codes, sorted_codes, text_array
 from pipelines.outputs import atomic_file, write_csv, write_parquet
 from pipelines.report import run_tasks
 from pipelines.report_tables import paged_cohorts
@@ -235,12 +236,33 @@ def flagged_evidence_rows(memberships: pd.DataFrame, evidence: pd.DataFrame,
     members = memberships[memberships["cohort_id"].isin(flagged)]
     keys = text_array(members["account_id"])
     codes = members["cohort_id"].to_numpy(dtype="int64")
-    a = lookup_codes(evidence["account_a"], keys, codes)
-    rows = np.flatnonzero((a == lookup_codes(evidence["account_b"], keys, codes)) & (a >= 0))
-    ranks = [sorted_codes(evidence[name].take(rows))[1]
-             for name in ("target_id", "account_b", "account_a")]
+    narrow = np.int32 if not len(codes) or codes.max() < 2**31 else np.int64
+    a = _cohorts_of(evidence["account_a"], keys, codes, narrow)
+    rows = np.flatnonzero((a == _cohorts_of(evidence["account_b"], keys, codes, narrow))
+                          & (a >= 0))
+    ranks = [_text_ranks(evidence[name], rows) for name in ("target_id", "account_b",
+                                                            "account_a")]
     rows = rows[np.lexsort((*ranks, a[rows]))]
-    return rows, a[rows]
+    return rows, a[rows].astype("int64")
+
+
+def _cohorts_of(column: pd.Series, keys: pa.ChunkedArray, codes: np.ndarray,
+                dtype: type) -> np.ndarray:
+    """:func:`graphs.lookup.lookup_codes` of an id column, as ``dtype``; a categorical's
+    looked up per category and taken by its own codes (at 30M rows no int64 per row, nor a
+    copy of the codes: 0.25 GB each for the two account columns)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        per_category = lookup_codes(pd.Series(column.cat.categories), keys, codes)
+        return np.append(per_category, -1).astype(dtype)[column.array.codes]
+    return lookup_codes(column, keys, codes).astype(dtype)
+
+
+def _text_ranks(column: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """Codes of ``column``'s ``rows`` that order them as their text does: a projection's
+    categorical codes as they are (:func:`graphs.lookup.category_codes`), else their ranks
+    (:func:`graphs.lookup.sorted_codes`)."""
+    found = category_codes(column)
+    return found[1][rows] if found is not None else sorted_codes(column.take(rows))[1]
 
 
 def _write_flagged_evidence(memberships: pd.DataFrame, evidence: pd.DataFrame,

@@ -13,6 +13,7 @@ import pytest
 from pipelines.exports import (
     accounts_table,
     flagged_evidence,
+    flagged_evidence_rows,
     original_id,
     table_tasks,
     write_gexf,
@@ -189,3 +190,29 @@ def test_xml_safe_id_escapes_exactly_what_xml_cannot_hold() -> None:
         expected = "\\\\" if ch == "\\" else (
             (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}") if unsafe else ch)
         assert xml_safe_id(ch) == expected, hex(code)
+
+
+@pytest.mark.parametrize("order", ["code points", "reversed"])
+def test_flagged_evidence_rows_of_categoricals_are_those_of_their_text(order) -> None:
+    """Ids as a projection holds them (categoricals, unused categories; in code point order
+    their codes are the ranks, else they are ranked): the rows and cohorts of the text."""
+    rng = np.random.default_rng(7)
+    ids = [f"u{i}" for i in range(40)] + ["é", "=x", "a,b", "Z"]
+    n = 2000
+    text = pd.DataFrame({
+        "account_a": [ids[i] for i in rng.integers(0, len(ids), n)],
+        "account_b": [ids[i] for i in rng.integers(0, len(ids), n)],
+        "target_id": [f"t{i}" for i in rng.integers(0, 9, n)]}).astype("str")
+    names = sorted({*ids, "unused"})
+    categories = pd.CategoricalDtype(names if order == "code points" else names[::-1])
+    targets = pd.CategoricalDtype(sorted({f"t{i}" for i in range(12)}))
+    coded = text.astype({"account_a": categories, "account_b": categories,
+                         "target_id": targets})
+    memberships = pd.DataFrame({"account_id": ids[:-2], "cohort_id": rng.integers(0, 6, 42)})
+    cohorts = pd.DataFrame({"cohort_id": range(6), "flagged": [True, False] * 3})
+    expected = flagged_evidence_rows(memberships, text, cohorts)
+    found = flagged_evidence_rows(memberships, coded, cohorts)
+    assert len(expected[0]) > 100
+    for got, want in zip(found, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert found[1].dtype == np.int64
