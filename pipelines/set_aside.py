@@ -205,6 +205,7 @@ def frames_aside(frames: list[pd.DataFrame], path: Path, extra: T, *,
     >>> back(), list(frame.columns)
     ('extra', ['a', 'b'])
     """
+    frames = list({id(frame): frame for frame in frames}.values())  # each frame once
     taken = [(frame, name, frame.columns.get_loc(name)) for frame in frames
              for name in (list(frame.columns) if columns is None else columns)
              if name in frame.columns]

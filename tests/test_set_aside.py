@@ -170,3 +170,14 @@ def test_frames_aside_takes_every_column_and_gives_back_shared_codes_shared(tmp_
         assert np.shares_memory(held[0], held[1]), column
     assert np.shares_memory(again["evidence_a"], engage["account_a"].array.codes)
     assert again["evidence_a"].tolist() == [3, 1, 39_999]
+
+
+def test_a_frame_given_twice_is_taken_once(tmp_path):
+    """The fused tables of one layer may be that layer's own: each frame's columns are taken
+    once and put back once."""
+    frame = pd.DataFrame({"a": [1, 2], "b": [0.5, 1.5]})
+    before = frame.copy()
+    back = frames_aside([frame, frame], tmp_path / "f.pickle", 7)
+    assert frame.shape == (2, 0)
+    assert back() == 7
+    pd.testing.assert_frame_equal(frame, before)
