@@ -286,3 +286,16 @@ def test_action_codes_of_categoricals_are_narrow_and_rank_as_text(n_categories):
     for column in ("action_a", "action_b"):
         assert getattr(by_codes, column).tolist() == getattr(by_text, column).tolist()
         assert getattr(by_codes, column).dtype == np.int8
+
+
+def test_actions_of_text_and_a_categorical_are_coded_as_text():
+    """One action column text, the other categorical: no shortcut, the text's codes."""
+    text = pd.DataFrame({"account_a": ["a", "a"], "account_b": ["b", "b"],
+                         "target_id": ["t", "u"], "action_a": ["share", "like"],
+                         "action_b": ["like", "like"], "dt_s": [1.0, 2.0]})
+    mixed = text.astype({"action_b": pd.CategoricalDtype(["like", "share"])})
+    edges = pd.DataFrame({"account_a": ["a"], "account_b": ["b"], "shared_targets": [2]})
+    activity = pd.DataFrame({"account_id": ["a", "b"], "n_actions": 1.0, "crowd_sum": 1.0})
+    by_text, by_mixed = (pass_codes(edges, e, activity) for e in (text, mixed))
+    assert by_mixed.action_a.tolist() == by_text.action_a.tolist() == [1, 0]
+    assert by_mixed.action_b.tolist() == by_text.action_b.tolist() == [0, 0]
