@@ -56,7 +56,7 @@ def cohort_features(clusters: pd.DataFrame, members: np.ndarray, inner: InnerRow
     {0: {'lockstep_coverage': 0.833, 'dt_vs_background': 0.714, 'inside_share': 1.0}}
     """
     size = clusters.groupby("cluster").size()
-    per_target = _tied_accounts(inner, len(codes.accounts) + 1)
+    per_target = _tied_accounts(inner, len(codes.accounts) + 1, len(codes.targets))
     coverage = (per_target / size.reindex(per_target.index.get_level_values("cluster"))
                 .to_numpy()).groupby(level="cluster").mean()
     dt_ratio = inner.evidence.groupby("cluster")["dt_s"].median() / codes.background_dt_s
@@ -65,7 +65,7 @@ def cohort_features(clusters: pd.DataFrame, members: np.ndarray, inner: InnerRow
                         ).reindex(size.index).round(6)
 
 
-def _tied_accounts(inner: InnerRows, n_codes: int) -> pd.Series:
+def _tied_accounts(inner: InnerRows, n_codes: int, n_targets: int) -> pd.Series:
     """Distinct members tied on each (cluster, target) of the evidence inside, sorted by
     both (a member's code and its target's make one int64 key: no string or frame dedupe;
     ``pd.unique`` hashes them, a block of :data:`BLOCK` rows at a time, then the blocks'
@@ -83,7 +83,7 @@ def _tied_accounts(inner: InnerRows, n_codes: int) -> pd.Series:
     del found
     tied = pd.DataFrame({"cluster": inner.cluster_of[keys % n_codes],
                          "target": keys // n_codes})
-    return pair_sizes(tied, "target", int(tied["target"].max()) + 1 if len(tied) else 1)
+    return pair_sizes(tied, "target", n_targets)
 
 
 def _inside_share(clusters: pd.DataFrame, members: np.ndarray, inner: InnerRows,

@@ -15,11 +15,11 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from graphs.bipartite import BLOCK  # rows per block of _seconds_after and _inside
 from graphs.lookup import (
     category_codes,
+    category_ranks,
     lookup_codes,
     one_array,
     run_codes,
@@ -166,7 +166,7 @@ def account_codes(codes: PassCodes, account_ids: pd.Series) -> np.ndarray:
     [1, -1]
     """
     return lookup_codes(account_ids, pa.chunked_array([codes.accounts]),
-                        np.arange(len(codes.accounts))).astype("int32")
+                        np.arange(len(codes.accounts)), dtype="int32")
 
 
 def coded_evidence(codes: PassCodes) -> PassCodes:
@@ -256,8 +256,9 @@ def _categorical_accounts(active: pd.Series, columns: list[pd.Series]
         return None
     accounts = found[0]
     if (lookup_codes(active, pa.chunked_array([accounts]), np.arange(len(accounts))) < 0).any():
-        return None
-    return accounts, [found[1], *(category_codes(c)[1] for c in columns[1:])]
+        return None  # the same categories: the other columns' codes are taken as they are
+    return accounts, [found[1], *(c.array.codes.astype("int32", copy=False)
+                                  for c in columns[1:])]
 
 
 def _account_codes(active: pd.Series, columns: list[pd.Series]) -> tuple[pa.Array,
@@ -307,13 +308,10 @@ def _category_action_codes(columns: list[pd.Series]) -> tuple[pa.Array, np.ndarr
             used |= [bool((codes == k).any()) for k in range(len(categories))]
         else:
             used[np.unique(codes[codes >= 0])] = True
-    present = np.flatnonzero(used)
-    values = pa.array(categories.take(present), pa.large_string())
-    order = pc.sort_indices(values).to_numpy()
-    rank = np.full(len(categories) + 1, -1, dtype=np.min_scalar_type(-max(len(order), 1)))
-    rank[present[order]] = np.arange(order.size)  # last slot: code -1 (a missing action)
+    actions, rank = category_ranks(categories, np.flatnonzero(used),
+                                   np.min_scalar_type(-max(int(used.sum()), 1)))
     coded = [rank[column.array.codes] for column in columns]
-    return values.take(pa.array(order)), coded[0], coded[1] if len(coded) > 1 else None
+    return actions, coded[0], coded[1] if len(coded) > 1 else None
 
 
 def _activity(activity: pd.DataFrame, accounts: pa.Array) -> pd.DataFrame:

@@ -20,7 +20,6 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from graphs.lookup import category_codes, lookup_codes, sorted_codes, text_array
 from pipelines.outputs import atomic_file, write_csv, write_parquet
@@ -237,24 +236,13 @@ def flagged_evidence_rows(memberships: pd.DataFrame, evidence: pd.DataFrame,
     keys = text_array(members["account_id"])
     codes = members["cohort_id"].to_numpy(dtype="int64")
     narrow = np.int32 if not len(codes) or codes.max() < 2**31 else np.int64
-    a = _cohorts_of(evidence["account_a"], keys, codes, narrow)
-    rows = np.flatnonzero((a == _cohorts_of(evidence["account_b"], keys, codes, narrow))
+    a = lookup_codes(evidence["account_a"], keys, codes, dtype=narrow)
+    rows = np.flatnonzero((a == lookup_codes(evidence["account_b"], keys, codes, dtype=narrow))
                           & (a >= 0))
     ranks = [_text_ranks(evidence[name], rows) for name in ("target_id", "account_b",
                                                             "account_a")]
     rows = rows[np.lexsort((*ranks, a[rows]))]
     return rows, a[rows].astype("int64")
-
-
-def _cohorts_of(column: pd.Series, keys: pa.ChunkedArray, codes: np.ndarray,
-                dtype: type) -> np.ndarray:
-    """:func:`graphs.lookup.lookup_codes` of an id column, as ``dtype``; a categorical's
-    looked up per category and taken by its own codes (at 30M rows no int64 per row, nor a
-    copy of the codes: 0.25 GB each for the two account columns)."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        per_category = lookup_codes(pd.Series(column.cat.categories), keys, codes)
-        return np.append(per_category, -1).astype(dtype)[column.array.codes]
-    return lookup_codes(column, keys, codes).astype(dtype)
 
 
 def _text_ranks(column: pd.Series, rows: np.ndarray) -> np.ndarray:

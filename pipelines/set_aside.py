@@ -178,12 +178,7 @@ def column_aside(frames: list[pd.DataFrame], name: str, path: Path) -> Callable[
     >>> put_back(); list(frame.columns)
     ['a', 't', 'b']
     """
-    back = frames_aside(frames, path, None, columns=[name])
-
-    def put_back() -> None:
-        back()
-
-    return put_back
+    return frames_aside(frames, path, None, columns=[name])
 
 
 def frames_aside(frames: list[pd.DataFrame], path: Path, extra: T, *,

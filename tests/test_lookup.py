@@ -26,6 +26,18 @@ def test_lookup_accepts_object_string_and_arrow_columns_alike():
         assert lookup_codes(column, keys, codes).tolist() == expected
 
 
+def test_lookup_gives_the_dtype_asked_for_text_and_categoricals_alike():
+    keys = pd.Series(["<b>", "a", "ü"], dtype=object)
+    codes = np.array([3, 1, 2])
+    values = ["ü", "z", "<b>", "a", None]
+    for column in (pd.Series(values, dtype="str"),
+                   pd.Series(pd.Categorical(values, categories=["z", "a", "ü", "<b>", "x"]))):
+        found = lookup_codes(column, keys, codes, dtype="int32")
+        assert found.dtype == np.int32 and found.tolist() == [2, -1, 3, 1, -1]
+        assert lookup_codes(column, pd.Series([], dtype=object), codes[:0],
+                            dtype="int32").dtype == np.int32
+
+
 def test_lookup_without_keys_gives_minus_one():
     assert lookup_codes(pd.Series(["a"]), pd.Series([], dtype=object),
                         np.array([], dtype="int64")).tolist() == [-1]
