@@ -104,9 +104,9 @@ def run(config: RunConfig, *, reader: Callable[..., Any] = read_interactions,
     keys to the manifest) before it is renamed into place. Both are for the nightly runs.
     DuckDB works within a share of the run's ``max_memory_gb``
     (:data:`pipelines.limits.DUCKDB_SHARE`: its results come back beside it) and spills to a
-    directory of the run's own (:func:`pipelines.duckdb_limits.duckdb_limits`); on a cold
-    numba cache the projection kernels are compiled by a child process while the logs are
-    read (:func:`pipelines.kernel_cache.kernels_aside`).
+    directory of the run's own (:func:`pipelines.duckdb_limits.duckdb_limits`); the projection
+    kernels are loaded by a thread (on a cold numba cache, compiled by a child process) while
+    the logs are read (:func:`pipelines.kernel_cache.kernels_aside`).
     """
     max_memory_gb = config.max_memory_gb or default_memory_gb()  # once, as the run starts
     check_config(config)  # before the logs are read, not after
@@ -158,6 +158,7 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
     window_scan = None
     if config.window_auto:
         with _step("window_scan", timings):
+            kernels_ready()  # it projects too
             config, window_scan = auto_window(
                 raw, interactions, config, posts=posts.table if posts else None,
                 accounts=accounts.table if accounts else None)

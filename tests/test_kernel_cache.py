@@ -4,7 +4,10 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
+
+import pytest
 
 from graphs.projection import compile_kernels
 from pipelines import kernel_cache
@@ -13,10 +16,35 @@ from pipelines.kernel_cache import cached, finish_aside, kernels_aside
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_a_warm_cache_starts_nothing():
+def test_a_warm_cache_starts_no_child_but_a_loading_thread(monkeypatch):
     compile_kernels()  # this process compiled or loaded them: the cache holds them now
     assert cached()
+    monkeypatch.setattr(kernel_cache.subprocess, "Popen", lambda *a, **k: pytest.fail("a child"))
+    loaded = threading.Event()
+    monkeypatch.setattr(kernel_cache, "compile_kernels", lambda: loaded.wait(5) and None)
     with kernels_aside() as ready:
+        loader = [t for t in threading.enumerate() if t.name == "cohortscan-kernels"]
+        assert len(loader) == 1 and loader[0].is_alive()
+        loaded.set()
+        ready()
+        assert not loader[0].is_alive()
+        ready()  # a second wait is a no-op
+
+
+def test_a_failed_loading_thread_is_a_warning(monkeypatch, caplog):
+    def fails():
+        raise RuntimeError("no cached code")
+
+    monkeypatch.setattr(kernel_cache, "compile_kernels", fails)
+    with caplog.at_level(logging.WARNING, logger="pipelines.kernel_cache"):
+        kernel_cache.load_aside().join()
+    assert "loading the projection kernels aside failed: no cached code" in caplog.text
+
+
+def test_a_disabled_block_starts_nothing(monkeypatch):
+    monkeypatch.setattr(kernel_cache, "compile_aside", lambda: pytest.fail("a child started"))
+    monkeypatch.setattr(kernel_cache, "load_aside", lambda: pytest.fail("a thread started"))
+    with kernels_aside(enabled=False) as ready:
         ready()
 
 
