@@ -28,6 +28,7 @@ checks its resident memory after every chunk of the projection
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import functools
 import gc
@@ -54,17 +55,25 @@ GC_THRESHOLDS = (100_000, 50, 100)
 
 
 def batch_gc() -> None:
-    """Let Python's cycle collector run less often in a batch process (``GC_THRESHOLDS``).
+    """Let Python's cycle collector run less often in a batch process (``GC_THRESHOLDS``),
+    and not at all over what is left when the process exits.
 
     Graph construction (igraph) and pandas create millions of short-lived tuples; with
     the default thresholds (700, 10, 10) every few hundred of them start a collection and
     the full ones walk the whole heap. Measured on a 1M-row run: 15-20 % of its CPU time,
     identical outputs. Garbage cycles are still collected, just in larger batches.
 
+    At exit (an ``atexit`` call of :func:`gc.freeze`) the objects left are frozen, so the
+    interpreter's final collections skip them: after a projection (numba's and pandas'
+    objects) the exit took 0.22-0.27 s, frozen 0.04 s. Exit handlers still run, modules are
+    still torn down, and the memory goes back to the system with the process either way.
+
     >>> batch_gc(); gc.get_threshold() == GC_THRESHOLDS
     True
     """
     gc.set_threshold(*GC_THRESHOLDS)
+    atexit.unregister(gc.freeze)  # registered once however often this is called
+    atexit.register(gc.freeze)
 
 
 def release_freed() -> None:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +24,8 @@ from pipelines.limits import (
     check_layers_memory,
     layer_pairs_bound,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _rows(n: int, seed: int) -> pd.DataFrame:
@@ -116,3 +122,20 @@ def test_release_freed_returns_arrows_free_pages():
     limits.release_freed()
     assert held - proc.memory_info().rss > 100 << 20
 
+
+
+def test_batch_gc_freezes_what_is_left_at_exit(tmp_path):
+    """The exit handler is registered once, and freezes the objects so that the
+    interpreter's final collections skip them."""
+    code = ("import atexit, gc\n"
+            "from pipelines.limits import batch_gc\n"
+            "calls, freeze = [], gc.freeze\n"
+            "gc.freeze = lambda: (calls.append(1), freeze())[1]\n"
+            "batch_gc(); batch_gc()\n"
+            "before = gc.get_freeze_count()\n"
+            "atexit._run_exitfuncs()\n"
+            "print(len(calls), before, gc.get_freeze_count() > 0)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["1", "0", "True"]
