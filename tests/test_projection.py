@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from graphs.bipartite import bipartite_incidence
-from graphs.projection import clustered_edges, co_engagement, windowed_pairs
+from graphs.projection import clustered_edges, co_engagement, sparse_empty, windowed_pairs
 
 T = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
@@ -244,3 +245,25 @@ def test_evidence_ids_are_codes_over_the_sorted_ids():
     assert evidence[["account_a", "account_b", "target_id"]].astype(str).values.tolist() == [
         ["a", "b", "p"], ["a", "b", "q"]]
 
+
+
+def test_sparse_buffers_are_writable_and_ask_for_small_pages():
+    """The kernel's output buffers: the right shape and dtype, writable (numba needs it), and
+    on Linux a mapping the kernel may not back with huge pages (``nh`` in smaps)."""
+    buf = sparse_empty(1 << 20, 5, np.int32)
+    assert buf.shape == (1 << 20, 5) and buf.dtype == np.int32 and buf.flags.writeable
+    buf[-1] = 3
+    assert buf[-1].sum() == 15
+    assert sparse_empty(0, 2, np.int64).shape == (0, 2)
+    smaps = Path("/proc/self/smaps")
+    if not smaps.exists():
+        pytest.skip("no /proc/self/smaps: the flag is Linux's")
+    start = buf.__array_interface__["data"][0]
+    flags, inside = None, False
+    for line in smaps.read_text().splitlines():
+        if "-" in line.split()[0] and ":" not in line.split()[0]:
+            low, high = (int(x, 16) for x in line.split()[0].split("-"))
+            inside = low <= start < high
+        elif inside and line.startswith("VmFlags:"):
+            flags = line.split()[1:]
+    assert flags is not None and "nh" in flags
