@@ -50,7 +50,9 @@ def bh_q_values(p_values: np.ndarray, n_tests: int | None = None) -> np.ndarray:
     m = max(n_tests or p.size, p.size)
     if p.size == 0:
         return p
-    order = np.argsort(p, kind="stable")
+    # any sort: tied p-values get one q-value whichever ranks they take (the running
+    # minimum from the top rank of the tie down); the default sort is ≈ 4× the stable one
+    order = np.argsort(p)
     ranked = p[order] * m / np.arange(1, p.size + 1)
     q_sorted = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1.0)
     q = np.empty_like(q_sorted)

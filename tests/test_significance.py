@@ -12,6 +12,20 @@ def test_bh_matches_scipy_when_all_tests_are_given():
     np.testing.assert_allclose(bh_q_values(p), stats.false_discovery_control(p))
 
 
+def test_bh_of_tied_p_values_does_not_depend_on_their_order():
+    """Many ties, as the discrete Poisson tails give: the q-values are exactly those of the
+    stable sort, and equal within each tie."""
+    rng = np.random.default_rng(1)
+    p = rng.choice(np.array([1e-9, 1e-5, 0.003, 0.04, 0.2, 1.0]), size=20_000)
+    order = np.argsort(p, kind="stable")
+    ranked = p[order] * 10**6 / np.arange(1, p.size + 1)
+    expected = np.empty_like(p)
+    expected[order] = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1.0)
+    q = bh_q_values(p, n_tests=10**6)
+    np.testing.assert_array_equal(q, expected)
+    assert all(np.unique(q[p == v]).size == 1 for v in np.unique(p))
+
+
 def test_bh_with_more_tests_is_never_less_conservative():
     p = np.array([1e-4, 0.02, 0.5])
     assert (bh_q_values(p, n_tests=100) >= bh_q_values(p)).all()
