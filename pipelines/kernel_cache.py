@@ -14,7 +14,10 @@ and target registries, the cached code), and their first call ≈ 0.2 s more (Op
 threads, first-call paths of pandas and SciPy). :func:`load_aside` does both in a thread of
 the run's own process on the same tiny incidence, while DuckDB reads the logs with the GIL
 released: on the issue's ~250k-row log with viral hubs, ingest + projection in a fresh
-process went 2.2 → 1.65 s.
+process went 2.2 → 1.65 s. The thread runs the parallel kernels on one thread of its own, so
+no second team of OpenMP threads outlives it (at 10M rows, kernels timed after a loading
+thread that used two were ≈ 0.5 s slower per pass than after loading in the main thread; the
+difference was within the runs' noise and is not settled).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numba
 from numba.core.registry import CPUDispatcher
 
 import graphs
@@ -97,6 +101,7 @@ def load_aside() -> threading.Thread:
 def _load() -> None:
     """:func:`compile_kernels`, a failure logged: the run then meets it at its own call."""
     try:
+        numba.set_num_threads(1)  # this thread's setting: no second team of OpenMP threads
         compile_kernels()
     except Exception as error:  # noqa: BLE001 - the run's own call raises it again
         log.warning("loading the projection kernels aside failed: %s", error)
