@@ -198,9 +198,9 @@ def sparse_empty(rows: int, columns: int, dtype: type) -> np.ndarray:
     at the start of each account's region, so most of their pages are never touched. NumPy
     asks the kernel for transparent huge pages for arrays of 4 MiB and more
     (``MADV_HUGEPAGE``), and a huge page is zeroed 2 MiB at a time however little of it is
-    written: on the ~250k-row log with viral hubs, a fresh process's first chunks spent
-    0.1-0.6 s of system time on them (the kept ties 0.45-0.97 s, with small pages
-    0.38-0.40 s). Pages of this mapping cost only where written.
+    written: on the ~250k-row log with viral hubs, a fresh process's first call took
+    0.63-1.01 s (0.38-0.77 s of it system time), on small pages 0.39-0.48 s. Pages of this
+    mapping cost only where written.
 
     >>> a = sparse_empty(3, 2, np.int32); a[:] = 7; a.sum(), a.flags.writeable
     (np.int64(42), True)

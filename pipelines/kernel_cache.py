@@ -115,14 +115,15 @@ def kernels_aside(enabled: bool = True) -> Iterator[Callable[[], None]]:
     a loading thread is joined. The yielded call may be made more than once."""
     child = compile_aside() if enabled else None
     loader = load_aside() if enabled and child is None else None
-    waited = []
+    waited = False
 
     def ready() -> None:
+        nonlocal waited
         if not waited:
             finish_aside(child)
             if loader is not None:
                 loader.join()
-            waited.append(True)
+            waited = True
 
     try:
         yield ready
