@@ -295,9 +295,8 @@ def co_engagement(
     actions, crowds = _activity(inc, crowd, paired=~hub)
     del crowd
     n_paired = int(inc.account.size - hub.sum())
-    evidence = _evidence_frame(inc, ties.evidence)
-    ties = ties._replace(evidence=None)  # the frame's target codes serve the targets' JSON
-    edges = _with_significance(_edges_frame(inc, ties, evidence["target_id"].cat.codes
+    evidence = _evidence_frame(inc, ties.evidence)  # empties ties.evidence as it goes
+    edges = _with_significance(_edges_frame(inc, ties, evidence["target_id"].array.codes
                                             if targets else None, evidence["account_a"].dtype),
                                ties.edges, actions, crowds, n_paired, int(ties.counts[2]))
     stats = {
@@ -426,10 +425,11 @@ def coded_ids(dtype: pd.CategoricalDtype, codes: np.ndarray) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False))
 
 
-def _edges_frame(inc: Incidence, ties: _Ties, targets: pd.Series | None,
+def _edges_frame(inc: Incidence, ties: _Ties, targets: np.ndarray | None,
                  accounts: pd.CategoricalDtype) -> pd.DataFrame:
-    """The kept edges; ``targets`` holds the target code of each evidence row (``None``:
-    no ``targets`` column)."""
+    """The kept edges; ``targets`` holds the target code of each evidence row (the frame's
+    own categorical codes: ``.cat.codes`` would copy them; ``None``: no ``targets``
+    column)."""
     return pd.DataFrame({
         "account_a": coded_ids(accounts, ties.edges[:, 0]),
         "account_b": coded_ids(accounts, ties.edges[:, 1]),
@@ -437,7 +437,7 @@ def _edges_frame(inc: Incidence, ties: _Ties, targets: pd.Series | None,
         "weight": ties.edge_values[:, 0],
         "median_dt_s": ties.edge_values[:, 1],
     } | ({} if targets is None else {
-        "targets": targets_json(inc.target_ids, targets.to_numpy(), ties.edges[:, 2])}))
+        "targets": targets_json(inc.target_ids, targets, ties.edges[:, 2])}))
 
 
 def targets_json(target_ids: pa.Array, codes: np.ndarray,
