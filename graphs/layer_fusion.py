@@ -211,7 +211,7 @@ def _interleaved(old: pd.Series, new: pd.Series, kept: np.ndarray,
     order = np.empty(kept.size, dtype=np.int64)
     order[kept] = np.arange(len(old))
     order[is_added] = len(old) + np.arange(len(new))
-    return stacked_column([old, new]).take(order).reset_index(drop=True)
+    return _taken(old, new, order)
 
 
 def _placed(old: np.ndarray, new: np.ndarray, kept: np.ndarray,
@@ -227,8 +227,13 @@ def _moved(table: pd.DataFrame, added: pd.DataFrame, order: np.ndarray,
     """``columns`` of ``table`` stacked on those of ``added``, rows taken in ``order``; each
     column is popped from ``table`` as its copy is built (the old one is freed then, when
     nothing else holds it)."""
-    return pd.DataFrame({c: stacked_column([table.pop(c), added[c]])
-                         .take(order).reset_index(drop=True) for c in columns}, copy=False)
+    return pd.DataFrame({c: _taken(table.pop(c), added[c], order) for c in columns},
+                        copy=False)
+
+
+def _taken(old: pd.Series, new: pd.Series, order: np.ndarray) -> pd.Series:
+    """``old`` stacked on ``new`` (:func:`graphs.lookup.stacked_column`), rows in ``order``."""
+    return stacked_column([old, new]).take(order).reset_index(drop=True)
 
 
 def labelled(evidence: pd.DataFrame, name: str) -> pd.DataFrame:
