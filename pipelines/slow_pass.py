@@ -179,10 +179,11 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
         edges = found.projection.edges[edges_without(found.codes, taken)]
         stats = found.projection.stats
         stats["edges_clustered"] = int(len(edges))
-        found = leiden_clusters(edges, seed=config.seed, resolution=config.resolution)
+        found = leiden_clusters(edges, **config.leiden())
         found = split_large_clusters(found, edges, max_size=config.slow_split_above,
                                      seed=config.seed, resolution=config.resolution)
         stats["accounts_clustered"] = int(len(found))
+        stats["leiden_resolution"] = config.leiden_resolution(edges)
         return found
 
     scored = two_pass_cohorts(clusters, cluster_slow if slow is not None else None,
@@ -275,5 +276,6 @@ def slow_stats(stats: dict[str, Any] | None, config: RunConfig, scored: ScoredCo
                                           "hub_actions_skipped", "edges_kept")},
             "edges_clustered": stats.get("edges_clustered", 0),
             "accounts_clustered": stats.get("accounts_clustered", 0),
+            "leiden_resolution": stats.get("leiden_resolution", config.resolution),
             "cohorts_flagged": int(len(flagged)),
             "accounts_flagged": int(flagged["size"].sum())}

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-import pandas as pd
+import itertools
 
-from graphs.clustering import leiden_clusters, split_large_clusters
+import pandas as pd
+import pytest
+
+from graphs.clustering import effective_resolution, leiden_clusters, split_large_clusters
 
 
 def _two_triangles_and_a_bridge() -> pd.DataFrame:
@@ -56,3 +59,37 @@ def test_ids_are_ordered_by_code_point_whatever_the_script():
     edges = pd.DataFrame({"account_a": ids[:3], "account_b": ids[3:], "weight": [1.0] * 3})
     clusters = leiden_clusters(edges, seed=0)
     assert clusters["account_id"].tolist() == sorted(ids)
+
+
+def _cliques(names: list[str], size: int = 5) -> pd.DataFrame:
+    """Disjoint cliques of ``size`` accounts (weight 1), one per name."""
+    pairs = [(f"{n}{i}", f"{n}{j}") for n in names
+             for i, j in itertools.combinations(range(size), 2)]
+    return pd.DataFrame({"account_a": [a for a, _ in pairs], "account_b": [b for _, b in pairs],
+                         "weight": 1.0})
+
+
+def _groups_of(clusters: pd.DataFrame, *names: str) -> int:
+    """How many clusters hold the members of the cliques ``names``."""
+    return clusters.loc[clusters["account_id"].str[0].isin(names), "cluster"].nunique()
+
+
+def test_a_long_log_merges_two_groups_unless_the_resolution_grows_with_it():
+    """Two 5-cliques tied by one edge: alone they stay apart; beside 60 unrelated cliques
+    modularity merges them (its threshold falls as the graph's total weight m grows);
+    scaled beyond a reference weight, it does not."""
+    bridge = pd.DataFrame({"account_a": ["A0"], "account_b": ["B0"], "weight": [1.0]})
+    pair = pd.concat([_cliques(["A", "B"]), bridge], ignore_index=True)
+    assert _groups_of(leiden_clusters(pair), "A", "B") == 2
+    rest = _cliques([f"r{k:02d}_" for k in range(60)])
+    long_log = pd.concat([pair, rest], ignore_index=True)
+    assert _groups_of(leiden_clusters(long_log), "A", "B") == 1  # the resolution limit
+    scaled = leiden_clusters(long_log, reference_weight=float(pair["weight"].sum()))
+    assert _groups_of(scaled, "A", "B") == 2
+    assert scaled.groupby("cluster").size().eq(5).all()  # no clique split by the higher value
+
+
+@pytest.mark.parametrize(("total", "reference", "expected"), [
+    (10.0, 0.0, 1.5), (10.0, 20.0, 1.5), (20.0, 20.0, 1.5), (60.0, 20.0, 4.5)])
+def test_effective_resolution_grows_only_beyond_the_reference(total, reference, expected):
+    assert effective_resolution(total, resolution=1.5, reference_weight=reference) == expected

@@ -50,6 +50,12 @@ def test_bad_windows(text):
         window_seconds(text)
 
 
+def test_a_negative_resolution_reference_weight_is_an_error(tmp_path):
+    with pytest.raises(InputError, match="resolution_reference_weight must be 0 \\(off\\) or "
+                                         "positive, got -1"):
+        load_config(None, inputs=["x.csv"], out=tmp_path, resolution_reference_weight=-1)
+
+
 def test_engine_errors_come_before_any_log_is_read(tmp_path, monkeypatch):
     import sys
 

@@ -52,7 +52,19 @@ def test_outputs_follow_the_contract(world_files, tmp_path):
     assert projection["edges_clustered"] == projection["edges_kept"] == len(edges)
     tied = set(edges["account_a"]) | set(edges["account_b"])
     assert projection["accounts_clustered"] == len(tied)
+    assert projection["leiden_resolution"] == 1.0  # a small graph: the plain resolution
     assert not list(tmp_path.glob(".out.partial-*"))
+
+
+def test_the_manifest_records_a_resolution_grown_with_the_graph(world_files, tmp_path):
+    log, posts = world_files
+    small = _run(log, posts, tmp_path / "plain").manifest["projection"]
+    edges = pd.read_parquet(tmp_path / "plain" / "edges.parquet")
+    reference = float(edges["weight"].sum()) / 4  # the world's kept edges are all clustered
+    grown = _run(log, posts, tmp_path / "grown", resolution_reference_weight=reference)
+    assert small["leiden_resolution"] == 1.0
+    assert grown.manifest["projection"]["leiden_resolution"] == pytest.approx(4.0)
+    assert grown.manifest["parameters"]["resolution_reference_weight"] == reference
 
 
 def test_bad_row_is_quarantined_and_run_succeeds(world_files, tmp_path):

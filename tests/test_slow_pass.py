@@ -74,6 +74,7 @@ def test_the_slow_pass_finds_the_farm_the_hour_window_cannot_see(world):
     assert stats["window_s"] == 7 * 86400 and stats["max_crowd"] == 100
     assert 0 < stats["edges_clustered"] <= stats["edges_kept"]
     assert stats["accounts_clustered"] >= len(flagged)
+    assert stats["leiden_resolution"] == 1.0
 
 
 def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, monkeypatch):
