@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from graphs.clustering import effective_resolution
 from pipelines.ingest import InputError
 
 if TYPE_CHECKING:
@@ -113,6 +112,8 @@ class RunConfig:
 
     def leiden_resolution(self, edges: pd.DataFrame) -> float:
         """The resolution :meth:`leiden` gives Leiden on ``edges`` (for the manifest)."""
+        from graphs.clustering import effective_resolution  # igraph: not for --help
+
         return round(effective_resolution(
             float(edges["weight"].sum()), resolution=self.resolution,
             reference_weight=self.resolution_reference_weight), 6)

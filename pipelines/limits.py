@@ -15,7 +15,9 @@ the memory available when the run starts):
 pairs (its work memory is bounded per chunk of accounts); what grows with the pairs is the
 kept output. On the generator the whole run peaked at ≈ 12 bytes per enumerated pair at 10M
 rows (3.75 GiB) and ≈ 10 at 30M (10.3 GiB for 1.02G pairs), and since the passes wait on
-disk by turns (:mod:`pipelines.set_aside`) at ≈ 10 and ≈ 8 (2.97 and 7.75 GiB); 12 bytes is
+disk by turns (:mod:`pipelines.set_aside`) at ≈ 10 and ≈ 8 (2.97 and 7.75 GiB); on
+2026-12-06 at ≈ 8.7 (10M, 2.64 GiB), ≈ 6.0 (30M, 5.70 GiB) and ≈ 6.2 (100M, 19.6 GiB for
+3.42G pairs: refused at 12, run with the guard lowered in a measurement script); 12 bytes is
 used (it was 32 when the run peaked at ≈ 28, then 16, which refused the 30M log under the
 default limit on a 24 GiB machine), the margin kept for logs that keep more of their pairs.
 So the first check refuses a log that would not fit if it kept as large a share of its pairs
