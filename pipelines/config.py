@@ -104,7 +104,7 @@ class RunConfig:
                     min_creation_burst=self.min_creation_burst,
                     min_same_action_share=self.min_same_action_share)
 
-    def leiden(self) -> dict[str, float]:
+    def leiden(self) -> dict[str, Any]:
         """The keyword arguments of :func:`graphs.clustering.leiden_clusters` (besides the
         edges) this configuration asks for."""
         return dict(seed=self.seed, resolution=self.resolution,
