@@ -183,15 +183,21 @@ def _median(values, scratch):
 
 @njit(parallel=True, cache=True)
 def chunk_ties(first, last, offsets, starts, order, partner, target, time, back, ahead,
-               min_shared, n_targets, out_e, out_ef, out_v, counts, tables):
-    """Ties of accounts ``first..last-1`` into per-account regions of the output arrays.
+               min_shared, n_targets, out_e, out_ef, out_v, counts, tables, cursor, where):
+    """Ties of accounts ``first..last-1``, written densely into each thread's output arrays.
 
     ``partner`` is each entry's account code, -1 for hub entries (crowd above
     ``max_crowd``: never paired); ``back, ahead`` are :func:`window_bounds`.
-    ``offsets`` (relative to the chunk) start each account's region, sized by its bound.
-    ``out_e`` (b, shared) and ``out_ef`` (weight, median dt) get one row per kept pair,
-    ``out_v`` (b, target, dt, ia, ib) one row per shared target of a kept pair, and
-    ``counts`` (edges, evidence, action pairs, (pair, target) ties, candidate pairs).
+    ``offsets`` (relative to the chunk) bound each account's ties (the sizes of its work
+    arrays; their total bounds what one thread can write).
+    ``out_e`` (threads × rows × (b, shared)) and ``out_ef`` (threads × rows × (weight, median
+    dt)) get one row per kept pair, ``out_v`` (threads × rows × (b, target, dt, ia, ib)) one
+    row per shared target of a kept pair, each thread's rows one account after another from
+    ``cursor`` (threads × (edges, evidence) written, zeros on entry); ``where`` (accounts ×
+    (thread, first edge row, first evidence row)) says where each account's rows are, and
+    ``counts`` (edges, evidence, action pairs, (pair, target) ties, candidate pairs) how many.
+    Pages are touched only where rows are written (sized by the bound and written at each
+    account's region, most pages of the arrays were touched for a few rows each).
     ``tables`` (threads × 2^k × 5, int32; column 0 all -1, the rest 0; left so) are each
     thread's hash tables of b's (see :func:`_count_ties`); an account with more possible
     b's than fit gets its own table. Pass 1 counts every b's shared targets without storing
@@ -202,24 +208,27 @@ def chunk_ties(first, last, offsets, starts, order, partner, target, time, back,
         cap = 16
         while cap < 2 * min(size, starts.size - 1):  # at most one slot per other account
             cap *= 2
-        shared_table = tables[numba.get_thread_id()]
+        thread = numba.get_thread_id()
+        shared_table = tables[thread]
         if cap > shared_table.shape[0]:
             own = np.zeros((cap, 5), np.int32)
             own[:, 0] = -1
-            _account_ties(a, first, offsets, starts, order, partner, target, time, back, ahead,
-                          min_shared, n_targets, own, out_e, out_ef, out_v, counts)
+            _account_ties(a, first, size, starts, order, partner, target, time, back, ahead,
+                          min_shared, n_targets, own, thread, cursor, out_e[thread],
+                          out_ef[thread], out_v[thread], counts, where)
         else:
-            _account_ties(a, first, offsets, starts, order, partner, target, time, back, ahead,
-                          min_shared, n_targets, shared_table[:cap], out_e, out_ef,
-                          out_v, counts)
+            _account_ties(a, first, size, starts, order, partner, target, time, back, ahead,
+                          min_shared, n_targets, shared_table[:cap], thread, cursor,
+                          out_e[thread], out_ef[thread], out_v[thread], counts, where)
 
 
 @njit(cache=True)
-def _account_ties(a, first, offsets, starts, order, partner, target, time, back, ahead,
-                  min_shared, n_targets, table, out_e, out_ef, out_v, counts):
-    """One account of :func:`chunk_ties`, with a clean hash table (left clean) of 2^k slots."""
+def _account_ties(a, first, size, starts, order, partner, target, time, back, ahead,
+                  min_shared, n_targets, table, thread, cursor, out_e, out_ef, out_v, counts,
+                  where):
+    """One account of :func:`chunk_ties` (at most ``size`` ties), with a clean hash table
+    (left clean) of 2^k slots; its rows go to ``thread``'s arrays at its ``cursor``."""
     mask = table.shape[0] - 1
-    size = offsets[a - first + 1] - offsets[a - first]
     touched, slots, pairs = np.empty(size, np.int64), np.empty(size, np.int32), np.empty(
         (size, 2), np.int64)
     n, n_touched = _count_ties(a, starts, order, partner, target, back, ahead, table, mask,
@@ -236,20 +245,24 @@ def _account_ties(a, first, offsets, starts, order, partner, target, time, back,
     ia, ib = np.empty(kept_pairs, np.int64), np.empty(kept_pairs, np.int64)
     found = _collect(n, slots, pairs, partner, target, time, back, ahead, n_targets, table,
                      key, dt, w, ia, ib)
-    n_edges, n_evidence = _emit(offsets[a - first], _per_target(found, key, dt, w, ia, ib),
+    base_e, base_v = cursor[thread, 0], cursor[thread, 1]
+    n_edges, n_evidence = _emit(base_e, base_v, _per_target(found, key, dt, w, ia, ib),
                                 min_shared, n_targets, key, dt, w, ia, ib, out_e, out_ef, out_v)
+    cursor[thread, 0], cursor[thread, 1] = base_e + n_edges, base_v + n_evidence
     for q in range(n_touched):
         h = touched[q]
         table[h, 0] = -1
         table[h, 1], table[h, 2], table[h, 3], table[h, 4] = 0, 0, 0, 0
     row = a - first
+    where[row, 0], where[row, 1], where[row, 2] = thread, base_e, base_v
     counts[row, 0], counts[row, 1], counts[row, 2] = n_edges, n_evidence, n
     counts[row, 3], counts[row, 4] = m, n_touched
 
 
 @njit(cache=True)
-def _emit(base, m, min_shared, n_targets, key, dt, w, ia, ib, out_e, out_ef, out_v):
-    """Write the pairs of the first ``m`` reduced ties (sorted by key) from ``base``."""
+def _emit(base_e, base_v, m, min_shared, n_targets, key, dt, w, ia, ib, out_e, out_ef, out_v):
+    """Write the pairs of the first ``m`` reduced ties (sorted by key) from rows ``base_e``
+    (edges) and ``base_v`` (evidence)."""
     n_edges, n_evidence, r = 0, 0, 0
     scratch = np.empty(64, np.int64)
     while r < m:
@@ -258,11 +271,11 @@ def _emit(base, m, min_shared, n_targets, key, dt, w, ia, ib, out_e, out_ef, out
         while end < m and key[end] // n_targets == b:
             end += 1
         if end - r >= min_shared:
-            e = base + n_edges
+            e = base_e + n_edges
             out_e[e, 0], out_e[e, 1] = b, end - r
             out_ef[e, 0], out_ef[e, 1] = w[r:end].sum(), _median(dt[r:end], scratch)
             for q in range(r, end):
-                v = base + n_evidence
+                v = base_v + n_evidence
                 out_v[v, 0], out_v[v, 1], out_v[v, 2] = b, key[q] % n_targets, dt[q]
                 out_v[v, 3], out_v[v, 4] = ia[q], ib[q]
                 n_evidence += 1
@@ -272,11 +285,12 @@ def _emit(base, m, min_shared, n_targets, key, dt, w, ia, ib, out_e, out_ef, out
 
 
 @njit(cache=True)
-def compact(offsets, lengths, values):
-    """Concatenate ``values[offsets[k] : offsets[k] + lengths[k]]`` over k (rows of 2-D)."""
-    out = np.empty((lengths.sum(),) + values.shape[1:], values.dtype)
+def gathered(thread, start, lengths, values):
+    """Concatenate ``values[thread[k], start[k] : start[k] + lengths[k]]`` over k (the rows of
+    each account of :func:`chunk_ties`, in account order)."""
+    out = np.empty((lengths.sum(),) + values.shape[2:], values.dtype)
     pos = 0
     for k in range(lengths.size):
-        out[pos:pos + lengths[k]] = values[offsets[k]:offsets[k] + lengths[k]]
+        out[pos:pos + lengths[k]] = values[thread[k], start[k]:start[k] + lengths[k]]
         pos += lengths[k]
     return out

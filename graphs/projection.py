@@ -30,7 +30,7 @@ from graphs.bipartite import BLOCK, Incidence, bipartite_incidence
 from graphs.lookup import same_categories, text_array
 from graphs.pair_kernel import (
     account_bounds,
-    compact,
+    gathered,
     grouped_order,
     segment_starts,
     window_bounds,
@@ -163,26 +163,30 @@ def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
     parts: list[tuple[np.ndarray, ...]] = []
     found: list[_Found] = []
     totals, first = np.zeros(4, dtype=np.int64), 0
-    tables = np.zeros((numba.get_num_threads(), TABLE_SLOTS, 5), dtype=np.int32)
+    threads = numba.get_num_threads()
+    tables = np.zeros((threads, TABLE_SLOTS, 5), dtype=np.int32)
     tables[:, :, 0] = -1  # empty slots of the per-thread hash tables (graphs.pair_kernel)
-    buffers = (np.empty((0, 2), np.int64), np.empty((0, 2)),
-               np.empty((0, 5), evidence_dtype(inc)))
+    buffers = (np.empty((threads, 0, 2), np.int64), np.empty((threads, 0, 2)),
+               np.empty((threads, 0, 5), evidence_dtype(inc)))
     while first < n_accounts:
         last = int(np.searchsorted(cum, cum[first] + chunk_ties, side="right")) - 1
         last = min(max(last, first + 1), n_accounts)
         offsets = cum[first:last + 1] - cum[first]
-        if len(buffers[0]) < offsets[-1]:  # reused by the next chunks: fresh pages cost faults
-            buffers = tuple(sparse_empty(offsets[-1], b.shape[1], b.dtype) for b in buffers)
-        out_e, out_ef, out_v = (b[:offsets[-1]] for b in buffers)
+        if buffers[0].shape[1] < offsets[-1]:  # each thread's, reused by the next chunks
+            buffers = tuple(sparse_empty(threads * int(offsets[-1]), b.shape[2], b.dtype)
+                            .reshape(threads, int(offsets[-1]), b.shape[2]) for b in buffers)
+        out_e, out_ef, out_v = buffers
         counts = np.empty((last - first, 5), np.int64)
+        where = np.empty((last - first, 3), np.int64)
         chunk_ties_kernel(first, last, offsets, starts, order, partner, inc.target, inc.time,
                           back, ahead, min_shared, n_targets, out_e, out_ef, out_v,
-                          counts, tables)
+                          counts, tables, np.zeros((threads, 2), np.int64), where)
         own = np.arange(first, last, dtype=np.int64)
-        parts.append((np.repeat(own, counts[:, 0]), compact(offsets[:-1], counts[:, 0], out_e),
-                      compact(offsets[:-1], counts[:, 0], out_ef)))
+        parts.append((np.repeat(own, counts[:, 0]),
+                      gathered(where[:, 0], where[:, 1], counts[:, 0], out_e),
+                      gathered(where[:, 0], where[:, 1], counts[:, 0], out_ef)))
         found.append(_Found(first, counts[:, 1].copy(),
-                            compact(offsets[:-1], counts[:, 1], out_v)))
+                            gathered(where[:, 0], where[:, 2], counts[:, 1], out_v)))
         totals[:3] += counts[:, 2:].sum(axis=0)
         totals[3] += 1
         first = last
@@ -194,8 +198,11 @@ def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
 def sparse_empty(rows: int, columns: int, dtype: type) -> np.ndarray:
     """An uninitialised ``(rows, columns)`` array on an anonymous mapping of small pages.
 
-    The kernel's output buffers are sized by each account's bound on ties but written only
-    at the start of each account's region, so most of their pages are never touched. NumPy
+    The kernel's output buffers give each thread room for its chunk's bound on ties, but a
+    thread writes only the ties it keeps, from the start, so most of their pages are never
+    touched. (When each account wrote at the start of a region of its own bound, most pages
+    were touched for a few rows each: 71k page faults of the 288k hub log's projection
+    against 40k.) NumPy
     asks the kernel for transparent huge pages for arrays of 4 MiB and more
     (``MADV_HUGEPAGE``), and a huge page is zeroed 2 MiB at a time however little of it is
     written: on the ~250k-row log with viral hubs, a fresh process's first call took
