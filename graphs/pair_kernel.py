@@ -196,8 +196,7 @@ def chunk_ties(first, last, offsets, starts, order, partner, target, time, back,
     ``cursor`` (threads × (edges, evidence) written, zeros on entry); ``where`` (accounts ×
     (thread, first edge row, first evidence row)) says where each account's rows are, and
     ``counts`` (edges, evidence, action pairs, (pair, target) ties, candidate pairs) how many.
-    Pages are touched only where rows are written (sized by the bound and written at each
-    account's region, most pages of the arrays were touched for a few rows each).
+    Pages are touched only where rows are written (:func:`graphs.projection.sparse_empty`).
     ``tables`` (threads × 2^k × 5, int32; column 0 all -1, the rest 0; left so) are each
     thread's hash tables of b's (see :func:`_count_ties`); an account with more possible
     b's than fit gets its own table. Pass 1 counts every b's shared targets without storing

@@ -173,8 +173,8 @@ def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
         last = min(max(last, first + 1), n_accounts)
         offsets = cum[first:last + 1] - cum[first]
         if buffers[0].shape[1] < offsets[-1]:  # each thread's, reused by the next chunks
-            buffers = tuple(sparse_empty(threads * int(offsets[-1]), b.shape[2], b.dtype)
-                            .reshape(threads, int(offsets[-1]), b.shape[2]) for b in buffers)
+            buffers = tuple(sparse_empty((threads, int(offsets[-1]), b.shape[2]), b.dtype)
+                            for b in buffers)
         out_e, out_ef, out_v = buffers
         counts = np.empty((last - first, 5), np.int64)
         where = np.empty((last - first, 3), np.int64)
@@ -195,30 +195,29 @@ def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
     return _assembled(parts, found, totals)
 
 
-def sparse_empty(rows: int, columns: int, dtype: type) -> np.ndarray:
-    """An uninitialised ``(rows, columns)`` array on an anonymous mapping of small pages.
+def sparse_empty(shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    """An uninitialised array of ``shape`` on an anonymous mapping of small pages.
 
     The kernel's output buffers give each thread room for its chunk's bound on ties, but a
     thread writes only the ties it keeps, from the start, so most of their pages are never
-    touched. (When each account wrote at the start of a region of its own bound, most pages
-    were touched for a few rows each: 71k page faults of the 288k hub log's projection
-    against 40k.) NumPy
-    asks the kernel for transparent huge pages for arrays of 4 MiB and more
-    (``MADV_HUGEPAGE``), and a huge page is zeroed 2 MiB at a time however little of it is
-    written: on the ~250k-row log with viral hubs, a fresh process's first call took
+    touched (when each account wrote at the start of a region of its own bound, most pages
+    were touched for a few rows each: 71k page faults in the 288k hub log's projection
+    against 35k now). NumPy asks the kernel for transparent huge pages for arrays of 4 MiB
+    and more (``MADV_HUGEPAGE``), and a huge page is zeroed 2 MiB at a time however little
+    of it is written: on the ~250k-row log with viral hubs, a fresh process's first call took
     0.63-1.01 s (0.38-0.77 s of it system time), on small pages 0.39-0.48 s. Pages of this
     mapping cost only where written.
 
-    >>> a = sparse_empty(3, 2, np.int32); a[:] = 7; a.sum(), a.flags.writeable
+    >>> a = sparse_empty((3, 2), np.int32); a[:] = 7; a.sum(), a.flags.writeable
     (np.int64(42), True)
     """
-    size = rows * columns * np.dtype(dtype).itemsize
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
     if size == 0:
-        return np.empty((rows, columns), dtype)
+        return np.empty(shape, dtype)
     pages = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     if hasattr(mmap, "MADV_NOHUGEPAGE"):  # Linux: also where huge pages are the default
         pages.madvise(mmap.MADV_NOHUGEPAGE)
-    return np.frombuffer(pages, dtype=dtype).reshape(rows, columns)
+    return np.frombuffer(pages, dtype=dtype).reshape(shape)
 
 
 def evidence_dtype(inc: Incidence) -> type:

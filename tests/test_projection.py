@@ -250,11 +250,11 @@ def test_evidence_ids_are_codes_over_the_sorted_ids():
 def test_sparse_buffers_are_writable_and_ask_for_small_pages():
     """The kernel's output buffers: the right shape and dtype, writable (numba needs it), and
     on Linux a mapping the kernel may not back with huge pages (``nh`` in smaps)."""
-    buf = sparse_empty(1 << 20, 5, np.int32)
+    buf = sparse_empty((1 << 20, 5), np.int32)
     assert buf.shape == (1 << 20, 5) and buf.dtype == np.int32 and buf.flags.writeable
     buf[-1] = 3
     assert buf[-1].sum() == 15
-    assert sparse_empty(0, 2, np.int64).shape == (0, 2)
+    assert sparse_empty((0, 2), np.int64).shape == (0, 2)
     smaps = Path("/proc/self/smaps")
     if not smaps.exists():
         pytest.skip("no /proc/self/smaps: the flag is Linux's")
