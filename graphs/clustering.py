@@ -18,9 +18,9 @@ LEIDEN_ITERATIONS = 2
 
 def effective_resolution(total_weight: float, *, resolution: float = 1.0,
                          reference_weight: float = 0.0) -> float:
-    """The modularity resolution :func:`leiden_clusters` uses on a graph of ``total_weight``:
-    ``resolution`` up to ``reference_weight``, and beyond it ``resolution`` × ``total_weight
-    / reference_weight`` (``reference_weight`` 0: never scaled).
+    """The modularity resolution to give :func:`leiden_clusters` on a graph of
+    ``total_weight``: ``resolution`` up to ``reference_weight``, and beyond it ``resolution``
+    × ``total_weight / reference_weight`` (``reference_weight`` 0: never scaled).
 
     Modularity merges two groups of total degrees K₁ and K₂ when the weight between them
     exceeds ``resolution`` × K₁K₂ / 2m, and m grows with the log: the longer the log, the
@@ -40,8 +40,7 @@ def effective_resolution(total_weight: float, *, resolution: float = 1.0,
 
 
 def leiden_clusters(
-    edges: pd.DataFrame, *, seed: int = 0, resolution: float = 1.0, weight: str = "weight",
-    reference_weight: float = 0.0,
+    edges: pd.DataFrame, *, seed: int = 0, resolution: float = 1.0, weight: str = "weight"
 ) -> pd.DataFrame:
     """Partition the accounts of a weighted edge list with Leiden (igraph's C implementation
     of Traag et al.'s algorithm, modularity with a resolution: leidenalg's
@@ -57,12 +56,10 @@ def leiden_clusters(
     seed : int
         Seed of the random number generator igraph uses for this call.
     resolution : float
-        Resolution of the RB-configuration (modularity) quality; higher gives smaller clusters.
+        Resolution of the RB-configuration (modularity) quality; higher gives smaller clusters
+        (:func:`effective_resolution` grows it with the graph).
     weight : str
         Name of the edge-weight column.
-    reference_weight : float
-        Above this total edge weight the resolution grows with it
-        (:func:`effective_resolution`); 0: plain modularity at ``resolution``.
 
     Returns
     -------
@@ -88,10 +85,7 @@ def leiden_clusters(
     # 18.6M edges 0.4-3.1 s against 5.6-6.9 s (codes < 2**31, so the key fits)
     graph = ig.Graph(n=len(ids))  # then add_edges: the constructor took twice as long (3.5M
     graph.add_edges(np.column_stack([a[order], b[order]]))  # edges: 1.3 s against 2.8-3.1 s)
-    weights = edges[weight].to_numpy(dtype=float)[order]
-    graph.es["weight"] = weights
-    resolution = effective_resolution(float(weights.sum()), resolution=resolution,
-                                      reference_weight=reference_weight)
+    graph.es["weight"] = edges[weight].to_numpy(dtype=float)[order]
     ig.set_random_number_generator(random.Random(seed))
     try:
         partition = graph.community_leiden(objective_function="modularity", weights="weight",

@@ -104,19 +104,16 @@ class RunConfig:
                     min_creation_burst=self.min_creation_burst,
                     min_same_action_share=self.min_same_action_share)
 
-    def leiden(self) -> dict[str, Any]:
-        """The keyword arguments of :func:`graphs.clustering.leiden_clusters` (besides the
-        edges) this configuration asks for."""
-        return dict(seed=self.seed, resolution=self.resolution,
-                    reference_weight=self.resolution_reference_weight)
-
-    def leiden_resolution(self, edges: pd.DataFrame) -> float:
-        """The resolution :meth:`leiden` gives Leiden on ``edges`` (for the manifest)."""
+    def leiden(self, edges: pd.DataFrame) -> dict[str, Any]:
+        """The keyword arguments of :func:`graphs.clustering.leiden_clusters` on ``edges``
+        besides them: the seed, and the resolution grown with their total weight beyond
+        ``resolution_reference_weight`` (:func:`graphs.clustering.effective_resolution`;
+        the manifests record it)."""
         from graphs.clustering import effective_resolution  # igraph: not for --help
 
-        return round(effective_resolution(
+        return dict(seed=self.seed, resolution=effective_resolution(
             float(edges["weight"].sum()), resolution=self.resolution,
-            reference_weight=self.resolution_reference_weight), 6)
+            reference_weight=self.resolution_reference_weight))
 
     def parameters(self) -> dict[str, Any]:
         """The configuration as JSON-able values (paths as strings)."""

@@ -208,9 +208,10 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
         projected.stats["clustered_because"] = (
             "all kept edges" if config.max_cluster_edge_p >= 1 else
             f"edges among accounts with a tie of p <= {config.max_cluster_edge_p:g}")
-        clusters = leiden_clusters(clustered, **config.leiden())
+        leiden = config.leiden(clustered)
+        clusters = leiden_clusters(clustered, **leiden)
         projected.stats["accounts_clustered"] = int(len(clusters))  # the graph's vertices
-        projected.stats["leiden_resolution"] = config.leiden_resolution(clustered)
+        projected.stats["leiden_resolution"] = leiden["resolution"]
         del clustered  # a copy of the edges when max_cluster_edge_p < 1
     with _step("scoring", timings):  # incl. the slow pass's Leiden (on unflagged accounts)
         scored, kept = _scored_passes(

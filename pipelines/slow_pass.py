@@ -179,11 +179,12 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
         edges = found.projection.edges[edges_without(found.codes, taken)]
         stats = found.projection.stats
         stats["edges_clustered"] = int(len(edges))
-        found = leiden_clusters(edges, **config.leiden())
+        leiden = config.leiden(edges)
+        found = leiden_clusters(edges, **leiden)
         found = split_large_clusters(found, edges, max_size=config.slow_split_above,
                                      seed=config.seed, resolution=config.resolution)
         stats["accounts_clustered"] = int(len(found))
-        stats["leiden_resolution"] = config.leiden_resolution(edges)
+        stats["leiden_resolution"] = leiden["resolution"]
         return found
 
     scored = two_pass_cohorts(clusters, cluster_slow if slow is not None else None,

@@ -36,7 +36,7 @@ def flagged_for_window(raw: Any, interactions: Any, config: RunConfig, *,
                           min_shared_targets=config.min_shared_targets),
         {name: layer.weight for name, layer in layers.items()})
     clustered = clustered_edges(projected.edges, max_edge_p=config.max_cluster_edge_p)
-    clusters = leiden_clusters(clustered, **config.leiden())
+    clusters = leiden_clusters(clustered, **config.leiden(clustered))
     return scored_cohorts(
         clusters, projected.edges, projected.evidence, projected.activity,
         n_actions=projected.stats["n_actions"], posts=posts, accounts=accounts,

@@ -84,7 +84,8 @@ def test_a_long_log_merges_two_groups_unless_the_resolution_grows_with_it():
     rest = _cliques([f"r{k:02d}_" for k in range(60)])
     long_log = pd.concat([pair, rest], ignore_index=True)
     assert _groups_of(leiden_clusters(long_log), "A", "B") == 1  # the resolution limit
-    scaled = leiden_clusters(long_log, reference_weight=float(pair["weight"].sum()))
+    scaled = leiden_clusters(long_log, resolution=effective_resolution(
+        float(long_log["weight"].sum()), reference_weight=float(pair["weight"].sum())))
     assert _groups_of(scaled, "A", "B") == 2
     assert scaled.groupby("cluster").size().eq(5).all()  # no clique split by the higher value
 
