@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -114,8 +114,9 @@ def layer_splice(fused: CoEngagement, projections: dict[str, CoEngagement], name
     return Splice(changed, added, _insert_at(fused.evidence, added), _n_tests(every), stats)
 
 
-def spliced_tables(edges: pd.DataFrame, evidence: pd.DataFrame,
-                   splice: Splice) -> tuple[pd.DataFrame, pd.DataFrame]:
+def spliced_tables(edges: pd.DataFrame, evidence: pd.DataFrame, splice: Splice, *,
+                   after_column: Callable[[], None] | None = None,
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The fused ``edges`` and ``evidence`` with ``splice`` applied: equal (values, dtypes,
     order) to fusing every layer anew; the added pairs' edges replace or join the others,
     which get ``ties:<name>`` 0, ``weight:<name>`` 0 and their ``q_value`` over all edges.
@@ -123,12 +124,13 @@ def spliced_tables(edges: pd.DataFrame, evidence: pd.DataFrame,
     The tables are built column by column and each column is removed from ``edges`` and
     ``evidence`` once its spliced copy is built (they end empty): with no other holder of
     them, one column is copied at a time instead of both tables (at 10M rows 3.5M edges and
-    10.9M evidence rows, ≈ 1.9 GiB).
+    10.9M evidence rows, ≈ 1.9 GiB), and Arrow-backed text (the edges' ``targets``) is not
+    copied at all. ``after_column()``, when given, is called after each column.
     """
     if splice.at is None:
         return splice.edges, splice.evidence
-    evidence = _spliced_rows(evidence, splice.evidence, splice.at)
-    edges = _spliced_edges(edges, splice.edges)
+    evidence = _spliced_rows(evidence, splice.evidence, splice.at, after_column)
+    edges = _spliced_edges(edges, splice.edges, after_column)
     edges["q_value"] = bh_q_values(edges["p_value"].to_numpy(), n_tests=max(splice.n_tests, 1))
     return edges, evidence
 
@@ -146,21 +148,21 @@ def _pairs_fused(projections: dict[str, CoEngagement], pairs: pd.DataFrame,
     return _fused_edges(_stacked(frames, weights), evidence, names, 1)
 
 
-def _spliced_edges(fused: pd.DataFrame, changed: pd.DataFrame) -> pd.DataFrame:
+def _spliced_edges(fused: pd.DataFrame, changed: pd.DataFrame,
+                   after_column: Callable[[], None] | None = None) -> pd.DataFrame:
     """``fused`` with the rows of ``changed`` replacing those of the same pair or inserted
     in (account_a, account_b) order, and its new per-layer columns (zero elsewhere); the
-    columns of ``fused`` are moved (:func:`_moved`)."""
+    columns of ``fused`` are moved one at a time (:func:`_placed_columns`)."""
     new = [c for c in changed.columns if c not in fused.columns]
     if len(new) != len(changed.columns) - len(fused.columns):
         raise ValueError("spliced_layer: the fused edges have columns the splice lacks")
     lo, hi = _pair_bounds(fused, changed[KEY])
-    present, n = hi > lo, len(fused)
-    order = np.arange(n)
-    order[lo[present]] = n + np.flatnonzero(present)
-    order = np.insert(order, lo[~present], n + np.flatnonzero(~present))
+    present = hi > lo
     for c in new:
         fused[c] = 0 if c.startswith("ties:") else 0.0
-    return _moved(fused, changed, order, list(changed.columns))
+    placement = _placement(len(fused), lo[~present], np.flatnonzero(~present),
+                           replaced=lo[present], replacing=np.flatnonzero(present))
+    return _placed_columns(fused, changed, placement, list(changed.columns), after_column)
 
 
 def _insert_at(fused: pd.DataFrame, added: pd.DataFrame) -> np.ndarray:
@@ -173,24 +175,71 @@ def _insert_at(fused: pd.DataFrame, added: pd.DataFrame) -> np.ndarray:
     return np.repeat(np.asarray(at, dtype=np.int64), np.diff([*first, len(added)]))
 
 
-def _spliced_rows(table: pd.DataFrame, added: pd.DataFrame, at: np.ndarray) -> pd.DataFrame:
+def _spliced_rows(table: pd.DataFrame, added: pd.DataFrame, at: np.ndarray,
+                  after_column: Callable[[], None] | None = None) -> pd.DataFrame:
     """``table`` with each row of ``added`` inserted before its row ``at`` (sorted), each
-    column popped from ``table`` as its spliced copy is built. Columns of one NumPy or UTC
-    time dtype, and categoricals, are written into place (one new array each: stacked then
-    taken in order, as :func:`_moved` does with the other columns, two, beside an int64
-    order of every row: at 30M rows 0.25 GB)."""
-    n, m = len(table), len(added)
-    is_added = np.zeros(n + m, dtype=bool)
-    is_added[np.asarray(at, dtype=np.int64) + np.arange(m)] = True
-    kept = ~is_added
-    return pd.DataFrame({c: _interleaved(table.pop(c), added[c], kept, is_added)
-                         for c in list(table.columns)}, copy=False)
+    column popped from ``table`` as its spliced copy is built (:func:`_placed_columns`)."""
+    placement = _placement(len(table), np.asarray(at, dtype=np.int64), np.arange(len(added)))
+    return _placed_columns(table, added, placement, list(table.columns), after_column)
 
 
-def _interleaved(old: pd.Series, new: pd.Series, kept: np.ndarray,
-                 is_added: np.ndarray) -> pd.Series:
-    """``old``'s values on the rows ``kept``, ``new``'s on the others: what stacking the two
-    (:func:`graphs.lookup.stacked_column`) and taking the rows in that order gives."""
+class _Placement(NamedTuple):
+    """Where a splice puts each row: the old table's rows keep their order (``kept``: their
+    places), the added rows ``inserted`` go to the places ``is_added``, and the added rows
+    ``replacing`` overwrite the old rows' places ``replaced``. Applied to a column, it gives
+    what stacking old and added rows and taking them in :meth:`order` gives."""
+
+    kept: np.ndarray
+    is_added: np.ndarray
+    inserted: np.ndarray
+    replaced: np.ndarray
+    replacing: np.ndarray
+
+    def order(self) -> np.ndarray:
+        """The rows of old and added stacked (added after the ``kept.sum()`` old rows), in
+        the spliced order."""
+        n = int(self.kept.sum())
+        order = np.empty(self.kept.size, dtype=np.int64)
+        order[self.kept] = np.arange(n)
+        order[self.replaced] = n + self.replacing
+        order[self.is_added] = n + self.inserted
+        return order
+
+
+def _placement(n: int, at: np.ndarray, inserted: np.ndarray, *,
+               replaced: np.ndarray | None = None,
+               replacing: np.ndarray | None = None) -> _Placement:
+    """The rows ``inserted`` of an added table go before the old rows ``at`` (sorted, as
+    ``np.insert`` places them), its rows ``replacing`` over the old rows ``replaced``."""
+    is_added = np.zeros(n + len(at), dtype=bool)
+    is_added[at + np.arange(len(at))] = True
+    replaced = np.zeros(0, np.int64) if replaced is None else np.asarray(replaced, np.int64)
+    replacing = np.zeros(0, np.int64) if replacing is None else np.asarray(replacing, np.int64)
+    places = replaced + np.searchsorted(at, replaced, side="right")  # old row r's new place
+    return _Placement(~is_added, is_added, np.asarray(inserted, np.int64), places, replacing)
+
+
+def _placed_columns(table: pd.DataFrame, added: pd.DataFrame, placement: _Placement,
+                    columns: list[str],
+                    after_column: Callable[[], None] | None) -> pd.DataFrame:
+    """``columns`` of ``table`` and ``added`` placed by ``placement``, each popped from
+    ``table`` as its spliced copy is built (the old one is freed then, when nothing else
+    holds it), ``after_column()`` called after each (the run gives the freed pages back
+    there: glibc keeps them, and the next columns did not fit in them)."""
+    out = {}
+    for c in columns:
+        out[c] = _placed(table.pop(c), added[c], placement)
+        if after_column is not None:
+            after_column()
+    return pd.DataFrame(out, copy=False)
+
+
+def _placed(old: pd.Series, new: pd.Series, placement: _Placement) -> pd.Series:
+    """``old`` and ``new`` placed by ``placement``: what stacking the two
+    (:func:`graphs.lookup.stacked_column`) and taking the rows in ``placement.order()``
+    gives, built as one new array (columns of one NumPy or UTC time dtype, categoricals)
+    or as slices of ``old``'s Arrow chunks and ``new``'s (Arrow-backed text; nothing
+    copied). Other columns are stacked and taken."""
     if isinstance(old.dtype, pd.CategoricalDtype):
         # the stacked dtype (old's, or the sorted union of both's categories), as stacking
         # all of old would give: its choice depends on old's categories, not on its rows
@@ -200,40 +249,45 @@ def _interleaved(old: pd.Series, new: pd.Series, kept: np.ndarray,
         if not same_categories(dtype, old.dtype):  # old's codes in the union's, as narrow
             where = np.append(dtype.categories.get_indexer(old.dtype.categories), -1)
             codes = where.astype(np.min_scalar_type(-max(len(dtype.categories), 1)))[codes]
-        codes = _placed(codes, recoded.array.codes, kept, is_added)
+        codes = _placed_values(codes, recoded.array.codes, placement)
         return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False))
     if isinstance(old.dtype, np.dtype) and old.dtype == new.dtype:
-        return pd.Series(_placed(old.to_numpy(), new.to_numpy(), kept, is_added), copy=False)
+        return pd.Series(_placed_values(old.to_numpy(), new.to_numpy(), placement), copy=False)
     if isinstance(old.dtype, pd.DatetimeTZDtype) and old.dtype == new.dtype:
-        ticks = _placed(old.array.asi8, new.array.asi8, kept, is_added)
+        ticks = _placed_values(old.array.asi8, new.array.asi8, placement)
         return pd.Series(ticks.view(f"M8[{old.dtype.unit}]"), copy=False).dt.tz_localize(
             old.dtype.tz)
-    order = np.empty(kept.size, dtype=np.int64)
-    order[kept] = np.arange(len(old))
-    order[is_added] = len(old) + np.arange(len(new))
-    return _taken(old, new, order)
+    if isinstance(old.array, pd.arrays.ArrowStringArray) and old.dtype == new.dtype:
+        return pd.Series(type(old.array)(_placed_arrow(
+            old.array._pa_array, new.array._pa_array, placement.order()), dtype=old.dtype),
+            copy=False)
+    return stacked_column([old, new]).take(placement.order()).reset_index(drop=True)
 
 
-def _placed(old: np.ndarray, new: np.ndarray, kept: np.ndarray,
-            is_added: np.ndarray) -> np.ndarray:
-    values = np.empty(kept.size, dtype=old.dtype)
-    values[kept] = old
-    values[is_added] = new
+def _placed_values(old: np.ndarray, new: np.ndarray, placement: _Placement) -> np.ndarray:
+    values = np.empty(placement.kept.size, dtype=old.dtype)
+    values[placement.kept] = old
+    values[placement.is_added] = new[placement.inserted]
+    values[placement.replaced] = new[placement.replacing]
     return values
 
 
-def _moved(table: pd.DataFrame, added: pd.DataFrame, order: np.ndarray,
-           columns: list[str]) -> pd.DataFrame:
-    """``columns`` of ``table`` stacked on those of ``added``, rows taken in ``order``; each
-    column is popped from ``table`` as its copy is built (the old one is freed then, when
-    nothing else holds it)."""
-    return pd.DataFrame({c: _taken(table.pop(c), added[c], order) for c in columns},
-                        copy=False)
-
-
-def _taken(old: pd.Series, new: pd.Series, order: np.ndarray) -> pd.Series:
-    """``old`` stacked on ``new`` (:func:`graphs.lookup.stacked_column`), rows in ``order``."""
-    return stacked_column([old, new]).take(order).reset_index(drop=True)
+def _placed_arrow(old: pa.ChunkedArray, new: pa.ChunkedArray,
+                  order: np.ndarray) -> pa.ChunkedArray:
+    """The rows of ``old`` then ``new`` in ``order``, as slices of their chunks: each run of
+    consecutive rows of one of them is one slice (a splice adds few rows, so few slices)."""
+    n = len(old)
+    if not len(order):
+        return old.slice(0, 0)
+    starts = np.flatnonzero(np.diff(order, prepend=order[0] - 2) != 1)
+    starts = np.union1d(starts, np.flatnonzero(np.diff(order >= n, prepend=order[0] >= n)))
+    ends = np.append(starts[1:], len(order))
+    chunks = []
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        first = int(order[start])
+        source, first = (old, first) if first < n else (new, first - n)
+        chunks.extend(source.slice(first, end - start).chunks)
+    return pa.chunked_array(chunks, type=old.type)
 
 
 def labelled(evidence: pd.DataFrame, name: str) -> pd.DataFrame:

@@ -28,7 +28,7 @@ from graphs.passes import two_pass_cohorts
 from graphs.projection import CoEngagement, targets_json
 from graphs.scoring import ScoredCohorts, scored_cohorts
 from pipelines.config import RunConfig
-from pipelines.limits import check_layers_memory
+from pipelines.limits import check_layers_memory, release_freed
 
 SLOW_LAYER = "slow"
 """Layer name of the slow pass's ties in the output edges and evidence."""
@@ -246,10 +246,14 @@ def with_slow_evidence(projected: CoEngagement, splice: Splice | None) -> CoEnga
     """The output edges and evidence: ``projected``'s with the slow layer spliced in
     (:func:`slow_splice`). ``projected``'s edges and evidence are emptied, their columns
     moved one at a time (:func:`graphs.layer_fusion.spliced_tables`): the caller should
-    hold no other reference to them (nor to the per-layer projections, which share them)."""
+    hold no other reference to them (nor to the per-layer projections, which share them).
+    The freed pages go back to the system after each column (:func:`release_freed`): glibc
+    kept them, and the next columns were placed beside them (at 100M rows the splice rose
+    from 14.0 to 19.8 GiB)."""
     if splice is None:
         return projected
-    edges, evidence = spliced_tables(projected.edges, projected.evidence, splice)
+    edges, evidence = spliced_tables(projected.edges, projected.evidence, splice,
+                                     after_column=release_freed)
     stats: dict[str, Any] = {**projected.stats, "edges_kept": int(len(edges)),
                              "layers": splice.layer_stats}
     return projected._replace(edges=edges, evidence=evidence, stats=stats)

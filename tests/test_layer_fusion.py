@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graphs.layer_fusion import _moved, _spliced_rows
+from graphs.layer_fusion import _spliced_edges, _spliced_rows
+from graphs.lookup import stacked_column
 
 
 def _frame(rng, n: int, ids: pd.CategoricalDtype) -> pd.DataFrame:
@@ -36,8 +37,66 @@ def test_rows_spliced_in_place_equal_rows_stacked_and_taken(seed):
         added.loc[0, "account_a"] = "id0-new"
     at = np.sort(rng.integers(0, len(table) + 1, len(added)))
     order = np.insert(np.arange(len(table)), at, len(table) + np.arange(len(added)))
-    expected = _moved(table.copy(), added, order, list(table.columns))
+    expected = _stacked_and_taken(table, added, order)
     found = _spliced_rows(table, added, at)
     pd.testing.assert_frame_equal(found, expected)
     assert table.columns.empty  # each column moved
     assert (found["account_a"].dtype == ids) == (seed % 3 != 0)
+
+
+def _stacked_and_taken(table: pd.DataFrame, added: pd.DataFrame,
+                       order: np.ndarray) -> pd.DataFrame:
+    """The reference: each column stacked with the added rows, then taken in ``order``."""
+    return pd.DataFrame({c: stacked_column([table[c], added[c]]).take(order)
+                         .reset_index(drop=True) for c in added.columns})
+
+
+def _edges(rng, pairs: list[tuple[int, int]], ids: pd.CategoricalDtype) -> pd.DataFrame:
+    a, b = zip(*pairs, strict=True) if pairs else ((), ())
+    return pd.DataFrame({
+        "account_a": pd.Categorical.from_codes(np.array(a, int), dtype=ids),
+        "account_b": pd.Categorical.from_codes(np.array(b, int), dtype=ids),
+        "shared_targets": rng.integers(2, 9, len(pairs)),
+        "weight": rng.uniform(0, 5, len(pairs)),
+        "targets": pd.Series([f'["t{k}"]' for k in rng.integers(0, 50, len(pairs))],
+                             dtype="str"),
+        "layers": pd.Categorical(['["engage"]'] * len(pairs))})
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_edges_spliced_in_place_equal_edges_stacked_and_taken(seed):
+    """The added layer's pairs replace the fused rows of the same pair or are inserted in
+    pair order (several at one place too); its new per-layer columns are zero elsewhere:
+    what stacking both tables and taking the rows in that order gives, the text column
+    made of slices of the old one (not copied), ``after_column`` called once per column."""
+    rng = np.random.default_rng(seed)
+    ids = pd.CategoricalDtype([f"id{k:02d}" for k in range(12)])
+    every = [(a, b) for a in range(12) for b in range(a + 1, 12)]
+    chosen = np.sort(rng.choice(len(every), int(rng.integers(0, 40)), replace=False))
+    fused = _edges(rng, [every[i] for i in chosen], ids)
+    picked = np.sort(rng.choice(len(every), int(rng.integers(1, 12)), replace=False))
+    changed = _edges(rng, [every[i] for i in picked], ids)
+    changed["layers"] = pd.Categorical(['["engage","slow"]'] * len(changed))
+    changed["ties:slow"] = rng.integers(1, 5, len(changed))
+    changed["weight:slow"] = rng.uniform(0, 1, len(changed))
+
+    keys = [a * 12 + b for a, b in (every[i] for i in chosen)]
+    wanted = [a * 12 + b for a, b in (every[i] for i in picked)]
+    lo = np.searchsorted(keys, wanted, side="left")
+    present = lo < np.searchsorted(keys, wanted, side="right")
+    n = len(fused)
+    order = np.arange(n)
+    order[lo[present]] = n + np.flatnonzero(present)
+    order = np.insert(order, lo[~present], n + np.flatnonzero(~present))
+    reference = fused.assign(**{"ties:slow": 0, "weight:slow": 0.0})
+    expected = _stacked_and_taken(reference, changed, order)
+
+    old_text = fused["targets"].array._pa_array
+    calls = []
+    found = _spliced_edges(fused, changed, lambda: calls.append(1))
+    pd.testing.assert_frame_equal(found, expected)
+    assert fused.columns.empty and len(calls) == len(changed.columns)
+    addresses = {c.buffers()[2].address for c in old_text.chunks if len(c)}
+    text = found["targets"].array._pa_array
+    from_old = sum(len(c) for c in text.chunks if c.buffers()[2].address in addresses)
+    assert from_old == n - present.sum()  # every kept row a view of the old text
