@@ -11,7 +11,7 @@ import pandas as pd
 
 from graphs.bipartite import BLOCK
 from graphs.flag_features import pair_sizes
-from graphs.pass_codes import InnerRows, PassCodes, known_rows, member_ties
+from graphs.pass_codes import InnerRows, PassCodes, member_ties
 
 
 def cohort_features(clusters: pd.DataFrame, members: np.ndarray, inner: InnerRows,
@@ -71,13 +71,14 @@ def _tied_accounts(inner: InnerRows, n_codes: int, n_targets: int) -> pd.Series:
     ``pd.unique`` hashes them, a block of :data:`BLOCK` rows at a time, then the blocks'
     distinct keys: at 30M rows ≈ 1 GB of keys at once before; the far fewer pairs are then
     counted by :func:`graphs.flag_features.pair_sizes`)."""
-    evidence = known_rows(inner.evidence, "target", ["target", "account_a", "account_b"])
-    target = evidence["target"].to_numpy()
+    evidence = inner.evidence
+    target, cluster = evidence["target"].to_numpy(), evidence["cluster"].to_numpy()
     found = []
-    for start in range(0, len(target), BLOCK):
-        base = target[start:start + BLOCK].astype("int64") * n_codes
+    for start in range(0, len(target), BLOCK):  # the rows inside with a known target
+        kept = (target[start:start + BLOCK] >= 0) & (cluster[start:start + BLOCK] >= 0)
+        base = target[start:start + BLOCK][kept].astype("int64") * n_codes
         found.append(pd.unique(np.concatenate([
-            base + evidence[c].to_numpy()[start:start + BLOCK]
+            base + evidence[c].to_numpy()[start:start + BLOCK][kept]
             for c in ("account_a", "account_b")])))  # hash: no sort
     keys = pd.unique(np.concatenate(found)) if found else np.empty(0, dtype="int64")
     del found

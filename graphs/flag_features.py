@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from graphs.account_context import burst_shares
-from graphs.pass_codes import InnerRows, PassCodes, known_rows
+from graphs.pass_codes import InnerRows, PassCodes
 
 
 def flag_features(clusters: pd.DataFrame, inner: InnerRows, codes: PassCodes,
@@ -83,18 +83,26 @@ def _most_frequent_action(evidence: pd.DataFrame, codes: PassCodes) -> pd.Series
 
 
 def pair_sizes(evidence: pd.DataFrame, column: str, n_codes: int) -> pd.Series:
-    """Rows per ``(cluster, column)`` of the inner ``evidence`` whose ``column`` code (below
-    ``n_codes``) is known: what ``groupby(["cluster", column]).size()`` gives (the pairs
-    sorted, int64 counts), from one int64 key per row sorted in place (pandas' grouping on
-    two keys held ≈ 40 bytes per row at once: 1.2 GB for 30M inner rows).
+    """Rows per ``(cluster, column)`` of the inner ``evidence`` (``cluster >= 0``) whose
+    ``column`` code (below ``n_codes``) is known (``>= 0``): what ``groupby(["cluster",
+    column]).size()`` of those rows gives (the pairs sorted, int64 counts), from one int64
+    key per such row sorted in place (pandas' grouping on two keys held ≈ 40 bytes per row
+    at once: 1.2 GB for 30M inner rows).
 
-    >>> ev = pd.DataFrame({"cluster": [2, 0, 2, 0], "target": np.array([5, 1, 5, -1], np.int32)})
+    >>> ev = pd.DataFrame({"cluster": [2, 0, 2, 0, -1],
+    ...                    "target": np.array([5, 1, 5, -1, 1], np.int32)})
     >>> pair_sizes(ev, "target", 6).to_dict()
     {(0, 1): 1, (2, 5): 2}
     """
-    rows = known_rows(evidence, column, ["cluster", column])
-    codes = rows[column].to_numpy()
-    key = rows["cluster"].to_numpy().astype(np.int64) * max(n_codes, 1)
+    clusters, codes = evidence["cluster"].to_numpy(), evidence[column].to_numpy()
+    keep = (codes >= 0) & (clusters >= 0)
+    if keep.all():
+        key = clusters.astype(np.int64)
+    else:
+        key = clusters[keep].astype(np.int64, copy=False)
+        codes = codes[keep]
+    del keep
+    key *= max(n_codes, 1)
     key += codes
     key.sort()
     first = np.empty(key.size, dtype=bool)
@@ -106,7 +114,7 @@ def pair_sizes(evidence: pd.DataFrame, column: str, n_codes: int) -> pd.Series:
     key = key[starts]
     cluster, code = np.divmod(key, max(n_codes, 1))
     index = pd.MultiIndex.from_arrays(
-        [pd.Index(cluster, dtype=rows["cluster"].dtype, name="cluster"),
+        [pd.Index(cluster, dtype=clusters.dtype, name="cluster"),
          pd.Index(code.astype(codes.dtype), name=column)])
     return pd.Series(sizes.astype(np.int64), index=index)
 

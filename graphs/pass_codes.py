@@ -338,13 +338,18 @@ def _authors(posts: pd.DataFrame, targets: pa.Array) -> pd.DataFrame:
 
 
 class InnerRows(NamedTuple):
-    """Result of :func:`inner_rows`: the rows of a pass's tables inside one cluster, in the
-    tables' order, with account, target and action codes (:class:`PassCodes`)."""
+    """Result of :func:`inner_rows`: the rows of a pass's tables inside one cluster, with
+    account, target and action codes (:class:`PassCodes`)."""
 
     edges: pd.DataFrame
-    """``cluster, account_a, account_b, shared_targets[, weight]``."""
+    """``cluster, account_a, account_b, shared_targets[, weight]``: the edges inside, in the
+    edges' order."""
     evidence: pd.DataFrame
-    """``cluster, account_a, account_b, target, dt_s, action_a[, action_b]``."""
+    """``cluster, account_a, account_b, target, dt_s, action_a[, action_b]`` of the evidence
+    rows inside, in order; when most rows are inside (a pass's first scoring: 98% of the
+    rows), every row of the pass, ``cluster`` -1 where its two accounts are not in one
+    cluster, the other columns the codes' own arrays (a copy of the rows inside held ≈ 30
+    bytes per row: 4.1 GB at 100M rows). Readers leave the rows of cluster -1 out."""
     cluster_of: np.ndarray
     """Cluster of each account code (``-1``: in none); its last slot is code ``-1``'s."""
 
@@ -383,29 +388,20 @@ def inner_rows(codes: PassCodes, members: np.ndarray, cluster: np.ndarray, *,
              "shared_targets": table["shared_targets"].to_numpy()[rows]}
     if "weight" in table:
         edges["weight"] = table["weight"].to_numpy()[rows]
-    rows, inside = _inside(of, codes.evidence_a, codes.evidence_b) if evidence else (
-        np.empty(0, dtype="int64"), np.empty(0, dtype="int64"))
+    same = _same(of, codes.evidence_a, codes.evidence_b) if evidence else np.zeros(0, bool)
     rows_of = {"account_a": codes.evidence_a, "account_b": codes.evidence_b,
                "target": codes.target, "dt_s": codes.evidence["dt_s"].to_numpy(dtype=float),
                "action_a": codes.action_a, "action_b": codes.action_b}
-    found_rows = {"cluster": inside} | {name: column[rows] for name, column in rows_of.items()
-                                        if column is not None}
+    if 2 * np.count_nonzero(same) >= max(same.size, 1):  # mostly inside: every row, as is
+        cluster = of[codes.evidence_a]
+        cluster[~same] = -1
+        found = {"cluster": cluster} | {n: c for n, c in rows_of.items() if c is not None}
+    else:  # the few rows inside, copied (the slow pass's, a rescoring's)
+        rows = np.flatnonzero(same)
+        found = {"cluster": of[codes.evidence_a[rows]]} | {
+            n: c[rows] for n, c in rows_of.items() if c is not None}
     return InnerRows(edges=pd.DataFrame(edges, copy=False),  # the arrays are new: no copy
-                     evidence=pd.DataFrame(found_rows, copy=False),
-                     cluster_of=of)
-
-
-def known_rows(evidence: pd.DataFrame, column: str, columns: list[str]) -> pd.DataFrame:
-    """``columns`` of the inner ``evidence`` rows whose code in ``column`` is known (``>= 0``):
-    the columns themselves when every row's is (no copy), else a copy of only those columns
-    (filtering the whole table copied every column of it: at 30M rows ≈ 0.4 GB per call).
-
-    >>> ev = pd.DataFrame({"cluster": [1, 1, 2], "target": [0, -1, 3], "dt_s": [1.0, 2.0, 3.0]})
-    >>> known_rows(ev, "target", ["cluster", "target"]).values.tolist()
-    [[1, 0], [2, 3]]
-    """
-    known = evidence[column].to_numpy() >= 0
-    return evidence[columns] if known.all() else evidence.loc[known, columns]
+                     evidence=pd.DataFrame(found, copy=False), cluster_of=of)
 
 
 def inside_rows(codes: PassCodes, members: np.ndarray,
@@ -429,15 +425,22 @@ def _inside(cluster_of: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.nd
                                                                             np.ndarray]:
     """Rows whose codes ``a`` and ``b`` are in the same cluster, and that cluster.
 
-    The test runs in blocks of :data:`BLOCK` rows, so its temporaries are a block's, not two
-    int64 clusters per row (at 30M rows ≈ 0.6 GB for the 1 h pass's 38M evidence rows)."""
+    The test runs in blocks of :data:`BLOCK` rows (:func:`_same`), so its temporaries are a
+    block's, not two int64 clusters per row (at 30M rows ≈ 0.6 GB for the 1 h pass's 38M
+    evidence rows)."""
+    rows = np.flatnonzero(_same(cluster_of, a, b))
+    return rows, cluster_of[a[rows]]
+
+
+def _same(cluster_of: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether codes ``a`` and ``b`` of each row are in the same cluster (in blocks of
+    :data:`BLOCK` rows, as :func:`_inside`)."""
     same = np.empty(a.size, dtype=bool)
     for start in range(0, a.size, BLOCK):
         cluster = cluster_of[a[start:start + BLOCK]]
         same[start:start + BLOCK] = (cluster == cluster_of[b[start:start + BLOCK]]) & (
             cluster >= 0)
-    rows = np.flatnonzero(same)
-    return rows, cluster_of[a[rows]]
+    return same
 
 
 def member_ties(inner_edges: pd.DataFrame, n_accounts: int) -> np.ndarray:

@@ -20,9 +20,11 @@ from graphs.scoring import scored_cohorts
 IDS = ["a", "B", "é", "Z", "ß", "z9", "😀", "a b", "ü", "Ab", "b", "0"]
 
 
-def _tables(seed: int, n_evidence: int = 400):
+def _tables(seed: int, n_evidence: int = 400, mostly_one: bool = False):
     """Random evidence over unsorted non-ASCII ids (several rows per pair and target),
-    its edges, activity (with one account only there) and posts (one target twice)."""
+    its edges, activity (with one account only there) and posts (one target twice);
+    ``mostly_one``: most accounts in one cluster (most rows inside), else three clusters
+    (a third of the rows inside)."""
     rng = np.random.default_rng(seed)
     a, b = rng.choice(IDS, size=(2, n_evidence))
     keep = a != b
@@ -42,14 +44,17 @@ def _tables(seed: int, n_evidence: int = 400):
                              "crowd_sum": rng.uniform(1, 50, len(IDS) + 1)})
     posts = pd.DataFrame({"target_id": [*targets, targets[4]],
                           "author_id": [f"au{k % 7}é" for k in range(31)]})
-    clusters = pd.DataFrame({"account_id": IDS[::-1] + ["q"],
-                             "cluster": rng.integers(0, 3, len(IDS) + 1)})
+    cluster = rng.integers(0, 3, len(IDS) + 1)
+    if mostly_one:  # all but two accounts (and "q")
+        cluster[2:] = 0
+        cluster[:2] = [1, 2]
+    clusters = pd.DataFrame({"account_id": IDS[::-1] + ["q"], "cluster": cluster})
     return clusters, edges, evidence, activity, posts
 
 
-def _coded(seed: int):
+def _coded(seed: int, mostly_one: bool = False):
     """:func:`_tables`, their codes and the rows inside the clusters."""
-    tables = _tables(seed)
+    tables = _tables(seed, mostly_one=mostly_one)
     clusters, edges, evidence, activity, posts = tables
     codes = pass_codes(edges, evidence, activity, posts)
     inner = inner_rows(codes, account_codes(codes, clusters["account_id"]),
@@ -57,11 +62,16 @@ def _coded(seed: int):
     return tables, codes, inner
 
 
+@pytest.mark.parametrize("mostly_one", [False, True])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_inner_rows_are_the_rows_with_both_accounts_in_one_cluster(seed):
-    (clusters, edges, evidence, activity, posts), codes, inner = _coded(seed)
+def test_inner_rows_are_the_rows_with_both_accounts_in_one_cluster(seed, mostly_one):
+    """A third of the rows inside: those rows; most: every row, cluster -1 outside."""
+    (clusters, edges, evidence, activity, posts), codes, inner = _coded(seed, mostly_one)
     cluster_of = clusters.set_index("account_id")["cluster"]
-    for table, rows in ((edges, inner.edges), (evidence, inner.evidence)):
+    assert (len(inner.evidence) == len(evidence)) == mostly_one
+    assert (inner.evidence["cluster"] < 0).any() == mostly_one
+    inside = inner.evidence[inner.evidence["cluster"] >= 0]
+    for table, rows in ((edges, inner.edges), (evidence, inside)):
         group = pair_groups(table, cluster_of)
         assert rows["cluster"].tolist() == group[group >= 0].tolist()
         ids = np.array(codes.accounts.to_pylist(), dtype=object)
@@ -70,10 +80,12 @@ def test_inner_rows_are_the_rows_with_both_accounts_in_one_cluster(seed):
     assert account_codes(codes, pd.Series(["q"])).tolist() == [-1]
 
 
+@pytest.mark.parametrize("mostly_one", [False, True])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_features_by_code_equal_features_by_id(seed):
-    """The sums behind effective numbers run in the order of the sorted ids: same floats."""
-    (clusters, edges, evidence, activity, posts), codes, inner = _coded(seed)
+def test_features_by_code_equal_features_by_id(seed, mostly_one):
+    """The sums behind effective numbers run in the order of the sorted ids: same floats
+    (from the rows inside, or from every row with those outside left out)."""
+    (clusters, edges, evidence, activity, posts), codes, inner = _coded(seed, mostly_one)
     got = flag_features(clusters, inner, codes)
     cluster_of = clusters.set_index("account_id")["cluster"]
     group = pair_groups(evidence, cluster_of)
@@ -84,7 +96,10 @@ def test_features_by_code_equal_features_by_id(seed):
         counts = ties.groupby(["cluster", key]).size()
         share = counts / counts.groupby(level="cluster").transform("sum")
         expected = (1.0 / (share**2).groupby(level="cluster").sum()).round(6)
-        assert got[column].dropna().to_dict() == expected.to_dict()
+        found = got[column].dropna()
+        assert found[found.index.isin(expected.index)].to_dict() == expected.to_dict()
+        if column == "effective_targets":  # a cluster without rows inside: 0
+            assert (found[~found.index.isin(expected.index)] == 0).all()
     modes = rows.groupby("cluster")["action_a"].agg(lambda s: s.mode().iloc[0])
     assert got["action"].dropna().to_dict() == modes.to_dict()
     same = (rows["action_a"] == rows["action_b"]).groupby(rows["cluster"]).mean()
