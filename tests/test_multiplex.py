@@ -324,7 +324,7 @@ def test_fused_edges_on_shared_codes_equal_the_text_path():
 
 
 def test_pair_bounds_on_codes_equal_the_binary_search_of_the_text():
-    from graphs.layer_fusion import _pair_bounds, _pair_keys
+    from graphs.layer_fusion import _pair_bounds, _pair_codes
 
     rng = np.random.default_rng(5)
     ids = pd.CategoricalDtype(pd.Index(sorted({f"u{i}" for i in range(40)} | {"A", "é"})))
@@ -334,10 +334,14 @@ def test_pair_bounds_on_codes_equal_the_binary_search_of_the_text():
     pairs = pd.DataFrame({"account_a": rng.choice(names, 60), "account_b": rng.choice(names, 60)}
                          ).sort_values(["account_a", "account_b"], ignore_index=True)
     coded = [frame.astype({"account_a": ids, "account_b": ids}) for frame in (table, pairs)]
-    assert _pair_keys(*coded) is not None and _pair_keys(table, pairs) is None
+    assert _pair_codes(*coded) is not None and _pair_codes(table, pairs) is None
     on_codes, on_text = _pair_bounds(*coded), _pair_bounds(table, pairs)
     assert [x.tolist() for x in on_codes] == [x.tolist() for x in on_text]
     assert (on_codes[1] > on_codes[0]).any() and (on_codes[1] == on_codes[0]).any()
     unsorted = pd.CategoricalDtype(pd.Index(list(reversed(ids.categories))))
-    assert _pair_keys(*[f.astype({"account_a": unsorted, "account_b": unsorted})
-                        for f in (table, pairs)]) is None  # codes would not sort as the text
+    assert _pair_codes(*[f.astype({"account_a": unsorted, "account_b": unsorted})
+                         for f in (table, pairs)]) is None  # codes would not sort as the text
+    shuffled = [c.iloc[rng.permutation(len(c))] if c is coded[1] else c for c in coded]
+    found = _pair_bounds(*shuffled)  # pairs in any order: each pair's own rows
+    order = shuffled[1].index.to_numpy()
+    assert [x.tolist() for x in found] == [x[order].tolist() for x in on_text]
