@@ -260,9 +260,9 @@ def _placed(old: pd.Series, new: pd.Series, placement: _Placement) -> pd.Series:
         return pd.Series(ticks.view(f"M8[{old.dtype.unit}]"), copy=False).dt.tz_localize(
             old.dtype.tz)
     if isinstance(old.array, pd.arrays.ArrowStringArray) and old.dtype == new.dtype:
-        text = _placed_arrow(old.array._pa_array, new.array._pa_array, placement.order())
-        return pd.Series(type(old.array)(pa.chunked_array([text.combine_chunks()]),
-                                         dtype=old.dtype), copy=False)
+        text = _placed_text(old.array._pa_array, new.array._pa_array, placement.order())
+        return pd.Series(type(old.array)(pa.chunked_array([text]), dtype=old.dtype),
+                         copy=False)
     return stacked_column([old, new]).take(placement.order()).reset_index(drop=True)
 
 
@@ -274,13 +274,13 @@ def _placed_values(old: np.ndarray, new: np.ndarray, placement: _Placement) -> n
     return values
 
 
-def _placed_arrow(old: pa.ChunkedArray, new: pa.ChunkedArray,
-                  order: np.ndarray) -> pa.ChunkedArray:
-    """The rows of ``old`` then ``new`` in ``order``, as slices of their chunks: each run of
-    consecutive rows of one of them is one slice (a splice adds few rows: few slices)."""
+def _placed_text(old: pa.ChunkedArray, new: pa.ChunkedArray, order: np.ndarray) -> pa.Array:
+    """The rows of ``old`` then ``new`` in ``order``, joined once from slices of their
+    chunks: each run of consecutive rows of one of them is one slice (a splice adds few
+    rows: few slices)."""
     n = len(old)
     if not len(order):
-        return old.slice(0, 0)
+        return old.slice(0, 0).combine_chunks()
     starts = np.flatnonzero(np.diff(order, prepend=order[0] - 2) != 1)
     starts = np.union1d(starts, np.flatnonzero(np.diff(order >= n, prepend=order[0] >= n)))
     ends = np.append(starts[1:], len(order))
@@ -289,7 +289,7 @@ def _placed_arrow(old: pa.ChunkedArray, new: pa.ChunkedArray,
         first = int(order[start])
         source, first = (old, first) if first < n else (new, first - n)
         chunks.extend(source.slice(first, end - start).chunks)
-    return pa.chunked_array(chunks, type=old.type)
+    return pa.chunked_array(chunks, type=old.type).combine_chunks()
 
 
 def labelled(evidence: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -353,10 +353,9 @@ def _pair_bounds(table: pd.DataFrame, pairs: pd.DataFrame) -> tuple[np.ndarray, 
 def _pair_codes(table: pd.DataFrame, pairs: pd.DataFrame
                 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None:
     """The ``account_a, account_b`` codes of ``table`` (its categoricals' own arrays: no
-    copy, where keys ``a × n + b`` of every row held 32 bytes per row at once, ≈ 3.5 GB for
-    100M evidence rows) and of ``pairs``, when all four columns are
-    categoricals of the same categories in code point order (the codes then sort as the
-    text) and none is missing; else ``None``."""
+    copy, where keys ``a × n + b`` of every row held 32 bytes per row at once) and of
+    ``pairs``, when all four columns are categoricals of the same categories in code point
+    order (the codes then sort as the text) and none is missing; else ``None``."""
     dtype = _shared_key_dtype(table, pairs)
     if dtype is None or not in_code_point_order(pa.array(dtype.categories, pa.large_string())):
         return None

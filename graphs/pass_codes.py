@@ -425,16 +425,16 @@ def _inside(cluster_of: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.nd
                                                                             np.ndarray]:
     """Rows whose codes ``a`` and ``b`` are in the same cluster, and that cluster.
 
-    The test runs in blocks of :data:`BLOCK` rows (:func:`_same`), so its temporaries are a
-    block's, not two int64 clusters per row (at 30M rows ≈ 0.6 GB for the 1 h pass's 38M
-    evidence rows)."""
+    The test is :func:`_same`'s."""
     rows = np.flatnonzero(_same(cluster_of, a, b))
     return rows, cluster_of[a[rows]]
 
 
 def _same(cluster_of: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Whether codes ``a`` and ``b`` of each row are in the same cluster (in blocks of
-    :data:`BLOCK` rows, as :func:`_inside`)."""
+    """Whether codes ``a`` and ``b`` of each row are in the same cluster.
+
+    The test runs in blocks of :data:`BLOCK` rows, so its temporaries are a block's, not two
+    int64 clusters per row (at 30M rows ≈ 0.6 GB for the 1 h pass's 38M evidence rows)."""
     same = np.empty(a.size, dtype=bool)
     for start in range(0, a.size, BLOCK):
         cluster = cluster_of[a[start:start + BLOCK]]
