@@ -163,6 +163,24 @@ def layer_incidences(layers: dict[str, Layer]) -> dict[str, Incidence]:
     return out
 
 
+def rowless_layers(layers: dict[str, Layer]) -> dict[str, Layer]:
+    """``layers`` with their windows and weights but no rows (the columns and dtypes kept),
+    for projections from the layers' incidences (:func:`layer_projections`) once the rows
+    are no longer needed: an empty slice of an Arrow-backed column would hold the whole
+    log's buffers.
+
+    >>> likes = pd.DataFrame({"account_id": ["a"], "target_id": ["x"], "action": "like",
+    ...                       "timestamp": [pd.Timestamp("2026-11-01", tz="UTC")]})
+    >>> bare = rowless_layers({"like": Layer(likes, 60, 2.0)})["like"]
+    >>> len(bare.interactions), list(bare.interactions.columns), bare.window_s, bare.weight
+    (0, ['account_id', 'target_id', 'action', 'timestamp'], 60, 2.0)
+    """
+    return {name: layer._replace(interactions=pd.DataFrame(
+        {column: pd.Series(pd.array([], dtype=dtype))
+         for column, dtype in layer.interactions.dtypes.items()}))
+        for name, layer in layers.items()}
+
+
 def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,
                       min_shared_targets: int = 2,
                       incidences: dict[str, Incidence] | None = None,
@@ -172,6 +190,8 @@ def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,
 
     ``incidences`` may hold layers' incidences already built (:func:`layer_incidences` of the
     same interactions; the window does not enter the incidence); the others are built here.
+    A layer whose incidence is given is projected from it alone, so its rows may have been
+    dropped (:func:`rowless_layers`).
     ``on_progress(layer, done, total)`` is :func:`graphs.projection.co_engagement`'s, with
     the layer's name; ``targets`` too (``False``: edges without ``targets``).
 
@@ -188,10 +208,10 @@ def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,
         layer = layers[name]
         if layer.window_s <= 0:
             raise ValueError(f"layer '{name}': window must be positive, got {layer.window_s}")
-        if len(layer.interactions) == 0:
-            continue
         inc = (incidences or {}).get(name)
         if inc is None:
+            if len(layer.interactions) == 0:
+                continue
             inc = layer_incidences({name: layer})[name]
         out[name] = co_engagement(inc, window_s=int(layer.window_s), max_crowd=max_crowd,
                                   min_shared_targets=min_shared_targets,

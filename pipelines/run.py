@@ -28,6 +28,7 @@ from graphs.multiplex import (
     fused_co_engagement,
     layer_incidences,
     layer_projections,
+    rowless_layers,
 )
 from graphs.projection import CoEngagement, clustered_edges
 from graphs.scoring import ScoredCohorts
@@ -181,19 +182,22 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
             incidences = layer_incidences(layers)
             check_layers_memory(layers, max_crowd=config.max_crowd,
                                 max_memory_gb=max_memory_gb, incidences=incidences)
+            slow_skip = slow_skipped(layers, config)
+            # The projections read the incidences; only the report reads the interactions
+            # again (its members' rows): on disk, and the layers without their rows
+            report_rows = partial(rows_of_accounts,
+                                  set_aside(interactions, spill / "interactions.arrow"))
+            layers = rowless_layers(layers)
+            del interactions
             slow = _aside(slow_projection(  # first: its transient is the larger one
                 layers, config, lambda ls, c, inc=incidences: _projections(
                     ls, c, inc, "slow pass ", max_memory_gb=max_memory_gb, targets=False),
                 max_memory_gb=max_memory_gb, incidences=incidences,
-                posts=posts.table if posts else None), spill)
+                posts=posts.table if posts else None, skipped=slow_skip), spill)
             per_layer = _projections(layers, config, incidences, max_memory_gb=max_memory_gb)
             weights = {name: layer.weight for name, layer in layers.items()}
             projected = fused_co_engagement(per_layer, weights)
-            slow_skip = slow_skipped(layers, config)
-            # Only the report reads the interactions again (its members' rows): on disk
-            report_rows = partial(rows_of_accounts,
-                                  set_aside(interactions, spill / "interactions.arrow"))
-            del incidences, layers, interactions
+            del incidences, layers
     check_resident_memory("projection", max_memory_gb)
     # not read by clustering or scoring: the edges' targets (JSON text, ≈ 40 bytes per edge)
     # and the 1 h pass's evidence times (the slow pass's are coded apart; 0.3 GB at 10M rows)

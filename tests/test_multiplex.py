@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from graphs.clustering import leiden_clusters
@@ -14,6 +15,7 @@ from graphs.multiplex import (
     cohort_layers,
     fused_co_engagement,
     layer_projections,
+    rowless_layers,
     typed_layers,
 )
 from graphs.scoring import scored_cohorts
@@ -265,10 +267,30 @@ def test_projections_from_built_incidences_equal_building_them():
         layers["engage"] = layers["engage"]._replace(window_s=window_s)
         built = layer_projections(layers, max_crowd=100)
         reused = layer_projections(layers, max_crowd=100, incidences=incidences)
+        rowless = layer_projections(rowless_layers(layers), max_crowd=100, incidences=incidences)
+        assert sorted(rowless) == sorted(built) == sorted(layers)
         for name in layers:
-            pd.testing.assert_frame_equal(reused[name].edges, built[name].edges)
-            pd.testing.assert_frame_equal(reused[name].evidence, built[name].evidence)
-            assert reused[name].stats == built[name].stats and len(built[name].edges) > 10
+            for got in (reused[name], rowless[name]):
+                pd.testing.assert_frame_equal(got.edges, built[name].edges)
+                pd.testing.assert_frame_equal(got.evidence, built[name].evidence)
+                assert got.stats == built[name].stats and len(built[name].edges) > 10
+
+
+def test_rowless_layers_hold_no_rows_and_are_skipped_without_an_incidence():
+    likes = _random_likes(300, 1)
+    arrow = pa.Table.from_pandas(likes, preserve_index=False).to_pandas(types_mapper=pd.ArrowDtype)
+    bare = rowless_layers({"engage": Layer(arrow, 1800, 2.0), "url": Layer(likes, 60)})
+    for name, source in (("engage", arrow), ("url", likes)):
+        rows = bare[name].interactions
+        assert len(rows) == 0 and rows.dtypes.to_dict() == source.dtypes.to_dict()
+    def held(rows: pd.DataFrame) -> int:
+        return sum(b.size for chunk in rows["account_id"].array._pa_array.chunks
+                   for b in chunk.buffers() if b is not None)
+
+    # an empty slice would hold the log's buffers; an empty array at most a padding's bytes
+    assert held(arrow.iloc[:0]) == held(arrow) > 1000 and held(bare["engage"].interactions) <= 64
+    assert (bare["engage"].window_s, bare["engage"].weight) == (1800, 2.0)
+    assert layer_projections(bare) == {}  # no rows and no incidence: nothing to project
 
 
 def test_stacked_layers_join_codes_only_when_their_categories_match():
