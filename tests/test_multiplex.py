@@ -167,6 +167,31 @@ def test_cohort_layers_counts_each_layers_internal_ties():
     assert out.dtypes.astype(str).tolist()[2:] == ["int64", "int64", "float64", "float64"]
 
 
+def test_cohort_layers_equals_grouping_by_cohort_and_layer_at_once():
+    rng = np.random.default_rng(3)
+    n, accounts = 4000, [f"u{i}" for i in range(300)]
+    m = pd.DataFrame({"account_id": accounts, "cohort_id": rng.integers(-1, 12, len(accounts))})
+    m = m[m["cohort_id"] >= 0]
+    e = pd.DataFrame({"account_a": rng.choice(accounts, n), "account_b": rng.choice(accounts, n)})
+    for name in ("engage", "slow", "url"):
+        e[f"ties:{name}"] = rng.integers(0, 3, n) * rng.integers(0, 2, n)
+        e[f"weight:{name}"] = e[f"ties:{name}"] * rng.random(n) / 7
+    cohort = m.set_index("account_id")["cohort_id"]
+    a, b = e["account_a"].map(cohort), e["account_b"].map(cohort)
+    long = pd.concat([pd.DataFrame({"cohort_id": a, "layer": name, "ties": e[f"ties:{name}"],
+                                    "weight": e[f"weight:{name}"]}
+                                   )[(a == b) & (e[f"ties:{name}"] > 0)]
+                      for name in ("engage", "slow", "url")])  # as before: both keys at once
+    want = long.groupby(["cohort_id", "layer"], as_index=False).agg(
+        edges=("ties", "size"), ties=("ties", "sum"), weight=("weight", "sum"))
+    want["share"] = want["ties"] / want.groupby("cohort_id")["ties"].transform("sum")
+    want = want.astype({"cohort_id": "int64"}).sort_values(
+        ["cohort_id", "ties", "layer"], ascending=[True, False, True], ignore_index=True)
+    got = cohort_layers(m, e)
+    assert len(got) > 20
+    pd.testing.assert_frame_equal(got, want[got.columns], check_exact=True)
+
+
 def _chain(logs, interactions):
     layers = typed_layers(interactions)
     fused = fused_co_engagement(layer_projections(layers))
