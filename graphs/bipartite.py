@@ -14,6 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from graphs.pair_kernel import regrouped_order
+
 BLOCK = 1 << 22
 """Rows per block where a whole column's temporaries would otherwise be made: the sort key's
 int64 terms here, and :mod:`graphs.pass_codes`' time conversion and inner-row test."""
@@ -81,8 +83,12 @@ def _entry_order(*keys: np.ndarray) -> np.ndarray:
     10M rows: ≈ 1 s against ≈ 5 s for ``np.lexsort``); entries with equal keys are equal in
     every column, so their order does not matter. When they do not fit (≈ 2M accounts and
     2M targets over two weeks, from ≈ 30M rows), the less significant keys are sorted first
-    and the most significant one is then sorted with each entry's rank among them as the
-    tie-break: two argsorts (28M entries: 3.6 s against 16.6 s for ``np.lexsort``).
+    and that order is then grouped by the most significant one, stably. When that key's
+    range is at most the entries' (the targets' codes), by counting
+    (:func:`graphs.pair_kernel.regrouped_order`): two int64 arrays of the entries where a
+    second argsort with each entry's rank as the tie-break held five (at 100M rows ≈ 2.4 GB
+    less; 28M entries took 3.6 s that way against 16.6 s for ``np.lexsort``); else by that
+    argsort, or ``np.lexsort`` when even a key and a rank do not fit in 63 bits.
     """
     if keys[0].size == 0:
         return np.zeros(0, dtype=np.int64)
@@ -92,6 +98,12 @@ def _entry_order(*keys: np.ndarray) -> np.ndarray:
     if len(keys) == 1:
         return np.argsort(keys[0], kind="stable")
     rest = _entry_order(*keys[1:])
+    low, high = int(keys[0].min()), int(keys[0].max())
+    if high - low < rest.size:
+        codes = keys[0] - low if low else keys[0]
+        starts = np.zeros(high - low + 2, dtype=np.int64)
+        np.cumsum(np.bincount(codes), out=starts[1:])
+        return regrouped_order(rest, codes, starts)
     ranked = _composite((keys[0][rest], np.arange(rest.size)))
     if ranked is None:
         return np.lexsort(keys[::-1])

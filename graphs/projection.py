@@ -32,6 +32,7 @@ from graphs.pair_kernel import (
     account_bounds,
     gathered,
     grouped_order,
+    regrouped_order,
     segment_starts,
     window_bounds,
 )
@@ -97,6 +98,7 @@ def compile_kernels() -> int:
         "account_id": ["a", "b", "a", "b"], "target_id": ["x", "x", "y", "y"],
         "action": ["like"] * 4, "timestamp": stamp}))
     pairs_bound(inc, window_s=600, max_crowd=10)
+    regrouped_order(np.arange(2), inc.target, np.arange(3))  # long logs' incidences sort so
     return len(co_engagement(inc, window_s=600, max_crowd=10).edges)
 
 

@@ -83,8 +83,9 @@ def test_nulls_and_untyped_timestamps_are_refused():
         bipartite_incidence(pa.table({**row, "timestamp": ["2026-11-01"]}))
 
 
-# one composite key / the least significant keys first, then the most significant one with
-# their rank / the same with np.lexsort where even a key and a rank do not fit in 63 bits
+# one composite key / the least significant keys first, then grouped by the most significant
+# one by counting (a small range: the first key) or with their rank as a tie-break (the
+# second key of 2**40) / np.lexsort where even a key and a rank do not fit in 63 bits
 @pytest.mark.parametrize("span", [10, 2**40, 2**61])
 @pytest.mark.parametrize("block", [1 << 22, 7])
 def test_entry_order_sorts_like_lexsort(span, block, monkeypatch):
