@@ -7,7 +7,7 @@ Wraps the step functions that :func:`pipelines.run.run` calls (by their names in
 50 ms. Prints one line per call: name, seconds, RSS at its start and end, and the highest
 RSS sampled while it ran (so the step holding the run's peak is named), and the process's
 user and system CPU seconds during the call (all its threads; not its child processes).
-``--inner`` also wraps the calls inside scoring (:data:`INNER`, ``module:function`` where it
+``--inner`` also wraps the calls inside the projections and scoring (:data:`INNER`, ``module:function`` where it
 is looked up; names a tree does not have are skipped) and prints their totals per name at
 the end. Calls made in the output pool's worker processes are marked ``(worker)``; their
 peak is the larger of their start and end RSS (the sampler runs in the parent only). Not a
@@ -49,6 +49,12 @@ INNER = ("pipelines.slow_pass:scored_cohorts", "pipelines.slow_pass:leiden_clust
          "graphs.scoring:bundles_uninformative", "graphs.passes:_rescored",
          "graphs.passes:_merged", "graphs.pass_codes:sorted_codes",
          "graphs.clustering:sorted_codes",
+         # inside each pass's projection (both passes' calls summed)
+         "graphs.projection:_bounds", "graphs.projection:_kept_ties",
+         "graphs.projection:_evidence_frame", "graphs.projection:_edges_frame",
+         "graphs.projection:_with_significance", "graphs.projection:targets_json",
+         "graphs.projection:_activity", "pipelines.slow_pass:slow_pass",
+         "pipelines.slow_pass:coded_evidence",
          # the same calls before graphs/pass_codes.py (to profile an older tree)
          "graphs.scoring:_internal", "graphs.scoring:_features",
          "graphs.scoring:_author_features")
