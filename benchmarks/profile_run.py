@@ -37,7 +37,7 @@ WRAPPED = ("read_inputs", "validated_interactions", "streamed_interactions", "re
            "write_csv", "cohort_layers", "account_context", "write_parquet", "graph_tasks",
            "table_tasks", "report_tasks", "run_tasks", "write_bundles", "write_json", "_rejected",
            "_manifest", "slow_projection", "scored_passes", "slow_kept", "slow_splice",
-           "slow_stats",
+           "slow_stats", "cohort_rows",
            "with_slow_evidence")
 SKIPPED = {"report_tasks": [], "graph_tasks": [], "write_bundles": None}
 """With ``--tables-only``: no pages, figures, graph files or bundles (what each call returns)."""

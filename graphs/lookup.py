@@ -68,17 +68,21 @@ def pair_groups(pairs: pd.DataFrame, group_of: pd.Series,
                 keys: pa.ChunkedArray | None = None) -> np.ndarray:
     """Group of each ``account_a, account_b`` row when both accounts are in the same group
     of ``group_of`` (account id → int group), else ``-1``; ``keys`` is ``group_of``'s index
-    already converted by :func:`text_array` when several tables use it.
+    already converted by :func:`text_array` when several tables use it. Int32 when the
+    groups fit (the evidence of a 100M-row log has ≈ 10⁸ rows: 1.3 GB less than int64 at
+    once), else int64.
 
     >>> pairs = pd.DataFrame({"account_a": ["a", "a", "x"], "account_b": ["b", "c", "y"]})
-    >>> pair_groups(pairs, pd.Series([0, 0, 1], index=["a", "b", "c"]))
-    array([ 0, -1, -1])
+    >>> pair_groups(pairs, pd.Series([0, 0, 1], index=["a", "b", "c"])).tolist()
+    [0, -1, -1]
     """
     keys = text_array(pd.Series(group_of.index)) if keys is None else keys
     codes = group_of.to_numpy(dtype="int64")
-    a = lookup_codes(pairs["account_a"], keys, codes)
-    b = lookup_codes(pairs["account_b"], keys, codes)
-    return np.where((a == b) & (a >= 0), a, -1)
+    small = not codes.size or (int(codes.min()) >= -2**31 and int(codes.max()) < 2**31)
+    dtype = np.int32 if small else np.int64
+    a = lookup_codes(pairs["account_a"], keys, codes, dtype=dtype)
+    b = lookup_codes(pairs["account_b"], keys, codes, dtype=dtype)
+    return np.where((a == b) & (a >= 0), a, dtype(-1))
 
 
 def sorted_codes(column: pd.Series | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:

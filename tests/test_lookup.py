@@ -9,6 +9,7 @@ import pyarrow as pa
 from graphs.lookup import (
     in_values,
     lookup_codes,
+    pair_groups,
     run_codes,
     sorted_codes,
     stacked_column,
@@ -36,6 +37,15 @@ def test_lookup_gives_the_dtype_asked_for_text_and_categoricals_alike():
         assert found.dtype == np.int32 and found.tolist() == [2, -1, 3, 1, -1]
         assert lookup_codes(column, pd.Series([], dtype=object), codes[:0],
                             dtype="int32").dtype == np.int32
+
+
+def test_pair_groups_are_int32_while_the_groups_fit():
+    pairs = pd.DataFrame({"account_a": pd.Categorical(["a", "a", "x", "b"]),
+                          "account_b": ["b", "c", "y", "a"]})
+    for groups, dtype in (([0, 0, 5], np.int32), ([2**31, 2**31, 5], np.int64)):
+        found = pair_groups(pairs, pd.Series(groups, index=["a", "b", "c"]))
+        assert found.dtype == dtype and found.tolist() == [groups[0], -1, -1, groups[0]]
+    assert pair_groups(pairs[:0], pd.Series([], dtype="int64")).dtype == np.int32
 
 
 def test_lookup_without_keys_gives_minus_one():
