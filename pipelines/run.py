@@ -196,7 +196,6 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
                     ls, c, inc, "slow pass ", max_memory_gb=max_memory_gb, targets=False),
                 max_memory_gb=max_memory_gb, incidences=incidences,
                 posts=posts.table if posts else None, skipped=slow_skip), spill)
-            release_freed()  # the slow pass's pages, set aside
             per_layer = _projections(layers, config, incidences, max_memory_gb=max_memory_gb)
             weights = {name: layer.weight for name, layer in layers.items()}
             projected = fused_co_engagement(per_layer, weights)
