@@ -69,8 +69,8 @@ def pair_groups(pairs: pd.DataFrame, group_of: pd.Series,
     """Group of each ``account_a, account_b`` row when both accounts are in the same group
     of ``group_of`` (account id → int group), else ``-1``; ``keys`` is ``group_of``'s index
     already converted by :func:`text_array` when several tables use it. Int32 when the
-    groups fit (the evidence of a 100M-row log has ≈ 10⁸ rows: 1.3 GB less than int64 at
-    once), else int64.
+    groups fit (three arrays of the table's rows are held at once: half the bytes of int64
+    for the evidence's 10⁷–10⁸ rows), else int64.
 
     >>> pairs = pd.DataFrame({"account_a": ["a", "a", "x"], "account_b": ["b", "c", "y"]})
     >>> pair_groups(pairs, pd.Series([0, 0, 1], index=["a", "b", "c"])).tolist()

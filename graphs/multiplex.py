@@ -328,8 +328,8 @@ def cohort_layers(memberships: pd.DataFrame, fused_edges: pd.DataFrame) -> pd.Da
     parts = []
     for name in (c.removeprefix("ties:") for c in fused_edges.columns if c.startswith("ties:")):
         # a layer at a time, grouped by cohort alone: the rows of a (cohort, layer) group and
-        # their order are those of one grouping by both, so are the sums (at 100M rows the
-        # frame of every layer's internal ties, grouped by both keys, took 2.4 GiB)
+        # their order are those of one grouping by both, so are the sums (one frame of every
+        # layer's internal ties grouped by both keys: at 100M rows +2.36 GiB, now +1.66)
         ties = fused_edges[f"ties:{name}"].to_numpy()
         rows = inside & (ties > 0)
         if rows.any():

@@ -190,7 +190,7 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
                                   set_aside(interactions, spill / "interactions.arrow"))
             layers = rowless_layers(layers)
             del interactions
-            release_freed()  # their pages (at 10M rows 0.22 GB), before the projections
+            release_freed()  # their pages (at 10M rows 0.14 GiB), before the projections
             slow = _aside(slow_projection(  # first: its transient is the larger one
                 layers, config, lambda ls, c, inc=incidences: _projections(
                     ls, c, inc, "slow pass ", max_memory_gb=max_memory_gb, targets=False),
