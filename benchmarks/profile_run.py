@@ -7,11 +7,11 @@ Wraps the step functions that :func:`pipelines.run.run` calls (by their names in
 50 ms. Prints one line per call: name, seconds, RSS at its start and end, and the highest
 RSS sampled while it ran (so the step holding the run's peak is named), and the process's
 user and system CPU seconds during the call (all its threads; not its child processes).
-``--inner`` also wraps the calls inside the projections and scoring (:data:`INNER`, ``module:function`` where it
-is looked up; names a tree does not have are skipped) and prints their totals per name at
-the end. Calls made in the output pool's worker processes are marked ``(worker)``; their
-peak is the larger of their start and end RSS (the sampler runs in the parent only). Not a
-test.
+``--inner`` also wraps the calls inside the projections and scoring (:data:`INNER`,
+``module:function`` where it is looked up; names a tree does not have are skipped) and
+prints their totals per name at the end. Calls made in the output pool's worker processes
+are marked ``(worker)``; their peak is the larger of their start and end RSS (the sampler
+runs in the parent only). Not a test.
 """
 
 from __future__ import annotations
