@@ -302,8 +302,14 @@ def gathered(thread, start, lengths, values):
     """Concatenate ``values[thread[k], start[k] : start[k] + lengths[k]]`` over k (the rows of
     each account of :func:`chunk_ties`, in account order)."""
     out = np.empty((lengths.sum(),) + values.shape[2:], values.dtype)
+    gather_into(thread, start, lengths, values, out)
+    return out
+
+
+@njit(cache=True)
+def gather_into(thread, start, lengths, values, out):
+    """:func:`gathered` written into ``out`` (of its shape and dtype)."""
     pos = 0
     for k in range(lengths.size):
         out[pos:pos + lengths[k]] = values[thread[k], start[k]:start[k] + lengths[k]]
         pos += lengths[k]
-    return out

@@ -30,7 +30,7 @@ from graphs.bipartite import BLOCK, Incidence, bipartite_incidence
 from graphs.lookup import same_categories, text_array
 from graphs.pair_kernel import (
     account_bounds,
-    gathered,
+    gather_into,
     grouped_order,
     regrouped_order,
     segment_starts,
@@ -162,7 +162,7 @@ def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
         np.int32)  # hub entries -1: one load per neighbour instead of three
     cum = np.zeros(n_accounts + 1, dtype=np.int64)
     cum[1:] = np.cumsum(account_bounds(starts, order, back, ahead, max_crowd))
-    parts: list[tuple[np.ndarray, ...]] = []
+    parts: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
     found: list[_Found] = []
     totals, first = np.zeros(4, dtype=np.int64), 0
     threads = numba.get_num_threads()
@@ -183,18 +183,32 @@ def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
         chunk_ties_kernel(first, last, offsets, starts, order, partner, inc.target, inc.time,
                           back, ahead, min_shared, n_targets, out_e, out_ef, out_v,
                           counts, tables, np.zeros((threads, 2), np.int64), where)
-        own = np.arange(first, last, dtype=np.int64)
-        parts.append((np.repeat(own, counts[:, 0]),
-                      gathered(where[:, 0], where[:, 1], counts[:, 0], out_e),
-                      gathered(where[:, 0], where[:, 1], counts[:, 0], out_ef)))
+        parts.append((first, counts[:, 0].copy(),
+                      _gathered_pages(where[:, 0], where[:, 1], counts[:, 0], out_e),
+                      _gathered_pages(where[:, 0], where[:, 1], counts[:, 0], out_ef)))
         found.append(_Found(first, counts[:, 1].copy(),
-                            gathered(where[:, 0], where[:, 2], counts[:, 1], out_v)))
+                            _gathered_pages(where[:, 0], where[:, 2], counts[:, 1], out_v)))
         totals[:3] += counts[:, 2:].sum(axis=0)
         totals[3] += 1
         first = last
         if on_progress is not None:
             on_progress(int(cum[last]), int(cum[-1]))
     return _assembled(parts, found, totals)
+
+
+def _gathered_pages(thread: np.ndarray, start: np.ndarray, lengths: np.ndarray,
+                    values: np.ndarray) -> np.ndarray:
+    """:func:`graphs.pair_kernel.gathered` into pages of its own (:func:`sparse_empty`), which
+    go back to the system as soon as the array is freed.
+
+    A chunk's ties (≈ 1 MB) would otherwise come from the C heap, and the heap keeps what is
+    freed: when the evidence frame's and the edges' columns (new mappings) were filled chunk
+    by chunk, each freed chunk stayed resident beside them, so the projections' peaks held
+    the ties and the frame at once.
+    """
+    out = sparse_empty((int(lengths.sum()),) + values.shape[2:], values.dtype)
+    gather_into(thread, start, lengths, values, out)
+    return out
 
 
 def sparse_empty(shape: tuple[int, ...], dtype: type) -> np.ndarray:
@@ -230,17 +244,20 @@ def evidence_dtype(inc: Incidence) -> type:
     return np.int32 if largest < 2**31 else np.int64
 
 
-def _assembled(parts: list[tuple[np.ndarray, ...]], found: list[_Found],
-               totals: np.ndarray) -> _Ties:
-    """Stack the chunks' (a, edges, edge values) into :class:`_Ties`, each chunk copied into
-    place and released (no concatenated intermediates); the evidence stays in its chunks
-    until :func:`_evidence_frame` writes them into the frame's columns."""
-    n_edges = sum(len(p[0]) for p in parts)
+def _assembled(parts: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]],
+               found: list[_Found], totals: np.ndarray) -> _Ties:
+    """Stack the chunks' (first account, edges per account, edges, edge values) into
+    :class:`_Ties`, each chunk copied into place and released (no concatenated
+    intermediates); the evidence stays in its chunks until :func:`_evidence_frame` writes
+    them into the frame's columns."""
+    n_edges = sum(len(p[2]) for p in parts)
     edges, values = np.empty((n_edges, 3), np.int64), np.empty((n_edges, 2))
     at_e = 0
     while parts:
-        own_e, e, ef = parts.pop(0)
-        edges[at_e:at_e + len(e), 0], edges[at_e:at_e + len(e), 1:] = own_e, e
+        first, per_account, e, ef = parts.pop(0)
+        edges[at_e:at_e + len(e), 0] = np.repeat(
+            np.arange(first, first + len(per_account), dtype=np.int64), per_account)
+        edges[at_e:at_e + len(e), 1:] = e
         values[at_e:at_e + len(e)] = ef
         at_e += len(e)
     return _Ties(edges, values, found, totals)
