@@ -298,17 +298,9 @@ def _emit(base_e, base_v, m, min_shared, n_targets, key, dt, w, ia, ib, out_e, o
 
 
 @njit(cache=True)
-def gathered(thread, start, lengths, values):
-    """Concatenate ``values[thread[k], start[k] : start[k] + lengths[k]]`` over k (the rows of
-    each account of :func:`chunk_ties`, in account order)."""
-    out = np.empty((lengths.sum(),) + values.shape[2:], values.dtype)
-    gather_into(thread, start, lengths, values, out)
-    return out
-
-
-@njit(cache=True)
 def gather_into(thread, start, lengths, values, out):
-    """:func:`gathered` written into ``out`` (of its shape and dtype)."""
+    """Write the concatenation of ``values[thread[k], start[k] : start[k] + lengths[k]]`` over
+    k (the rows of each account of :func:`chunk_ties`, in account order) into ``out``."""
     pos = 0
     for k in range(lengths.size):
         out[pos:pos + lengths[k]] = values[thread[k], start[k]:start[k] + lengths[k]]

@@ -270,14 +270,13 @@ def test_sparse_buffers_are_writable_and_ask_for_small_pages():
 
 
 def test_chunk_arrays_are_gathered_onto_pages_that_go_back_when_freed():
-    """The kernel's chunk arrays equal ``gathered``'s and live on a mapping of their own, so
+    """The kernel's chunk arrays are the accounts' rows in order, on a mapping of their own, so
     freeing one unmaps it (RSS falls at once) whatever its size; from the C heap, chunks of
     about 1 MB (the real ones) stayed resident once freed."""
     import mmap
 
     import psutil
 
-    from graphs.pair_kernel import gathered
     from graphs.projection import _gathered_pages
 
     rng = np.random.default_rng(2)
@@ -285,7 +284,8 @@ def test_chunk_arrays_are_gathered_onto_pages_that_go_back_when_freed():
     thread, start = np.array([1, 0, 1]), np.array([5, 0, 2_000_000])
     lengths = np.array([3, 1_500_000, 2_000_000])
     paged = _gathered_pages(thread, start, lengths, values)
-    assert np.array_equal(paged, gathered(thread, start, lengths, values))
+    assert np.array_equal(paged, np.concatenate([values[t, s:s + n] for t, s, n in
+                                                 zip(thread, start, lengths, strict=True)]))
     base = paged
     while isinstance(base, np.ndarray):
         base = base.base
