@@ -11,7 +11,9 @@ user and system CPU seconds during the call (all its threads; not its child proc
 ``module:function`` where it is looked up; names a tree does not have are skipped) and
 prints their totals per name at the end. Calls made in the output pool's worker processes
 are marked ``(worker)``; their peak is the larger of their start and end RSS (the sampler
-runs in the parent only). Not a test.
+runs in the parent only). Each task of the output pool also prints the file it wrote and its
+worker's high-water RSS so far (``ru_maxrss``, what ``/usr/bin/time`` reports of it). Not a
+test.
 """
 
 from __future__ import annotations
@@ -101,6 +103,26 @@ def _wrap(name: str, fn, sampler: Sampler, totals: dict | None = None):
     return timed
 
 
+def _marked_tasks(run_tasks):
+    """``run_tasks`` whose tasks each print, in their worker, what they wrote and the worker
+    process's high-water RSS so far (``ru_maxrss``: what ``/usr/bin/time`` sees of it)."""
+    import resource
+
+    @functools.wraps(run_tasks)
+    def marked(tasks, **kwargs):
+        def mark(task):
+            def run():
+                result = task()
+                high = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+                name = getattr(result, "name", type(result).__name__)
+                print(f"task {name[:30]:30s} (worker {os.getpid()}) high-water "
+                      f"{high / GIB:5.2f} GiB", file=sys.stderr, flush=True)
+                return result
+            return run
+        return run_tasks([mark(t) for t in tasks], **kwargs)
+    return marked
+
+
 def _wrap_inner(sampler: Sampler, totals: dict) -> None:
     import importlib
 
@@ -120,6 +142,7 @@ def main() -> None:
     totals: dict = {}
     if inner:
         _wrap_inner(sampler, totals)
+    run_module.run_tasks = _marked_tasks(run_module.run_tasks)
     for name in WRAPPED:
         if tables_only and name in SKIPPED:
             setattr(run_module, name, lambda *a, _skipped=SKIPPED[name], **k: _skipped)
