@@ -51,20 +51,17 @@ class SlowPass(NamedTuple):
 
 def slow_projection(layers: dict[str, Layer], config: RunConfig,
                     project: Callable[[dict[str, Layer], RunConfig], dict[str, CoEngagement]],
-                    *, max_memory_gb: float, posts: pd.DataFrame | None,
-                    incidences: dict[str, Incidence] | None = None,
-                    skipped: str | None = None) -> SlowPass | None:
+                    *, skipped: str, max_memory_gb: float, posts: pd.DataFrame | None,
+                    incidences: dict[str, Incidence] | None = None) -> SlowPass | None:
     """The ``engage`` layer paired within ``slow_window``, targets above ``slow_max_crowd``
     engagers unpaired, coded at once (with ``posts``' authors) so that its evidence's text
-    is not held through clustering and scoring; ``None`` when the slow pass does not run
-    (:func:`slow_skipped`). ``incidences`` (the 1 h pass's,
-    :func:`graphs.multiplex.layer_incidences`) bound the memory guard; ``project`` should
+    is not held through clustering and scoring; ``None`` when the slow pass does not run:
+    ``skipped`` says why (:func:`slow_skipped`, asked while the layers still had their rows:
+    :func:`graphs.multiplex.rowless_layers` drops them before the projections).
+    ``incidences`` (the 1 h pass's, :func:`graphs.multiplex.layer_incidences`) bound the
+    memory guard; ``project`` should
     reuse them too (same rows, only the window differs), and need not spell the edges'
-    ``targets`` (:data:`UNSCORED`). ``skipped`` is :func:`slow_skipped` when the caller
-    asked it already, as it must once the layers' rows are dropped
-    (:func:`graphs.multiplex.rowless_layers`)."""
-    if skipped is None:
-        skipped = slow_skipped(layers, config)
+    ``targets`` (:data:`UNSCORED`)."""
     if skipped:
         return None
     engage = layers["engage"]
