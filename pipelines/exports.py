@@ -21,6 +21,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from graphs.degrees import account_degrees
 from graphs.lookup import category_codes, lookup_codes, sorted_codes, text_array
 from pipelines.outputs import atomic_file, write_csv, write_parquet
 from pipelines.report import run_tasks
@@ -186,17 +187,20 @@ def accounts_table(memberships: pd.DataFrame, edges: pd.DataFrame, cohorts: pd.D
     """Per clustered account: its cohort, whether flagged, degree and weighted degree.
 
     ``degree`` and ``weighted_degree`` count every kept edge of the account (inside and
-    outside its cohort). ``n_actions`` (the account's projected actions, aligned with
-    ``memberships``' index) adds a column of that name. Sorted by cohort, then account.
+    outside its cohort), by counting (:func:`graphs.degrees.account_degrees`: the sums of a
+    pandas grouping of the edges' stacked ends, without stacking them). ``n_actions`` (the
+    account's projected actions, aligned with ``memberships``' index) adds a column of that
+    name. Sorted by cohort, then account.
     """
-    ends = pd.concat([edges[["account_a", "weight"]].set_axis(["account_id", "weight"], axis=1),
-                      edges[["account_b", "weight"]].set_axis(["account_id", "weight"], axis=1)])
-    by_account = ends.groupby("account_id")["weight"]
-    flagged = cohorts.set_index("cohort_id")["flagged"].astype(bool)
     out = memberships[["account_id", "cohort_id"]].copy()
+    keys, at = text_array(out["account_id"]), np.arange(len(out), dtype=np.int32)
+    degree, weighted = account_degrees(
+        *(lookup_codes(edges[end], keys, at, dtype=np.int32) for end in ("account_a",
+                                                                         "account_b")),
+        edges["weight"].to_numpy(dtype=float), len(out))
+    flagged = cohorts.set_index("cohort_id")["flagged"].astype(bool)
     out["flagged"] = out["cohort_id"].map(flagged).fillna(False).astype(bool)
-    out["degree"] = out["account_id"].map(by_account.size()).fillna(0).astype("int64")
-    out["weighted_degree"] = out["account_id"].map(by_account.sum()).fillna(0.0).astype(float)
+    out["degree"], out["weighted_degree"] = degree, weighted
     if n_actions is not None:
         out["n_actions"] = n_actions.reindex(out.index).fillna(0).astype("int64")
     return out.sort_values(["cohort_id", "account_id"], kind="mergesort", ignore_index=True)
