@@ -216,3 +216,48 @@ def test_flagged_evidence_rows_of_categoricals_are_those_of_their_text(order) ->
     for got, want in zip(found, expected, strict=True):
         np.testing.assert_array_equal(got, want)
     assert found[1].dtype == np.int64
+
+
+@pytest.mark.parametrize("order", ["code points", "reversed"])
+def test_flagged_rows_of_evidence_in_pair_order_are_the_full_sort(order, monkeypatch) -> None:
+    """A projection's evidence (categoricals in code point order, rows in (account_a,
+    account_b) order, targets not always in order within a pair) takes the counting path,
+    and finds the rows and order of the four-key sort; other categories take the sort."""
+    import pipelines.exports as exports
+
+    rng = np.random.default_rng(11)
+    ids = sorted([f"u{i}" for i in range(30)] + ["é", "=x", "unused"])
+    n = 3000
+    text = pd.DataFrame({
+        "account_a": [ids[i] for i in rng.integers(0, 32, n)],
+        "account_b": [ids[i] for i in rng.integers(0, 32, n)],
+        "target_id": [f"t{i}" for i in rng.integers(0, 9, n)],
+        "dt_s": rng.integers(0, 100, n).astype(float)}).astype({"target_id": "str"})
+    text = text.sort_values(["account_a", "account_b"], kind="stable", ignore_index=True)
+    categories = pd.CategoricalDtype(ids if order == "code points" else ids[::-1])
+    coded = text.astype({"account_a": categories, "account_b": categories,
+                         "target_id": pd.CategoricalDtype(sorted(set(text["target_id"])))})
+    memberships = pd.DataFrame({"account_id": ids[:-1], "cohort_id": rng.integers(0, 6, 32)})
+    cohorts = pd.DataFrame({"cohort_id": range(6), "flagged": [True, False] * 3})
+    if order == "code points":  # the counting path: no ranks are taken for a sort
+        monkeypatch.setattr(exports, "_text_ranks", lambda *a: pytest.fail("sorted"))
+    got = flagged_evidence(memberships, coded, cohorts)
+    assert len(got) > 100
+    expected = _reference_flagged_evidence(memberships, text, cohorts)
+    pd.testing.assert_frame_equal(got.astype({c: "str" for c in ("account_a", "account_b",
+                                                                 "target_id")}), expected)
+    rows = flagged_evidence_rows(memberships, coded, cohorts)
+    assert rows[0].dtype == np.int32 and rows[1].dtype == np.int64
+
+
+def test_flagged_rows_are_found_a_block_at_a_time(monkeypatch) -> None:
+    import pipelines.exports as exports
+
+    t = tables()
+    evidence = t["edges"][["account_a", "account_b"]].assign(target_id="post")
+    whole = flagged_evidence_rows(t["memberships"], evidence, t["cohorts"])
+    monkeypatch.setattr(exports, "EVIDENCE_BLOCK", 2)
+    for got, want in zip(flagged_evidence_rows(t["memberships"], evidence, t["cohorts"]),
+                         whole, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert len(whole[0]) > 2
