@@ -1,40 +1,52 @@
 """Row positions ordered by integer codes, by counting and by sorting short runs only.
 
 A sort of selected rows by (group, a, b, key) needs one code array per key and the
-argsort's positions; when the rows already come in (a, b) order, as a projection's evidence
-does, the same order is each (a, b) run sorted by ``key`` (most are already) and then a
-stable grouping by counting (at 30M rows, 22M of 31M evidence rows: +0.85 GiB for the
-four-key sort).
+argsort's positions; when the rows come in (a, b) order, as a projection's evidence does,
+the same order is a stable grouping by counting, block by block, and then each (a, b) run
+sorted by ``key`` (most are already): only the result is held (at 30M rows, 22M of 31M
+evidence rows: +0.85 GiB for the four-key sort).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import numpy as np
 from numba import njit
 
 
-def grouped_rows(rows: np.ndarray, group: np.ndarray, n_groups: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """``rows`` stably ordered by ``group`` (codes ``0..n_groups-1``), and each group's size.
+def grouped_rows(blocks: Iterable[tuple[np.ndarray, np.ndarray]], sizes: np.ndarray
+                 ) -> np.ndarray:
+    """The rows of ``blocks`` (each a pair of rows and their group codes), stably ordered by
+    group, by counting: the rows of group 0 first, in the order they come, then group 1's...
 
-    The stable argsort by counting: the rows of group 0 first, in their order, then those
-    of group 1, ...
+    ``sizes`` holds the number of rows of each group (a first pass over the blocks): each
+    block's rows are written into place as it comes, so only the result is held whole.
 
     Examples
     --------
-    >>> rows, sizes = grouped_rows(np.array([10, 11, 12, 13]), np.array([1, 0, 1, 0]), 3)
-    >>> rows.tolist(), sizes.tolist()
-    ([11, 13, 10, 12], [2, 2, 0])
+    >>> blocks = [(np.array([10, 11]), np.array([1, 0])), (np.array([12, 13]), np.array([1, 0]))]
+    >>> grouped_rows(blocks, np.array([2, 2, 0])).tolist()
+    [11, 13, 10, 12]
     """
-    if len(rows) != len(group):
-        raise ValueError(f"grouped_rows: {len(rows)} rows but {len(group)} group codes")
-    sizes = np.bincount(group, minlength=n_groups).astype(np.int64)
-    if len(sizes) > n_groups:
-        raise ValueError(f"grouped_rows: a group code is {len(sizes) - 1}, "
-                         f"expected below {n_groups}")
-    out = np.empty_like(rows)
-    _place(rows, group, np.concatenate(([0], np.cumsum(sizes)[:-1])), out)
-    return out, sizes
+    sizes = np.asarray(sizes, dtype=np.int64)
+    ends = np.cumsum(sizes)
+    at, out, placed = ends - sizes, None, 0
+    for rows, group in blocks:
+        if len(rows) != len(group):
+            raise ValueError(f"grouped_rows: {len(rows)} rows but {len(group)} group codes")
+        if len(group) and not 0 <= group.min() <= group.max() < len(sizes):
+            raise ValueError(f"grouped_rows: group codes {group.min()}..{group.max()}, "
+                             f"expected 0..{len(sizes) - 1}")
+        if np.any(at + np.bincount(group, minlength=len(sizes)) > ends):
+            raise ValueError("grouped_rows: more rows of a group than its size")
+        if out is None:
+            out = np.empty(int(sizes.sum()), rows.dtype)
+        _place(rows, group, at, out)
+        placed += len(rows)
+    if placed != (int(ends[-1]) if len(ends) else 0):
+        raise ValueError(f"grouped_rows: {placed} rows in the blocks, {sizes.sum()} in sizes")
+    return out if out is not None else np.empty(0, np.int64)
 
 
 @njit(cache=True)
@@ -45,16 +57,16 @@ def _place(rows, group, at, out):
 
 
 @njit(cache=True)
-def pairs_in_order(rows: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether ``(a[row], b[row])`` never decreases along ``rows``.
+def pairs_in_order(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``(a[i], b[i])`` never decreases.
 
-    >>> a, b = np.array([0, 0, 1]), np.array([2, 1, 0])
-    >>> pairs_in_order(np.array([1, 0, 2]), a, b), pairs_in_order(np.array([0, 1, 2]), a, b)
-    (True, False)
+    >>> pairs_in_order(np.array([0, 0, 1]), np.array([1, 2, 0]))
+    True
+    >>> pairs_in_order(np.array([0, 0, 1]), np.array([2, 1, 0]))
+    False
     """
-    for k in range(1, rows.size):
-        p, q = rows[k - 1], rows[k]
-        if a[q] < a[p] or (a[q] == a[p] and b[q] < b[p]):
+    for k in range(1, a.size):
+        if a[k] < a[k - 1] or (a[k] == a[k - 1] and b[k] < b[k - 1]):
             return False
     return True
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -217,21 +217,21 @@ def flagged_evidence(memberships: pd.DataFrame, evidence: pd.DataFrame,
     """
     rows, cohort = flagged_evidence_rows(memberships, evidence, cohorts)
     out = evidence.take(rows).reset_index(drop=True)
-    out.insert(0, "cohort_id", cohort)
+    out.insert(0, "cohort_id", cohort.astype("int64"))
     return out
 
 
 def flagged_evidence_rows(memberships: pd.DataFrame, evidence: pd.DataFrame,
                           cohorts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Positions of the ``edge_evidence`` rows of ties inside flagged cohorts, in
-    :func:`flagged_evidence`'s order, and each one's cohort id (int64).
+    :func:`flagged_evidence`'s order, and each one's cohort id (int32 while the ids fit).
 
-    The rows are found a block at a time and ordered on integer codes (text ranked in code
-    point order, as pandas sorts it). A projection's evidence (ids as categoricals over its
-    sorted ids) comes in (account_a, account_b) order: its rows are then each pair's run
-    sorted by target and grouped by cohort by counting (:mod:`graphs.grouped_rows`). At 30M
-    rows (22M of 31M evidence rows out) that took +0.85 GiB as a four-key sort, ≈ 0.3 GiB
-    now; other evidence is sorted by the four keys.
+    The rows are found a block at a time and grouped by cohort by counting
+    (:func:`graphs.grouped_rows.grouped_rows`), then ordered on integer codes (text ranked
+    in code point order, as pandas sorts it). A projection's evidence (ids as categoricals
+    over its sorted ids) comes in (account_a, account_b) order: only its pairs' runs are
+    then sorted by target. At 30M rows (22M of 31M evidence rows out) the four-key sort of
+    every such row took +0.85 GiB; other evidence is still sorted so.
 
     >>> m = pd.DataFrame({"account_id": ["a", "b", "c"], "cohort_id": [5, 5, 6]})
     >>> ev = pd.DataFrame({"account_a": ["b", "a", "a"], "account_b": ["a", "b", "c"],
@@ -240,51 +240,57 @@ def flagged_evidence_rows(memberships: pd.DataFrame, evidence: pd.DataFrame,
     >>> [x.tolist() for x in flagged_evidence_rows(m, ev, c)]
     [[1, 0], [5, 5]]
     """
+    in_pairs = _pair_ordered_codes(evidence)  # first: nothing else held yet
     flagged = np.unique(cohorts.loc[cohorts["flagged"].astype(bool), "cohort_id"].to_numpy(
         dtype="int64"))
     members = memberships[memberships["cohort_id"].isin(flagged)]
-    rows, inside = _inside_rows(evidence, text_array(members["account_id"]), np.searchsorted(
-        flagged, members["cohort_id"].to_numpy(dtype="int64")).astype(np.int32))
-    codes = [category_codes(evidence[name]) for name in ("account_a", "account_b", "target_id")]
-    if all(found is not None for found in codes):
-        a, b, target = (found[1] for found in codes)
-        del codes  # their categories as Arrow text (at 30M rows ≈ 0.15 GiB)
-        if pairs_in_order(rows, a, b):
-            sort_runs(rows, a, b, target)
-            rows, sizes = grouped_rows(rows, inside, len(flagged))
-            del inside  # before the cohorts' column (int64) is made
-            return rows, np.repeat(flagged, sizes)
+    keys = text_array(members["account_id"])
+    group = np.searchsorted(flagged, members["cohort_id"].to_numpy(dtype="int64"))
+    looked_up = [_block_lookup(evidence[name], keys, group.astype(np.int32))
+                 for name in ("account_a", "account_b")]
+    sizes = np.zeros(len(flagged), np.int64)
+    for _, inside in _inside_blocks(looked_up, len(evidence)):
+        sizes += np.bincount(inside, minlength=len(flagged))
+    rows = grouped_rows(_inside_blocks(looked_up, len(evidence)), sizes)
+    narrow = np.int32 if not len(flagged) or (
+        -2**31 <= flagged.min() and flagged.max() < 2**31) else np.int64
+    cohort = np.repeat(flagged.astype(narrow), sizes)  # sorted: the rows' grouping
+    if in_pairs is not None:
+        sort_runs(rows, *in_pairs)
+        return rows, cohort
     ranks = [_text_ranks(evidence[name], rows) for name in ("target_id", "account_b",
                                                             "account_a")]
-    order = np.lexsort((*ranks, inside))
-    return rows[order], flagged[inside[order]]
+    return rows[np.lexsort((*ranks, cohort))], cohort  # the cohorts stay in their order
 
 
 EVIDENCE_BLOCK = 1 << 22
 """Evidence rows looked up at a time by :func:`flagged_evidence_rows`."""
 
 
-def _inside_rows(evidence: pd.DataFrame, keys: pa.ChunkedArray, group: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the evidence rows whose two accounts are ``keys`` of one ``group``
-    (int32 while they fit), and that group: counted a block at a time, then written, so
-    that only the rows kept are held whole."""
-    looked_up = [_block_lookup(evidence[name], keys, group) for name in ("account_a",
-                                                                         "account_b")]
-    n = len(evidence)
-    blocks = [(start, min(start + EVIDENCE_BLOCK, n)) for start in range(0, n, EVIDENCE_BLOCK)]
-    sizes = [int(np.count_nonzero(_same_group(*(look(*block) for look in looked_up))))
-             for block in blocks]
-    rows = np.empty(sum(sizes), np.int32 if n < 2**31 else np.int64)
-    inside = np.empty(sum(sizes), np.int32)
-    at = 0
-    for (start, stop), size in zip(blocks, sizes, strict=True):
-        a, b = (look(start, stop) for look in looked_up)
+def _pair_ordered_codes(evidence: pd.DataFrame) -> tuple[np.ndarray, ...] | None:
+    """The codes of ``account_a``, ``account_b`` and ``target_id`` when each ranks as its
+    text does (:func:`graphs.lookup.category_codes`) and the rows come in (account_a,
+    account_b) order; else ``None``. One column's categories are spelled at a time (at 30M
+    rows ≈ 0.05 GiB each)."""
+    codes = []
+    for name in ("account_a", "account_b", "target_id"):
+        found = category_codes(evidence[name])
+        if found is None:
+            return None
+        codes.append(found[1])
+        del found
+    return tuple(codes) if pairs_in_order(codes[0], codes[1]) else None
+
+
+def _inside_blocks(looked_up: list[Callable[[int, int], np.ndarray]], n: int
+                   ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Per block of ``n`` evidence rows, the positions (int32 while they fit) of the rows
+    whose two accounts are in one group (``looked_up``: their groups, a block at a time),
+    and that group."""
+    for start in range(0, n, EVIDENCE_BLOCK):
+        a, b = (look(start, min(start + EVIDENCE_BLOCK, n)) for look in looked_up)
         keep = _same_group(a, b)
-        rows[at:at + size] = np.flatnonzero(keep) + start
-        inside[at:at + size] = a[keep]
-        at += size
-    return rows, inside
+        yield (np.flatnonzero(keep) + start).astype(np.int32 if n < 2**31 else np.int64), a[keep]
 
 
 def _same_group(a: np.ndarray, b: np.ndarray) -> np.ndarray:

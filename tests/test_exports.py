@@ -215,7 +215,7 @@ def test_flagged_evidence_rows_of_categoricals_are_those_of_their_text(order) ->
     assert len(expected[0]) > 100
     for got, want in zip(found, expected, strict=True):
         np.testing.assert_array_equal(got, want)
-    assert found[1].dtype == np.int64
+    assert found[1].dtype == np.int32  # the cohorts' ids fit
 
 
 @pytest.mark.parametrize("order", ["code points", "reversed"])
@@ -247,7 +247,7 @@ def test_flagged_rows_of_evidence_in_pair_order_are_the_full_sort(order, monkeyp
     pd.testing.assert_frame_equal(got.astype({c: "str" for c in ("account_a", "account_b",
                                                                  "target_id")}), expected)
     rows = flagged_evidence_rows(memberships, coded, cohorts)
-    assert rows[0].dtype == np.int32 and rows[1].dtype == np.int64
+    assert rows[0].dtype == np.int32 and rows[1].dtype == np.int32
 
 
 def test_flagged_rows_are_found_a_block_at_a_time(monkeypatch) -> None:
@@ -261,3 +261,14 @@ def test_flagged_rows_are_found_a_block_at_a_time(monkeypatch) -> None:
                          whole, strict=True):
         np.testing.assert_array_equal(got, want)
     assert len(whole[0]) > 2
+
+
+def test_flagged_rows_keep_cohort_ids_beyond_int32() -> None:
+    t = tables()
+    big = 2**40
+    t["memberships"]["cohort_id"] += big
+    t["cohorts"]["cohort_id"] += big
+    evidence = t["edges"][["account_a", "account_b"]].assign(target_id="post")
+    rows, cohort = flagged_evidence_rows(t["memberships"], evidence, t["cohorts"])
+    assert cohort.dtype == np.int64 and set(cohort.tolist()) == {big}  # farm_ok is alone
+    assert flagged_evidence(t["memberships"], evidence, t["cohorts"])["cohort_id"].dtype == "int64"

@@ -13,21 +13,27 @@ codes = st.lists(st.integers(0, 4), min_size=0, max_size=60)
 
 
 @settings(max_examples=60, deadline=None)
-@given(codes)
-def test_grouped_rows_is_the_stable_argsort(group) -> None:
+@given(codes, st.integers(1, 7))
+def test_grouped_rows_is_the_stable_argsort(group, block) -> None:
     group = np.array(group, dtype=np.int32)
     rows = np.arange(100, 100 + len(group), dtype=np.int32)
-    found, sizes = grouped_rows(rows, group, 5)
+    blocks = [(rows[k:k + block], group[k:k + block]) for k in range(0, len(rows), block)]
+    found = grouped_rows(blocks, np.bincount(group, minlength=5))
     np.testing.assert_array_equal(found, rows[np.argsort(group, kind="stable")])
-    np.testing.assert_array_equal(sizes, np.bincount(group, minlength=5))
-    assert found.dtype == np.int32 and sizes.dtype == np.int64
+    assert found.dtype == (np.int32 if len(group) else np.int64)
 
 
-def test_grouped_rows_refuses_codes_beyond_its_groups() -> None:
-    with pytest.raises(ValueError, match="a group code is 3, expected below 2"):
-        grouped_rows(np.arange(2), np.array([0, 3]), 2)
+def test_grouped_rows_refuses_blocks_that_do_not_fit_the_sizes() -> None:
+    rows = np.arange(2)
+    with pytest.raises(ValueError, match="group codes 0..3, expected 0..1"):
+        grouped_rows([(rows, np.array([0, 3]))], np.array([1, 1]))
     with pytest.raises(ValueError, match="2 rows but 1 group codes"):
-        grouped_rows(np.arange(2), np.array([0]), 2)
+        grouped_rows([(rows, np.array([0]))], np.array([1, 1]))
+    with pytest.raises(ValueError, match="more rows of a group than its size"):
+        grouped_rows([(rows, np.array([0, 0]))], np.array([1, 1]))
+    with pytest.raises(ValueError, match="2 rows in the blocks, 3 in sizes"):
+        grouped_rows([(rows, np.array([0, 1]))], np.array([1, 2]))
+    assert grouped_rows([(rows[:0], rows[:0])], np.zeros(0, np.int64)).tolist() == []
 
 
 @settings(max_examples=60, deadline=None)
@@ -36,7 +42,7 @@ def test_grouped_rows_refuses_codes_beyond_its_groups() -> None:
 def test_sorted_runs_are_the_sort_by_pair_then_key(entries) -> None:
     a, b, key = (np.array([e[i] for e in entries], dtype=np.int64) for i in range(3))
     by_pair = np.lexsort((b, a)) if entries else np.arange(0)  # rows in (a, b) order
-    assert pairs_in_order(by_pair, a, b)
+    assert pairs_in_order(a[by_pair], b[by_pair])
     rows = by_pair.copy()
     out_of_order = sort_runs(rows, a, b, key)
     np.testing.assert_array_equal(rows, np.lexsort((key, b, a)) if entries else rows)
@@ -45,8 +51,7 @@ def test_sorted_runs_are_the_sort_by_pair_then_key(entries) -> None:
 
 
 def test_pairs_out_of_order_are_seen() -> None:
-    a, b = np.array([0, 1, 1]), np.array([5, 0, 1])
-    assert pairs_in_order(np.array([0, 1, 2]), a, b)
-    assert not pairs_in_order(np.array([1, 0, 2]), a, b)  # a decreases
-    assert not pairs_in_order(np.array([0, 2, 1]), a, b)  # b decreases within a
-    assert pairs_in_order(np.array([], dtype=np.int64), a, b)
+    assert pairs_in_order(np.array([0, 1, 1]), np.array([5, 0, 1]))
+    assert not pairs_in_order(np.array([1, 0, 1]), np.array([0, 5, 1]))  # a decreases
+    assert not pairs_in_order(np.array([0, 1, 1]), np.array([5, 1, 0]))  # b, within an a
+    assert pairs_in_order(np.array([], dtype=np.int64), np.array([], dtype=np.int64))
