@@ -230,8 +230,8 @@ def flagged_evidence_rows(memberships: pd.DataFrame, evidence: pd.DataFrame,
     (:func:`graphs.grouped_rows.grouped_rows`), then ordered on integer codes (text ranked
     in code point order, as pandas sorts it). A projection's evidence (ids as categoricals
     over its sorted ids) comes in (account_a, account_b) order: only its pairs' runs are
-    then sorted by target. At 30M rows (22M of 31M evidence rows out) the four-key sort of
-    every such row took +0.85 GiB; other evidence is still sorted so.
+    then sorted by target. At 30M rows (22M of 31M evidence rows out) +0.20 GiB, where the
+    four-key sort of every such row took +0.86 GiB; other evidence is still sorted so.
 
     >>> m = pd.DataFrame({"account_id": ["a", "b", "c"], "cohort_id": [5, 5, 6]})
     >>> ev = pd.DataFrame({"account_a": ["b", "a", "a"], "account_b": ["a", "b", "c"],
@@ -270,8 +270,8 @@ EVIDENCE_BLOCK = 1 << 22
 def _pair_ordered_codes(evidence: pd.DataFrame) -> tuple[np.ndarray, ...] | None:
     """The codes of ``account_a``, ``account_b`` and ``target_id`` when each ranks as its
     text does (:func:`graphs.lookup.category_codes`) and the rows come in (account_a,
-    account_b) order; else ``None``. One column's categories are spelled at a time (at 30M
-    rows ≈ 0.05 GiB each)."""
+    account_b) order; else ``None``. :func:`graphs.lookup.category_codes` spells a column's
+    categories as Arrow text to check their order: one column's at a time."""
     codes = []
     for name in ("account_a", "account_b", "target_id"):
         found = category_codes(evidence[name])
@@ -289,12 +289,8 @@ def _inside_blocks(looked_up: list[Callable[[int, int], np.ndarray]], n: int
     and that group."""
     for start in range(0, n, EVIDENCE_BLOCK):
         a, b = (look(start, min(start + EVIDENCE_BLOCK, n)) for look in looked_up)
-        keep = _same_group(a, b)
+        keep = (a == b) & (a >= 0)
         yield (np.flatnonzero(keep) + start).astype(np.int32 if n < 2**31 else np.int64), a[keep]
-
-
-def _same_group(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (a == b) & (a >= 0)
 
 
 def _block_lookup(column: pd.Series, keys: pa.ChunkedArray, codes: np.ndarray
