@@ -1,10 +1,12 @@
 """Degree and weighted degree of accounts from an edge list's two ends, by counting.
 
-The sums are pandas' groupby sums of the same values in the same order — compensated
-(Kahan) sums over the ``a`` ends in edge order, then the ``b`` ends — so the numbers are
-those of ``concat([a ends, b ends]).groupby(account)["weight"].sum()`` to the last bit,
-without the stacked ends and the grouping's codes (at 30M rows 9.3M edges: +0.58 GiB in the
-``accounts.csv`` output task).
+The weights are summed with Kahan's compensated summation, over the ``a`` ends in edge
+order, then the ``b`` ends: the order and the method of pandas' groupby sum of the stacked
+ends (``concat([a ends, b ends]).groupby(account)["weight"].sum()``), without the stacked
+ends and the grouping's codes (at 30M rows, 9.3M edges: +0.58 GiB in the ``accounts.csv``
+output task). On the 10M and 30M benchmark runs every account's sum is pandas' to the last
+bit (the files are identical); not always elsewhere: with weights of 5e5 and 1 in one sum,
+pandas' last bit can differ (tests/test_degrees.py).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def account_degrees(a: np.ndarray, b: np.ndarray, weight: np.ndarray, n: int
 
 @njit(cache=True)
 def _add(ends, weight, degree, total, compensation):
-    """Kahan-add ``weight[i]`` to ``total[ends[i]]`` in row order (pandas' ``group_sum``)."""
+    """Kahan-add ``weight[i]`` to ``total[ends[i]]`` in row order."""
     for i in range(ends.size):
         k = ends[i]
         if k < 0:

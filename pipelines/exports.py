@@ -189,8 +189,9 @@ def accounts_table(memberships: pd.DataFrame, edges: pd.DataFrame, cohorts: pd.D
     """Per clustered account: its cohort, whether flagged, degree and weighted degree.
 
     ``degree`` and ``weighted_degree`` count every kept edge of the account (inside and
-    outside its cohort), by counting (:func:`graphs.degrees.account_degrees`: the sums of a
-    pandas grouping of the edges' stacked ends, without stacking them). ``n_actions`` (the
+    outside its cohort), by counting (:func:`graphs.degrees.account_degrees`: compensated
+    sums in the order of a pandas grouping of the edges' stacked ends, without stacking
+    them). ``n_actions`` (the
     account's projected actions, aligned with ``memberships``' index) adds a column of that
     name. Sorted by cohort, then account.
     """
