@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from graphs.lookup import lookup_codes, text_array
+
 DEFAULT_HANDLE = r"^[A-Za-z_]+[0-9]{%d,}$"
 
 
@@ -91,7 +93,7 @@ def account_context(memberships: pd.DataFrame, accounts: pd.DataFrame, *,
     if "account_id" not in accounts.columns:
         raise ValueError("accounts: missing column 'account_id'")
     features = _features(accounts, min_digits)
-    known = memberships[["account_id", "cohort_id"]].merge(features, on="account_id")
+    known = _members_features(memberships, features)
     groups = known.groupby("cohort_id", sort=True)
     size = groups.size()
     out = pd.DataFrame({
@@ -103,6 +105,19 @@ def account_context(memberships: pd.DataFrame, accounts: pd.DataFrame, *,
     })
     base = _summary(features, burst_days)
     return out.assign(**{f"baseline_{k}": v for k, v in base.items()})
+
+
+def _members_features(memberships: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """``memberships.merge(features, on="account_id")``'s rows and order (the members' order,
+    then the features'), found by looking the features' ids up among the members' instead of
+    joining the tables: at 100M rows (7.9M accounts, 2M members) the merge took +1.3 GiB."""
+    member = lookup_codes(features["account_id"], text_array(memberships["account_id"]),
+                          np.arange(len(memberships), dtype=np.int32), dtype=np.int32)
+    rows = np.flatnonzero(member >= 0)
+    rows = rows[np.argsort(member[rows], kind="stable")]
+    known = features.iloc[rows].reset_index(drop=True)
+    known.insert(1, "cohort_id", memberships["cohort_id"].to_numpy()[member[rows]])
+    return known
 
 
 def _features(accounts: pd.DataFrame, min_digits: int) -> pd.DataFrame:

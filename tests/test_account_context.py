@@ -50,3 +50,19 @@ def test_context_needs_account_id():
     with pytest.raises(ValueError, match="accounts: missing column 'account_id'"):
         account_context(pd.DataFrame({"account_id": [], "cohort_id": []}),
                         pd.DataFrame({"id": []}))
+
+
+def test_members_features_are_the_merge_of_the_tables():
+    """The lookup that replaced ``merge``: its rows, order, columns and dtypes (ids repeated in
+    the accounts table, members without a row, accounts without a member)."""
+    from graphs.account_context import _features, _members_features
+
+    accounts = pd.DataFrame({"account_id": ["b", "a", "c", "b", "e"],
+                             "created_at": pd.to_datetime([f"2026-01-0{d}" for d in
+                                                           range(1, 6)], utc=True),
+                             "profile_changes": [1, 2, 3, 4, 5]})
+    members = pd.DataFrame({"account_id": ["c", "b", "z", "a"], "cohort_id": [7, 8, 9, 7]})
+    features = _features(accounts, 6)
+    expected = members.merge(features, on="account_id")
+    pd.testing.assert_frame_equal(_members_features(members, features), expected)
+    assert len(expected) == 4  # b twice, z never
