@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from graphs.layer_fusion import _spliced_edges, _spliced_rows
+from graphs.layer_fusion import _placed_text, _placement, _spliced_edges, _spliced_rows
 from graphs.lookup import stacked_column
 
 
@@ -96,3 +99,26 @@ def test_edges_spliced_in_place_equal_edges_stacked_and_taken(seed):
     pd.testing.assert_frame_equal(found, expected)
     assert fused.columns.empty and len(calls) == len(changed.columns)
     assert found["targets"].array._pa_array.num_chunks == 1
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 12), st.data())
+def test_placed_text_runs_give_the_order(n, data) -> None:
+    """Text placed from the runs of the added and replaced places alone is the stacked rows
+    taken in ``order()``, and the runs spell that order."""
+    at = np.sort(np.array(data.draw(st.lists(st.integers(0, n), max_size=6)), dtype=np.int64))
+    replaced = np.array(sorted(data.draw(st.sets(st.integers(0, max(n - 1, 0)), max_size=3)))
+                        if n else [], dtype=np.int64)
+    m = len(at) + len(replaced)
+    added = np.array(data.draw(st.permutations(range(m))), dtype=np.int64)
+    placement = _placement(n, at, added[:len(at)], replaced=replaced,
+                           replacing=added[len(at):])
+    old = pa.chunked_array([pa.array([f"o{i}" for i in range(n)], pa.large_string())])
+    new = pa.chunked_array([pa.array([f"n{i}" for i in range(m)], pa.large_string())])
+    order = placement.order()
+    starts, firsts = placement.runs()
+    spelled = np.concatenate([np.arange(f, f + e - s) for s, e, f in zip(
+        starts, np.append(starts[1:], len(order)), firsts, strict=True)]) if len(starts) else []
+    np.testing.assert_array_equal(spelled, order)
+    expected = pa.concat_arrays([old.combine_chunks(), new.combine_chunks()]).take(order)
+    assert _placed_text(old, new, placement).to_pylist() == expected.to_pylist()
