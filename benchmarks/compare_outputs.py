@@ -3,7 +3,8 @@
 Usage: python benchmarks/compare_outputs.py RUN_A RUN_B
 
 Used to check that a performance change leaves the outputs identical: every ``.parquet``
-is compared as a table (values and dtypes, :func:`pandas.testing.assert_frame_equal`),
+is compared as a table (values, exactly, and dtypes: :func:`pandas.testing.assert_frame_equal`
+with ``check_exact``; before 2026-12-06 floats were compared within its default tolerance),
 every ``.csv``, ``.gexf`` and ``.graphml`` byte for byte; ``manifest.json`` without its
 timings, dates, input paths, versions and output directory.
 Files present in only one directory are listed. Exit 1 when anything differs. Not a test.
@@ -30,7 +31,8 @@ def differences(a: Path, b: Path) -> list[str]:
         fa, fb = a / name, b / name
         if name.suffix == ".parquet":
             try:
-                pd.testing.assert_frame_equal(pd.read_parquet(fa), pd.read_parquet(fb))
+                pd.testing.assert_frame_equal(pd.read_parquet(fa), pd.read_parquet(fb),
+                                              check_exact=True)
             except AssertionError as exc:
                 out.append(f"{name}: {str(exc).splitlines()[0]}")
         elif name.name == "manifest.json":
