@@ -208,8 +208,9 @@ class _Placement(NamedTuple):
     def runs(self) -> tuple[np.ndarray, np.ndarray]:
         """The runs of :meth:`order`, each of consecutive rows of old or of added: their
         starts and first rows (as in ``order``), found from the added and replaced places
-        alone (``order`` and its differences were five arrays of every row: at 100M rows
-        ≈ 0.75 GiB while the edges' ``targets`` were placed)."""
+        alone (``order`` and its differences were five arrays of every row, made while the
+        edges' ``targets`` were placed: at 30M rows the splice +0.57 GiB then, +0.43 GiB
+        now)."""
         total, n = self.kept.size, self.kept.size - self.inserted.size
         if not total:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)

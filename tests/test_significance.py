@@ -49,3 +49,26 @@ def test_tie_p_values_equal_scipy_poisson_tail():
     expected[:10] = 0.0
     assert np.array_equal(tie_p_values(observed, expected),
                           stats.poisson.sf(observed - 1, np.maximum(expected, 1e-12)))
+
+
+@pytest.mark.parametrize("block", [1, 3, 1 << 20])
+def test_bh_in_place_and_in_blocks_is_the_plain_formula(block, monkeypatch):
+    """The same floats as the whole-array formula (ranks divided a block at a time), with
+    ties, NaN and more tests than p-values."""
+    import graphs.significance as significance
+
+    monkeypatch.setattr(significance, "RANK_BLOCK", block)
+    rng = np.random.default_rng(block)
+    for trial in range(40):
+        p = rng.random(int(rng.integers(0, 60))) ** int(rng.integers(1, 12))
+        if p.size and trial % 3 == 0:
+            p[rng.integers(0, p.size, p.size // 3)] = p[0]
+        if p.size and trial % 5 == 0:
+            p[0] = np.nan
+        n_tests = None if trial % 2 else p.size + int(rng.integers(0, 100))
+        m = max(n_tests or p.size, p.size)
+        order = np.argsort(p)
+        plain = np.minimum.accumulate((p[order] * m / np.arange(1, p.size + 1))[::-1])[::-1]
+        expected = np.empty_like(plain)
+        expected[order] = plain.clip(max=1.0)
+        np.testing.assert_array_equal(bh_q_values(p, n_tests=n_tests), expected)
