@@ -362,7 +362,7 @@ def _activity(inc: Incidence, crowd: np.ndarray, *, paired: np.ndarray
 def _with_significance(edges: pd.DataFrame, kept: np.ndarray, actions: np.ndarray,
                        crowds: np.ndarray, n_actions: int, n_candidates: int) -> pd.DataFrame:
     """Add ``expected_ties``, ``p_value`` and ``q_value`` (see graphs.significance), the first
-    two a block of edges at a time (their operands were a dozen arrays of every edge: at 30M
+    two a block of edges at a time (their operands were arrays of every edge: at 30M
     rows, the 1 h projection's peak)."""
     shared = edges["shared_targets"].to_numpy()
     expected, p_values = np.empty(len(kept)), np.empty(len(kept))
