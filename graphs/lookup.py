@@ -40,14 +40,27 @@ def lookup_codes(values: pd.Series, keys: pd.Series | pa.ChunkedArray,
     if not len(codes):
         return np.full(len(values), -1, dtype=dtype)
     if isinstance(values.dtype, pd.CategoricalDtype):  # each category looked up once
-        per_category = lookup_codes(pd.Series(values.cat.categories), key_array, codes)
         # by the categorical's own codes (`.cat.codes` copies them)
-        return np.append(per_category, -1).astype(dtype)[values.array.codes]
+        return category_lookup(values, key_array, codes, dtype=dtype)[values.array.codes]
     found = pc.index_in(text_array(values), value_set=one_array(key_array))
     index = found.fill_null(0).to_numpy(zero_copy_only=False)
     valid = found.is_valid().to_numpy(zero_copy_only=False)
     return np.where(valid, np.asarray(codes, dtype="int64")[index], -1).astype(dtype,
                                                                                 copy=False)
+
+
+def category_lookup(column: pd.Series, keys: pd.Series | pa.ChunkedArray, codes: np.ndarray,
+                    *, dtype: str | type = "int64") -> np.ndarray:
+    """:func:`lookup_codes` of a categorical ``column``'s categories, then ``-1`` (its null
+    code): indexed by the column's codes (``column.array.codes``, whole or a block at a
+    time), it gives the column's lookup.
+
+    >>> c = pd.Series(pd.Categorical(["b", "x", "b"]))
+    >>> category_lookup(c, pd.Series(["a", "b"]), np.array([7, 9])).tolist()
+    [9, -1, -1]
+    """
+    return np.append(lookup_codes(pd.Series(column.cat.categories), keys, codes), -1).astype(
+        dtype)
 
 
 def in_values(column: pd.Series, values: pd.Series | set[str]) -> np.ndarray:

@@ -24,7 +24,13 @@ import pyarrow as pa
 
 from graphs.degrees import account_degrees
 from graphs.grouped_rows import grouped_rows, pairs_in_order, sort_runs
-from graphs.lookup import category_codes, lookup_codes, sorted_codes, text_array
+from graphs.lookup import (
+    category_codes,
+    category_lookup,
+    lookup_codes,
+    sorted_codes,
+    text_array,
+)
 from pipelines.outputs import atomic_file, write_csv, write_parquet
 from pipelines.report import run_tasks
 from pipelines.report_tables import paged_cohorts
@@ -299,8 +305,7 @@ def _block_lookup(column: pd.Series, keys: pa.ChunkedArray, codes: np.ndarray
     """``lookup_codes(column[start:stop], keys, codes)`` (int32) as a function of the block;
     a categorical's categories are looked up once."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        per_category = np.append(lookup_codes(pd.Series(column.cat.categories), keys, codes,
-                                              dtype=np.int32), np.int32(-1))
+        per_category = category_lookup(column, keys, codes, dtype=np.int32)
         own = column.array.codes  # `.cat.codes` copies them
         return lambda start, stop: per_category[own[start:stop]]
     return lambda start, stop: lookup_codes(column.iloc[start:stop], keys, codes,
