@@ -222,9 +222,8 @@ class _Placement(NamedTuple):
         starts = np.unique(np.concatenate([[0], special, special + 1]))
         starts = starts[starts < total]
         firsts = starts - np.searchsorted(added, starts)  # old rows: less the added before
-        at = np.searchsorted(special, starts).clip(max=max(len(special) - 1, 0))
-        hit = (special[at] == starts) if len(special) else np.zeros(len(starts), bool)
-        firsts[hit] = value[at[hit]]
+        hit = np.isin(starts, special)  # the places are distinct: one added row each
+        firsts[hit] = value[np.searchsorted(special, starts[hit])]
         lengths = np.diff(np.append(starts, total))
         goes_on = ((firsts[1:] == firsts[:-1] + lengths[:-1])
                    & ((firsts[1:] >= n) == (firsts[:-1] >= n)))
