@@ -43,9 +43,9 @@ def account_degrees(a: np.ndarray, b: np.ndarray, weight: np.ndarray, n: int
         raise ValueError(f"account_degrees: {len(a)} a ends, {len(b)} b ends and "
                          f"{len(weight)} weights; expected one of each per edge")
     degree, total = np.zeros(n, np.int64), np.zeros(n)
-    compensation = np.zeros(n)
+    compensation, weight = np.zeros(n), np.asarray(weight, dtype=np.float64)
     for ends in (a, b):  # the a ends first, as stacked
-        _add(ends, np.asarray(weight, dtype=np.float64), degree, total, compensation)
+        _add(ends, weight, degree, total, compensation)
     return degree, total
 
 
