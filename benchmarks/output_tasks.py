@@ -34,15 +34,16 @@ import pyarrow.parquet as pq  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from graphs.projection import coded_ids, id_categories  # noqa: E402
 from pipelines.exports import flagged_evidence_rows, table_tasks  # noqa: E402
 
 GIB = 1 << 30
 
 
-def _coded(column: pa.ChunkedArray, categories: pa.Array) -> pd.Categorical:
+def _coded(column: pa.ChunkedArray, categories: pa.Array) -> pd.Series:
+    """``column`` as a categorical over ``categories``, as the projection builds its ids."""
     codes = pc.index_in(column, value_set=categories).to_numpy().astype(np.int32)
-    return pd.Categorical.from_codes(codes, categories=pd.Index(categories.to_pandas()),
-                                     validate=False)
+    return coded_ids(id_categories(categories), codes)
 
 
 def _tables(run: Path) -> dict:
