@@ -24,6 +24,7 @@ import pyarrow as pa
 from graphs.lookup import in_code_point_order, same_categories, stacked, stacked_column
 from graphs.projection import CoEngagement
 from graphs.significance import bh_q_values, tie_p_values
+from graphs.utc_times import utc_times
 
 KEY = ["account_a", "account_b"]
 EVIDENCE_ORDER = ["account_a", "account_b", "layer", "target_id"]
@@ -280,10 +281,10 @@ def _placed(old: pd.Series, new: pd.Series, placement: _Placement) -> pd.Series:
         return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False))
     if isinstance(old.dtype, np.dtype) and old.dtype == new.dtype:
         return pd.Series(_placed_values(old.to_numpy(), new.to_numpy(), placement), copy=False)
-    if isinstance(old.dtype, pd.DatetimeTZDtype) and old.dtype == new.dtype:
+    if (isinstance(old.dtype, pd.DatetimeTZDtype) and old.dtype == new.dtype
+            and str(old.dtype.tz) == "UTC"):
         ticks = _placed_values(old.array.asi8, new.array.asi8, placement)
-        return pd.Series(ticks.view(f"M8[{old.dtype.unit}]"), copy=False).dt.tz_localize(
-            old.dtype.tz)
+        return utc_times(ticks, old.dtype.unit)
     if isinstance(old.array, pd.arrays.ArrowStringArray) and old.dtype == new.dtype:
         text = _placed_text(old.array._pa_array, new.array._pa_array, placement)
         return pd.Series(type(old.array)(pa.chunked_array([text]), dtype=old.dtype),

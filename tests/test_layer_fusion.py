@@ -20,6 +20,8 @@ def _frame(rng, n: int, ids: pd.CategoricalDtype) -> pd.DataFrame:
                                                dtype=ids),
         "layer": pd.Categorical(["engage"] * n),
         "time_a": pd.to_datetime(rng.integers(0, 10**6, n), unit="s", utc=True),
+        "time_b": pd.to_datetime(rng.integers(0, 10**6, n), unit="s", utc=True).tz_convert(
+            "Europe/Berlin"),
         "dt_s": rng.uniform(0, 99, n), "n": rng.integers(0, 9, n),
         "text": pd.Series([f"t{k}" for k in rng.integers(0, 5, n)], dtype="str")})
 
@@ -27,8 +29,9 @@ def _frame(rng, n: int, ids: pd.CategoricalDtype) -> pd.DataFrame:
 @pytest.mark.parametrize("seed", range(5))
 def test_rows_spliced_in_place_equal_rows_stacked_and_taken(seed):
     """Categoricals whose categories hold the added ids or not (a new layer, a new id: their
-    union), UTC times, floats, ints of another dtype and text: the frame stacking every
-    column and taking the rows in order gives."""
+    union), UTC times and times of another zone (placed as ticks, these were shifted by
+    ``tz_localize``), floats, ints of another dtype and text: the frame stacking every column
+    and taking the rows in order gives."""
     rng = np.random.default_rng(seed)
     ids = pd.CategoricalDtype([f"id{k}" for k in range(30)])
     table = _frame(rng, int(rng.integers(0, 40)), ids)
