@@ -117,6 +117,7 @@ def layer_splice(fused: CoEngagement, projections: dict[str, CoEngagement], name
 
 def spliced_tables(edges: pd.DataFrame, evidence: pd.DataFrame, splice: Splice, *,
                    after_column: Callable[[], None] | None = None,
+                   placed: Callable[[str, pd.Series], pd.Series] | None = None,
                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The fused ``edges`` and ``evidence`` with ``splice`` applied: equal (values, dtypes,
     order) to fusing every layer anew; the added pairs' edges replace or join the others,
@@ -126,11 +127,13 @@ def spliced_tables(edges: pd.DataFrame, evidence: pd.DataFrame, splice: Splice, 
     ``evidence`` once its spliced copy is built (they end empty): with no other holder of
     them, one column is copied at a time instead of both tables (at 10M rows 3.5M edges and
     10.9M evidence rows, ≈ 1.9 GiB), Arrow-backed text (the edges' ``targets``) included.
+    ``placed(name, column)``, when given, is what an evidence column becomes once placed
+    (the run moves the time columns to files there, before the next column is placed);
     ``after_column()``, when given, is called after each column.
     """
     if splice.at is None:
         return splice.edges, splice.evidence
-    evidence = _spliced_rows(evidence, splice.evidence, splice.at, after_column)
+    evidence = _spliced_rows(evidence, splice.evidence, splice.at, after_column, placed)
     edges = _spliced_edges(edges, splice.edges, after_column)
     edges["q_value"] = bh_q_values(edges["p_value"].to_numpy(), n_tests=max(splice.n_tests, 1))
     return edges, evidence
@@ -177,11 +180,12 @@ def _insert_at(fused: pd.DataFrame, added: pd.DataFrame) -> np.ndarray:
 
 
 def _spliced_rows(table: pd.DataFrame, added: pd.DataFrame, at: np.ndarray,
-                  after_column: Callable[[], None] | None = None) -> pd.DataFrame:
+                  after_column: Callable[[], None] | None = None,
+                  placed: Callable[[str, pd.Series], pd.Series] | None = None) -> pd.DataFrame:
     """``table`` with each row of ``added`` inserted before its row ``at`` (sorted), each
     column popped from ``table`` as its spliced copy is built (:func:`_placed_columns`)."""
     placement = _placement(len(table), np.asarray(at, dtype=np.int64), np.arange(len(added)))
-    return _placed_columns(table, added, placement, list(table.columns), after_column)
+    return _placed_columns(table, added, placement, list(table.columns), after_column, placed)
 
 
 class _Placement(NamedTuple):
@@ -246,15 +250,19 @@ def _placement(n: int, at: np.ndarray, inserted: np.ndarray, *,
 
 
 def _placed_columns(table: pd.DataFrame, added: pd.DataFrame, placement: _Placement,
-                    columns: list[str],
-                    after_column: Callable[[], None] | None) -> pd.DataFrame:
+                    columns: list[str], after_column: Callable[[], None] | None,
+                    placed: Callable[[str, pd.Series], pd.Series] | None = None,
+                    ) -> pd.DataFrame:
     """``columns`` of ``table`` and ``added`` placed by ``placement``, each popped from
     ``table`` as its spliced copy is built (the old one is freed then, when nothing else
-    holds it), ``after_column()`` called after each (the run gives the freed pages back
-    there: glibc keeps them, and the next columns did not fit in them)."""
+    holds it) and passed through ``placed(name, column)`` when given, ``after_column()``
+    called after each (the run gives the freed pages back there: glibc keeps them, and the
+    next columns did not fit in them)."""
     out = {}
     for c in columns:
         out[c] = _placed(table.pop(c), added[c], placement)
+        if placed is not None:
+            out[c] = placed(c, out[c])
         if after_column is not None:
             after_column()
     return pd.DataFrame(out, copy=False)

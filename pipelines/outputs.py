@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from graphs.lookup import spelled
 from pipelines.duckdb_limits import connect, process_alive
+from pipelines.mapped_columns import dropped_pages
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_SQL = ("'='", "'+'", "'-'", "'@'", "chr(9)", "chr(13)")
@@ -158,6 +159,7 @@ def write_csv(frame: pd.DataFrame, path: Path, *, rows: np.ndarray | None = None
             con.register("frame", _spelled(part(start, min(start + CSV_SLICE_ROWS, n_rows))))
             for chunk in con.sql(sql).to_arrow_table()["line"].chunks:
                 fh.write(_string_bytes(chunk))
+            dropped_pages()  # of columns read from files (pipelines.mapped_columns)
     con.close()
     return path
 
@@ -271,6 +273,7 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
         for start in range(0, max(len(frame), 1), PARQUET_SLICE_ROWS):
             part = _spelled(table.slice(start, PARQUET_SLICE_ROWS))
             writer.write_table(part.cast(schema), row_group_size=PARQUET_SLICE_ROWS)
+            dropped_pages()
     return path
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,6 +27,7 @@ from pipelines.figures import (
     figure_height,
     png_data_uri,
 )
+from pipelines.mapped_columns import taken_rows
 
 ACTION_COLUMNS = ["account_id", "target_id", "timestamp"]
 
@@ -329,6 +331,6 @@ def within_cohort(table: pd.DataFrame, memberships: pd.DataFrame) -> dict[int, p
     """Rows whose two accounts share a cohort, split by that cohort id (ids as text: each
     page's few rows are then worked on without the millions of categories)."""
     cohort = pair_groups(table, memberships.set_index("account_id")["cohort_id"])
-    same = cohort >= 0
-    return {int(cid): rows
-            for cid, rows in spelled(table[same]).groupby(cohort[same], sort=False)}
+    rows = np.flatnonzero(cohort >= 0)
+    inside = taken_rows(table, rows)  # columns read from files: a range at a time
+    return {int(cid): part for cid, part in spelled(inside).groupby(cohort[rows], sort=False)}

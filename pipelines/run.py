@@ -56,6 +56,7 @@ from pipelines.limits import (
     default_memory_gb,
     release_freed,
 )
+from pipelines.mapped_columns import mapped_aside
 from pipelines.outputs import atomic_directory, sha256_file, write_csv, write_json, write_parquet
 from pipelines.pseudonyms import shareable_tables
 from pipelines.report import MIN_PARALLEL_PAGES, report_tasks, run_tasks
@@ -64,6 +65,7 @@ from pipelines.report_tables import paged_cohorts
 from pipelines.set_aside import Aside, column_aside, frames_aside, rows_of_accounts, set_aside
 from pipelines.side_tables import SideTable, read_accounts, read_posts
 from pipelines.slow_pass import (
+    TIME_COLUMNS,
     SlowKept,
     SlowPass,
     scored_passes,
@@ -202,11 +204,12 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
             del incidences, layers
     check_resident_memory("projection", max_memory_gb)
     # not read by clustering or scoring: the edges' targets (JSON text, ≈ 40 bytes per edge)
-    # and the 1 h pass's evidence times (the slow pass's are coded apart; 0.3 GB at 10M rows)
-    put_back = [column_aside([getattr(p, table) for p in (projected, *per_layer.values())],
-                             column, spill / f"{column}.pickle")
-                for table, column in (("edges", "targets"), ("evidence", "time_a"),
-                                      ("evidence", "time_b"))]
+    # and the 1 h pass's evidence times (the slow pass's are coded apart; 0.3 GB at 10M rows),
+    # which from then on are read from files as memory maps (pipelines.mapped_columns)
+    put_back = [column_aside([p.edges for p in (projected, *per_layer.values())], "targets",
+                             spill / "targets.pickle"),
+                *(mapped_aside([p.evidence for p in (projected, *per_layer.values())], column,
+                               spill) for column in TIME_COLUMNS)]
     with _step("clustering", timings):
         clustered = clustered_edges(projected.edges[CLUSTER_COLUMNS],  # a lazy selection
                                     max_edge_p=config.max_cluster_edge_p)
@@ -232,7 +235,7 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
         del put_back  # the splice and the outputs read them
         splice = slow_splice(per_layer, weights, projected, ties)
         del per_layer, ties  # the splice moves the fused tables' columns: no other holder
-        projected = with_slow_evidence(projected, splice)
+        projected = with_slow_evidence(projected, splice, spill)
     manifest = _manifest(config, files, rows, projected.stats, scored.cohorts, timings)
     if window_scan is not None:
         manifest["window_scan"] = window_scan

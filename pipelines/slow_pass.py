@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -29,9 +30,12 @@ from graphs.projection import CoEngagement, targets_json
 from graphs.scoring import ScoredCohorts, scored_cohorts
 from pipelines.config import RunConfig
 from pipelines.limits import check_layers_memory, release_freed
+from pipelines.mapped_columns import mapped_column
 
 SLOW_LAYER = "slow"
 """Layer name of the slow pass's ties in the output edges and evidence."""
+TIME_COLUMNS = ("time_a", "time_b")
+"""The evidence's columns a run holds in files from clustering on (16 bytes per row)."""
 UNSCORED = ["targets", "p_value", "q_value"]
 """Edge columns the slow pass does not keep: only its cohorts' edges need ``targets`` (spelled
 again from their evidence), and the splice recomputes ``p_value`` and ``q_value``."""
@@ -244,18 +248,27 @@ def slow_splice(per_layer: dict[str, CoEngagement], weights: dict[str, float],
     return layer_splice(projected, per_layer, SLOW_LAYER, ties, weights)
 
 
-def with_slow_evidence(projected: CoEngagement, splice: Splice | None) -> CoEngagement:
+def with_slow_evidence(projected: CoEngagement, splice: Splice | None,
+                       spill: Path | None = None) -> CoEngagement:
     """The output edges and evidence: ``projected``'s with the slow layer spliced in
     (:func:`slow_splice`). ``projected``'s edges and evidence are emptied, their columns
     moved one at a time (:func:`graphs.layer_fusion.spliced_tables`): the caller should
     hold no other reference to them (nor to the per-layer projections, which share them).
     The freed pages go back to the system after each column (:func:`release_freed`): glibc
     kept them, and the next columns were placed beside them (at 10M rows a trim after the
-    evidence's splice gave back 0.27 GiB)."""
+    evidence's splice gave back 0.27 GiB). With a ``spill`` directory the evidence's time
+    columns are written there as each is placed and read as memory maps
+    (:func:`pipelines.mapped_columns.mapped_column`), as the run holds them from clustering
+    on."""
     if splice is None:
         return projected
+
+    def placed(name: str, column: pd.Series) -> pd.Series:
+        mapped = spill is not None and name in TIME_COLUMNS
+        return mapped_column(column.rename(name), spill) if mapped else column
+
     edges, evidence = spliced_tables(projected.edges, projected.evidence, splice,
-                                     after_column=release_freed)
+                                     after_column=release_freed, placed=placed)
     stats: dict[str, Any] = {**projected.stats, "edges_kept": int(len(edges)),
                              "layers": splice.layer_stats}
     return projected._replace(edges=edges, evidence=evidence, stats=stats)

@@ -78,9 +78,11 @@ def test_the_slow_pass_finds_the_farm_the_hour_window_cannot_see(world):
 
 
 def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, monkeypatch):
+    import pipelines.mapped_columns as mapped_module
     import pipelines.run as run_module
     import pipelines.set_aside as set_aside_module
     import pipelines.slow_pass as slow_module
+    from pipelines.mapped_columns import mapped_column
 
     paths, seen = [], []
 
@@ -89,12 +91,22 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
             super().__init__(obj, path)
             paths.append(path)
 
+    mapped = []  # (column, directory) of each column read from a file as a memory map
+
+    def mapping(column, directory):
+        mapped.append((column.name, directory))
+        return mapped_column(column, directory)
+
     def noted(step, fn):
         def call(*args, **kwargs):
-            seen.append((step, {p.name for p in paths if p.exists()}))
+            files = {f.name for _, d in mapped for f in d.glob("column-*.npy")}
+            seen.append((step, {p.name for p in paths if p.exists()},
+                         tuple(n for n, _ in mapped), len(files)))
             return fn(*args, **kwargs)
         return call
 
+    monkeypatch.setattr(mapped_module, "mapped_column", mapping)  # mapped_aside's
+    monkeypatch.setattr(slow_module, "mapped_column", mapping)  # the splice's
     monkeypatch.setattr(run_module, "Aside", Recorded)
     monkeypatch.setattr(set_aside_module, "Aside", Recorded)  # column_aside's
     monkeypatch.setattr(run_module, "leiden_clusters",
@@ -104,15 +116,17 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
     monkeypatch.setattr(slow_module, "scored_cohorts",
                         noted("scoring", slow_module.scored_cohorts))
     result = _run(world, "aside")
-    columns = {"targets.pickle", "time_a.pickle", "time_b.pickle"}
-    assert [p.name for p in paths] == ["slow_pass.pickle", *sorted(columns),
+    assert [p.name for p in paths] == ["slow_pass.pickle", "targets.pickle",
                                        "fast_pass.pickle"]
-    # the 1 h edges' targets and evidence times, through every clustering and scoring
-    assert seen == [("fast clustering", {"slow_pass.pickle", *columns}),
-                    ("scoring", {"slow_pass.pickle", *columns}),  # the 1 h pass
-                    ("slow clustering", {"fast_pass.pickle", *columns}),
-                    ("scoring", {"fast_pass.pickle", *columns})]  # the slow pass
+    # the 1 h edges' targets through every clustering and scoring; the evidence times in
+    # files from then on (put back as maps of them)
+    times = ("time_a", "time_b")
+    assert seen == [("fast clustering", {"slow_pass.pickle", "targets.pickle"}, times, 2),
+                    ("scoring", {"slow_pass.pickle", "targets.pickle"}, times, 2),  # 1 h pass
+                    ("slow clustering", {"fast_pass.pickle", "targets.pickle"}, times, 2),
+                    ("scoring", {"fast_pass.pickle", "targets.pickle"}, times, 2)]  # slow
     assert not any(p.exists() for p in paths)
+    assert [n for n, _ in mapped] == [*times, *times]  # the spliced times: files again
     flagged = pd.read_csv(result.out / "flagged_accounts.csv")
     assert set(flagged["account_id"]) <= set(FARM) and len(flagged) >= 20
     edges = pd.read_parquet(result.out / "edges.parquet")  # the targets back in their place
@@ -147,13 +161,15 @@ def test_the_slow_pass_is_dropped_once_scored(world, monkeypatch):
         is_alive("scoring")
         return real_score(*args, **kwargs)
 
-    def aside(frames, name, path):
-        put_back = set_aside_module.column_aside(frames, name, path)
+    def noted(real):
+        def aside(frames, name, path):
+            put_back = real(frames, name, path)
 
-        def back():
-            is_alive(name)
-            put_back()
-        return back
+            def back():
+                is_alive(name)
+                put_back()
+            return back
+        return aside
 
     def two_passes(clusters, cluster_slow, *, score_fast, score_slow, slow_note):
         """As two_pass_cohorts, and the 1 h pass's cohorts always scored again after the
@@ -167,7 +183,8 @@ def test_the_slow_pass_is_dropped_once_scored(world, monkeypatch):
     monkeypatch.setattr(run_module, "slow_kept", kept)
     monkeypatch.setattr(slow_module, "scored_cohorts", score)
     monkeypatch.setattr(slow_module, "two_pass_cohorts", two_passes)
-    monkeypatch.setattr(run_module, "column_aside", aside)
+    monkeypatch.setattr(run_module, "column_aside", noted(set_aside_module.column_aside))
+    monkeypatch.setattr(run_module, "mapped_aside", noted(run_module.mapped_aside))
     result = _run(world, "dropped")
     # the 1 h pass's cohorts scored again without it, then its columns back
     assert alive == [("scoring", False), ("time_b", False), ("time_a", False),

@@ -1,0 +1,176 @@
+"""Columns a run keeps in files and reads as memory maps, their pages dropped after each slice.
+
+From clustering to the end of a run the evidence's ``time_a`` and ``time_b`` (16 bytes per
+row: at 100M rows 1.6 GB) are read only by the splice and the output writers, each a slice
+at a time. They are written once to ``.npy`` files in the run's spill directory and put
+back as columns over read-only memory maps of those files (same dtype and values, no copy):
+their pages are the system's page cache, not the process's heap. A page that a reader
+touches counts in the process's resident set until :func:`dropped_pages` unmaps it again
+(``madvise(MADV_DONTNEED)``; the data stays in the file and the page cache), which the
+writers call after each slice. Without memory to spare, the system reads them back from disk.
+"""
+
+from __future__ import annotations
+
+import itertools
+import mmap
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from graphs.utc_times import utc_times
+
+_MAPS: weakref.WeakSet[mmap.mmap] = weakref.WeakSet()
+"""Every live map made here (a map is closed when the last array over it is freed, and
+leaves this then)."""
+ROWS_PER_READ = 1 << 22
+"""Rows of a frame whose mapped pages :func:`taken_rows` reads before dropping them (at 8
+bytes per value, 32 MiB per column)."""
+_SERIAL = itertools.count()
+"""Numbers the files: a file is never written over (a map of a file cut short faults)."""
+
+
+def mapped_aside(frames: list[pd.DataFrame], name: str, directory: Path) -> Callable[[], None]:
+    """Take column ``name`` out of each of ``frames`` that has it and write it to
+    ``directory`` (a column two frames share once); return the function that puts back,
+    once, in each frame's same place, the column read from its file as a memory map
+    (:func:`mapped_column`).
+
+    >>> import tempfile
+    >>> frame = pd.DataFrame({"a": [1], "t": [2.5], "b": [3]})
+    >>> put_back = mapped_aside([frame], "t", Path(tempfile.mkdtemp()))
+    >>> list(frame.columns)
+    ['a', 'b']
+    >>> put_back(); list(frame.columns), is_mapped(frame["t"])
+    (['a', 't', 'b'], True)
+    """
+    written: list[tuple[pd.Series, pd.Series]] = []  # (column taken, its map)
+    taken = []
+    for frame in {id(f): f for f in frames}.values():
+        if name not in frame.columns:
+            continue
+        place, column = frame.columns.get_loc(name), frame.pop(name)
+        same = [m for c, m in written if _same_values(c, column)]
+        if not same:
+            same = [mapped_column(column, directory)]
+            written.append((column, same[0]))
+        taken.append((frame, place, same[0]))
+    del written
+
+    def put_back() -> None:
+        while taken:
+            frame, place, column = taken.pop(0)  # its index: no copy, no alignment
+            frame.insert(place, name, column.set_axis(frame.index))
+
+    return put_back
+
+
+def mapped_columns(frame: pd.DataFrame, names: list[str], directory: Path) -> None:
+    """Replace each of ``names`` in ``frame`` (in place) by the same column read from a file
+    in ``directory`` as a memory map (:func:`mapped_column`); columns mapped already are
+    left as they are.
+
+    >>> import tempfile
+    >>> frame = pd.DataFrame({"t": [1.5, 2.5]})
+    >>> mapped_columns(frame, ["t"], Path(tempfile.mkdtemp())); is_mapped(frame["t"])
+    True
+    """
+    for name in names:
+        if name in frame.columns and not is_mapped(frame[name]):
+            frame[name] = mapped_column(frame[name], directory).set_axis(frame.index)
+
+
+def mapped_column(column: pd.Series, directory: Path) -> pd.Series:
+    """``column`` (a NumPy number dtype, or UTC times) written to a new ``.npy`` file in
+    ``directory`` and read back as a read-only memory map: the same values and dtype, its
+    index a range.
+
+    >>> import tempfile
+    >>> times = pd.Series(pd.to_datetime([0, 5], unit="s", utc=True))
+    >>> back = mapped_column(times, Path(tempfile.mkdtemp()))
+    >>> back.equals(times), is_mapped(back)
+    (True, True)
+    """
+    dtype = column.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) == "UTC":
+        values = column.array.asi8
+    elif isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+        values = column.to_numpy()
+    else:
+        raise TypeError(f"mapped_column: column {column.name!r} is {dtype}, not a NumPy "
+                        "number or UTC times")
+    path = directory / f"column-{next(_SERIAL)}.npy"
+    try:
+        with open(path, "xb") as fh:  # a new file, never one a live map reads
+            np.save(fh, values, allow_pickle=False)
+    except OSError as exc:
+        raise OSError(f"cannot write column {column.name!r} to {path.parent} ({exc}); free "
+                      "space there or point TMPDIR at a larger disk") from exc
+    mapped = np.load(path, mmap_mode="r")
+    _MAPS.add(mapped._mmap)  # what every view of it keeps alive (not the memmap itself)
+    values = mapped.view(np.ndarray)  # a plain array over the map, as the column held
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return utc_times(values, dtype.unit).rename(column.name)
+    return pd.Series(values, name=column.name, copy=False)
+
+
+def is_mapped(column: pd.Series) -> bool:
+    """Whether ``column``'s values are those of a map made by :func:`mapped_column`."""
+    if hasattr(column.array, "asi8"):
+        values = column.array.asi8
+    elif isinstance(column.dtype, np.dtype):
+        values = column.to_numpy()
+    else:
+        return False
+    while isinstance(values, np.ndarray):  # to what owns the memory
+        values = values.base
+    return isinstance(values, mmap.mmap) and values in _MAPS
+
+
+def dropped_pages() -> None:
+    """Unmap from this process every page of the maps that it has read (they stay in the
+    files and, memory permitting, in the page cache): its resident set shrinks by them, and
+    the next read maps them again.
+
+    >>> dropped_pages()
+    """
+    if not hasattr(mmap, "MADV_DONTNEED"):  # not Linux/BSD: the system decides
+        return
+    for raw in list(_MAPS):
+        if not raw.closed:
+            raw.madvise(mmap.MADV_DONTNEED)
+
+
+def _same_values(one: pd.Series, other: pd.Series) -> bool:
+    """Whether two columns are views of the same values (two frames sharing a column)."""
+    if one.dtype != other.dtype:
+        return False
+    held = [s.array.asi8 if hasattr(s.array, "asi8") else s.to_numpy() for s in (one, other)]
+    return (held[0].__array_interface__["data"][0], held[0].shape, held[0].strides) == (
+        held[1].__array_interface__["data"][0], held[1].shape, held[1].strides)
+
+
+def taken_rows(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """``frame.take(rows)`` for ascending ``rows``; when ``frame`` has mapped columns, taken
+    a range of :data:`ROWS_PER_READ` of its rows at a time, the pages read dropped after each
+    (:func:`dropped_pages`): a map's touched pages stay at most a range's, wherever the rows
+    are.
+
+    >>> frame = pd.DataFrame({"x": [5, 6, 7]})
+    >>> taken_rows(frame, np.array([0, 2]))["x"].tolist()
+    [5, 7]
+    """
+    if not any(is_mapped(frame[c]) for c in frame.columns) or not len(rows):
+        return frame.take(rows)
+    if np.any(np.diff(rows) < 0):
+        raise ValueError("taken_rows: rows must be ascending")
+    bounds = np.searchsorted(rows, np.arange(0, len(frame) + ROWS_PER_READ, ROWS_PER_READ))
+    parts = []
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if hi > lo:
+            parts.append(frame.take(rows[lo:hi]))
+            dropped_pages()
+    return pd.concat(parts)

@@ -1,0 +1,145 @@
+"""pipelines/mapped_columns.py: columns read from files as memory maps, pages dropped."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.mapped_columns import (
+    _MAPS,
+    dropped_pages,
+    is_mapped,
+    mapped_aside,
+    mapped_column,
+    mapped_columns,
+    taken_rows,
+)
+
+
+def _resident_pages(column: pd.Series) -> int:
+    """Pages of the column's map resident in this process (mincore is not in the standard
+    library: read /proc/self/smaps' Rss of the mapping)."""
+    address = column.array.asi8.__array_interface__["data"][0] if hasattr(
+        column.array, "asi8") else column.to_numpy().__array_interface__["data"][0]
+    lines = open("/proc/self/smaps").read().splitlines()
+    for i, line in enumerate(lines):
+        if "-" in line.split()[0] and ":" not in line.split()[0]:
+            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+            if lo <= address < hi:
+                rss = next(x for x in lines[i + 1:] if x.startswith("Rss:"))
+                return int(rss.split()[1]) // 4
+    raise AssertionError("mapping not found")
+
+
+@pytest.mark.parametrize("column", [
+    pd.Series(pd.to_datetime([0, 7, 2**31], unit="s", utc=True), name="t"),
+    pd.Series(pd.to_datetime([0, 7], unit="s", utc=True).as_unit("ns"), name="t"),
+    pd.Series([1.5, float("nan"), -2.0], name="f"),
+    pd.Series(np.array([3, -1], dtype=np.int32), name="i"),
+    pd.Series(np.array([True, False]), name="b"),
+])
+def test_a_mapped_column_has_the_values_dtype_and_name(tmp_path, column):
+    back = mapped_column(column, tmp_path)
+    pd.testing.assert_series_equal(back, column)
+    assert is_mapped(back) and not is_mapped(column)
+    assert len(list(tmp_path.glob("column-*.npy"))) == 1
+
+
+@pytest.mark.parametrize("column", [
+    pd.Series(["a", "b"], name="text"),
+    pd.Series(pd.Categorical(["a"]), name="ids"),
+    pd.Series(pd.to_datetime([0], unit="s", utc=True).tz_convert("Europe/Berlin"), name="z"),
+    pd.Series(pd.to_datetime([0], unit="s"), name="naive"),
+])
+def test_other_columns_are_refused_by_name(tmp_path, column):
+    with pytest.raises(TypeError, match=f"column '{column.name}'"):
+        mapped_column(column, tmp_path)
+
+
+def test_a_write_that_fails_names_the_directory(tmp_path):
+    with pytest.raises(OSError, match="cannot write column 'x' to .*TMPDIR"):
+        mapped_column(pd.Series([1.0], name="x"), tmp_path / "missing")
+
+
+def test_files_are_never_written_over(tmp_path):
+    first = mapped_column(pd.Series([1.0, 2.0]), tmp_path)
+    second = mapped_column(pd.Series([3.0]), tmp_path)
+    assert first.tolist() == [1.0, 2.0] and second.tolist() == [3.0]
+    assert len(list(tmp_path.glob("column-*.npy"))) == 2
+
+
+def test_aside_then_back_in_each_frame_s_place_shared_columns_written_once(tmp_path):
+    times = pd.Series(pd.to_datetime([5, 6], unit="s", utc=True))
+    one = pd.DataFrame({"a": [1, 2], "t": times, "b": [3, 4]})
+    two = pd.DataFrame({"t": one["t"], "c": [0, 0]})  # the same values: a shared column
+    two.index = [7, 3]  # put back by position, not aligned on the index
+    three = pd.DataFrame({"t": times + pd.Timedelta(1, "s")})  # other values
+    expected = [f.copy() for f in (one, two, three)]
+    put_back = mapped_aside([one, two, three, one], "t", tmp_path)
+    assert "t" not in one and "t" not in two and "t" not in three
+    assert len(list(tmp_path.glob("column-*.npy"))) == 2
+    put_back()
+    for frame, before in zip((one, two, three), expected, strict=True):
+        pd.testing.assert_frame_equal(frame, before)
+        assert is_mapped(frame["t"])
+    assert np.shares_memory(one["t"].array.asi8, two["t"].array.asi8)
+    put_back()  # once: nothing more to put back
+    assert list(one.columns) == ["a", "t", "b"]
+
+
+def test_frames_without_the_column_are_left_alone(tmp_path):
+    frame = pd.DataFrame({"x": [1]})
+    mapped_aside([frame], "t", tmp_path)()
+    assert list(frame.columns) == ["x"] and not list(tmp_path.iterdir())
+
+
+def test_mapped_columns_replace_in_place_and_leave_mapped_ones(tmp_path):
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": [3, 4], "c": ["x", "y"]})
+    mapped_columns(frame, ["a", "b", "missing"], tmp_path)
+    assert is_mapped(frame["a"]) and is_mapped(frame["b"]) and not is_mapped(frame["c"])
+    mapped_columns(frame, ["a"], tmp_path)  # mapped already: no new file
+    assert len(list(tmp_path.glob("column-*.npy"))) == 2
+    assert frame["a"].tolist() == [1.0, 2.0] and list(frame.columns) == ["a", "b", "c"]
+
+
+def test_dropped_pages_leave_the_resident_set_and_the_values(tmp_path):
+    n = 1 << 20  # 8 MiB of int64
+    column = mapped_column(pd.Series(np.arange(n, dtype=np.int64)), tmp_path)
+    assert int(column.sum()) == n * (n - 1) // 2  # every page read
+    assert _resident_pages(column) >= n * 8 // 4096 - 1
+    dropped_pages()
+    assert _resident_pages(column) == 0
+    assert int(column.iloc[-1]) == n - 1  # read again from the file
+
+
+def test_a_map_leaves_the_registry_when_its_columns_are_freed(tmp_path):
+    before = len(_MAPS)
+    column = mapped_column(pd.Series([1.0]), tmp_path)
+    assert len(_MAPS) == before + 1
+    del column
+    gc.collect()
+    assert len(_MAPS) == before
+
+
+def test_taken_rows_equal_take_and_drop_the_pages_of_each_range(tmp_path, monkeypatch):
+    import pipelines.mapped_columns as module
+
+    monkeypatch.setattr(module, "ROWS_PER_READ", 4)
+    drops = []
+    monkeypatch.setattr(module, "dropped_pages", lambda: drops.append(1))
+    frame = pd.DataFrame({"t": pd.to_datetime(np.arange(11), unit="s", utc=True),
+                          "id": pd.Categorical(list("abcabcabcab")), "x": np.arange(11.0)},
+                         index=np.arange(100, 111))
+    mapped_columns(frame, ["t"], tmp_path)
+    rows = np.array([0, 1, 5, 9, 10])
+    pd.testing.assert_frame_equal(taken_rows(frame, rows), frame.take(rows))
+    assert len(drops) == 3  # rows in the ranges [0, 4), [4, 8), [8, 12)
+    pd.testing.assert_frame_equal(taken_rows(frame, rows[:0]), frame.take(rows[:0]))
+    with pytest.raises(ValueError, match="ascending"):
+        taken_rows(frame, np.array([3, 1]))
+    plain = frame.assign(t=frame["t"].copy())  # no mapped column: one take
+    pd.testing.assert_frame_equal(taken_rows(plain, rows), plain.take(rows))
+    assert len(drops) == 3
