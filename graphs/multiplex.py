@@ -16,6 +16,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -184,7 +185,10 @@ def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,
                       min_shared_targets: int = 2,
                       incidences: dict[str, Incidence] | None = None,
                       on_progress: Callable[[str, int, int], None] | None = None,
-                      targets: bool = True) -> dict[str, CoEngagement]:
+                      targets: bool = True,
+                      time_arrays: Callable[[int], np.ndarray] | None = None,
+                      after_chunk: Callable[[], None] | None = None,
+                      ) -> dict[str, CoEngagement]:
     """Project every non-empty layer with its own window (layers sorted by name).
 
     ``incidences`` may hold layers' incidences already built (:func:`layer_incidences` of the
@@ -192,7 +196,8 @@ def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,
     A layer whose incidence is given is projected from it alone, so its rows may have been
     dropped (:func:`rowless_layers`).
     ``on_progress(layer, done, total)`` is :func:`graphs.projection.co_engagement`'s, with
-    the layer's name; ``targets`` too (``False``: edges without ``targets``).
+    the layer's name; ``targets``, ``time_arrays`` and ``after_chunk`` too (``targets=False``:
+    edges without ``targets``).
 
     Examples
     --------
@@ -215,7 +220,8 @@ def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,
         out[name] = co_engagement(inc, window_s=int(layer.window_s), max_crowd=max_crowd,
                                   min_shared_targets=min_shared_targets,
                                   on_progress=None if on_progress is None
-                                  else partial(on_progress, name), targets=targets)
+                                  else partial(on_progress, name), targets=targets,
+                                  time_arrays=time_arrays, after_chunk=after_chunk)
     return out
 
 

@@ -270,7 +270,8 @@ def _assembled(parts: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]],
 def co_engagement(
     inc: Incidence, *, window_s: int = 3600, max_crowd: int = 1000, min_shared_targets: int = 2,
     chunk_ties: int = CHUNK_TIES, on_progress: Callable[[int, int], None] | None = None,
-    targets: bool = True,
+    targets: bool = True, time_arrays: Callable[[int], np.ndarray] | None = None,
+    after_chunk: Callable[[], None] | None = None,
 ) -> CoEngagement:
     """Project the incidence onto accounts: weighted co-engagement edges with evidence.
 
@@ -294,6 +295,12 @@ def co_engagement(
     targets : bool
         Whether the edges get their ``targets`` (each a JSON list, ≈ 40 bytes; the slow
         pass spells them again for its cohorts' edges only).
+    time_arrays, after_chunk : callable, optional
+        ``time_arrays(n)`` makes each evidence time column's int64 array of ``n`` rows
+        (default ``np.empty``), and ``after_chunk()`` is called after each chunk of rows is
+        written into the columns: the run gives arrays over files and drops the pages written
+        (:mod:`pipelines.mapped_columns`), so that the times (16 bytes per row) stay out of
+        its heap.
 
     Returns
     -------
@@ -324,7 +331,8 @@ def co_engagement(
     actions, crowds = _activity(inc, crowd, paired=~hub)
     del crowd
     n_paired = int(inc.account.size - hub.sum())
-    evidence = _evidence_frame(inc, ties.evidence)  # empties ties.evidence as it goes
+    evidence = _evidence_frame(inc, ties.evidence,  # empties ties.evidence as it goes
+                               time_arrays=time_arrays, after_chunk=after_chunk)
     edges = _with_significance(_edges_frame(inc, ties, evidence["target_id"].array.codes
                                             if targets else None, evidence["account_a"].dtype),
                                ties.edges, actions, crowds, n_paired, int(ties.counts[2]))
@@ -390,20 +398,28 @@ def _ids(ids: pa.Array, codes: np.ndarray) -> pd.Series:
     return ids.take(pa.array(codes)).to_pandas()
 
 
-def _evidence_frame(inc: Incidence, found: list[_Found]) -> pd.DataFrame:
+def _evidence_frame(inc: Incidence, found: list[_Found], *,
+                    time_arrays: Callable[[int], np.ndarray] | None = None,
+                    after_chunk: Callable[[], None] | None = None) -> pd.DataFrame:
     """The evidence rows; ids as categoricals over the incidence's sorted ids (integer codes
     and one dictionary: at 10M rows 0.45 GB instead of 1.0 GB of text, and sorted the same).
 
     Each column is written chunk by chunk from ``found``, which is emptied as it goes: no
     stacked copy of the chunks (the columns' codes were views of one (rows, 6) array that
-    stayed alive with the frame, 24 bytes per row for 12 used).
+    stayed alive with the frame, 24 bytes per row for 12 used). The time columns are
+    ``time_arrays(n)``'s arrays when given (:func:`co_engagement`), ``after_chunk()`` called
+    after each chunk.
     """
     n = sum(len(f.rows) for f in found)
     code = found[0].rows.dtype if found else np.int64
     column = {name: np.empty(n, dtype) for name, dtype in (
         ("account_a", code), ("account_b", code), ("target_id", code), ("dt_s", float),
-        ("time_a", np.int64), ("time_b", np.int64), ("action_a", inc.action.dtype),
-        ("action_b", inc.action.dtype))}
+        ("action_a", inc.action.dtype), ("action_b", inc.action.dtype))}
+    for name in ("time_a", "time_b"):
+        column[name] = np.empty(n, np.int64) if time_arrays is None else time_arrays(n)
+        if column[name].shape != (n,) or column[name].dtype != np.int64:
+            raise ValueError(f"time_arrays({n}) gave {column[name].dtype} of shape "
+                             f"{column[name].shape}, not int64 of ({n},)")
     at = 0
     found.reverse()  # taken from the end: each chunk is released once written
     while found:
@@ -419,6 +435,8 @@ def _evidence_frame(inc: Incidence, found: list[_Found]) -> pd.DataFrame:
             column[f"action_{side}"][into] = inc.action[rows[:, k]]
         at += len(rows)
         del rows
+        if after_chunk is not None:
+            after_chunk()
     accounts, actions = id_categories(inc.account_ids), id_categories(inc.action_names)
     frame = {"account_a": coded_ids(accounts, column.pop("account_a")),
              "account_b": coded_ids(accounts, column.pop("account_b")),

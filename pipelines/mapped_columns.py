@@ -54,8 +54,8 @@ def mapped_aside(frames: list[pd.DataFrame], name: str, directory: Path) -> Call
             continue
         place, column = frame.columns.get_loc(name), frame.pop(name)
         same = [m for c, m in written if _same_values(c, column)]
-        if not same:
-            same = [mapped_column(column, directory)]
+        if not same:  # a column over a file already (mapped_array's) is not written again
+            same = [column if is_mapped(column) else mapped_column(column, directory)]
             written.append((column, same[0]))
         taken.append((frame, place, same[0]))
     del written
@@ -102,9 +102,9 @@ def mapped_column(column: pd.Series, directory: Path) -> pd.Series:
     else:
         raise TypeError(f"mapped_column: column {column.name!r} is {dtype}, not a NumPy "
                         "number or UTC times")
-    path = directory / f"column-{next(_SERIAL)}.npy"
     try:
-        with open(path, "xb") as fh:  # a new file, never one a live map reads
+        path = _new_file(directory)
+        with open(path, "wb") as fh:
             np.save(fh, values, allow_pickle=False)
     except OSError as exc:
         raise OSError(f"cannot write column {column.name!r} to {path.parent} ({exc}); free "
@@ -115,6 +115,27 @@ def mapped_column(column: pd.Series, directory: Path) -> pd.Series:
     if isinstance(dtype, pd.DatetimeTZDtype):
         return utc_times(values, dtype.unit).rename(column.name)
     return pd.Series(values, name=column.name, copy=False)
+
+
+def mapped_array(directory: Path, n: int, dtype: np.dtype | type = np.int64) -> np.ndarray:
+    """A new writable array of ``n`` values of ``dtype`` over a new ``.npy`` file in
+    ``directory`` (its values unset), for a column to be written into and then read from
+    the file; what a reader or writer of it touches stays resident until
+    :func:`dropped_pages` (its written values stay in the file).
+
+    >>> import tempfile
+    >>> values = mapped_array(Path(tempfile.mkdtemp()), 3)
+    >>> values[:] = [4, 5, 6]; dropped_pages(); values.tolist()
+    [4, 5, 6]
+    """
+    try:
+        mapped = np.lib.format.open_memmap(_new_file(directory), mode="w+", dtype=dtype,
+                                           shape=(n,))
+    except OSError as exc:
+        raise OSError(f"cannot write a column of {n} values to {directory} ({exc}); free "
+                      "space there or point TMPDIR at a larger disk") from exc
+    _MAPS.add(mapped._mmap)
+    return mapped.view(np.ndarray)
 
 
 def is_mapped(column: pd.Series) -> bool:
@@ -142,6 +163,18 @@ def dropped_pages() -> None:
     for raw in list(_MAPS):
         if not raw.closed:
             raw.madvise(mmap.MADV_DONTNEED)
+
+
+def _new_file(directory: Path) -> Path:
+    """A new empty file ``column-<n>.npy`` in ``directory``, made here: never one that a
+    live map reads (writing over it would cut the map's pages short)."""
+    while True:
+        path = directory / f"column-{next(_SERIAL)}.npy"
+        try:
+            with open(path, "xb"):
+                return path
+        except FileExistsError:  # made by another process (a forked one counts alike)
+            continue
 
 
 def _same_values(one: pd.Series, other: pd.Series) -> bool:

@@ -56,7 +56,7 @@ from pipelines.limits import (
     default_memory_gb,
     release_freed,
 )
-from pipelines.mapped_columns import mapped_aside
+from pipelines.mapped_columns import dropped_pages, mapped_array, mapped_aside
 from pipelines.outputs import atomic_directory, sha256_file, write_csv, write_json, write_parquet
 from pipelines.pseudonyms import shareable_tables
 from pipelines.report import MIN_PARALLEL_PAGES, report_tasks, run_tasks
@@ -198,7 +198,8 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
                     ls, c, inc, "slow pass ", max_memory_gb=max_memory_gb, targets=False),
                 max_memory_gb=max_memory_gb, incidences=incidences,
                 posts=posts.table if posts else None, skipped=slow_skip), spill)
-            per_layer = _projections(layers, config, incidences, max_memory_gb=max_memory_gb)
+            per_layer = _projections(layers, config, incidences, max_memory_gb=max_memory_gb,
+                                     spill=spill)
             weights = {name: layer.weight for name, layer in layers.items()}
             projected = fused_co_engagement(per_layer, weights)
             del incidences, layers
@@ -357,10 +358,14 @@ def _scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.Data
 
 
 def _projections(layers: dict, config: RunConfig, incidences: dict | None = None,
-                 label: str = "", *, max_memory_gb: float, targets: bool = True) -> dict:
+                 label: str = "", *, max_memory_gb: float, targets: bool = True,
+                 spill: Path | None = None) -> dict:
     """Per-layer projections with the DuckDB engine's kernel; its progress is shown as
     ``<label><layer> pairs``, and the resident memory is checked against ``max_memory_gb``
-    after every chunk. ``targets=False``: edges without ``targets`` (the slow pass's)."""
+    after every chunk. ``targets=False``: edges without ``targets`` (the slow pass's). With
+    ``spill``, the evidence's time columns are written into files there as they are made
+    and read as memory maps (:mod:`pipelines.mapped_columns`; the 1 h pass's: the slow
+    pass codes its times at once)."""
     def on_progress(name: str, done: int, total: int) -> None:
         """After each chunk of accounts: the progress bar, and the memory limit (the kept
         ties grow with the log's share of kept pairs, which the guard's bound cannot know)."""
@@ -370,7 +375,9 @@ def _projections(layers: dict, config: RunConfig, incidences: dict | None = None
 
     return layer_projections(
         layers, max_crowd=config.max_crowd, min_shared_targets=config.min_shared_targets,
-        incidences=incidences, on_progress=on_progress, targets=targets)
+        incidences=incidences, on_progress=on_progress, targets=targets,
+        time_arrays=None if spill is None else partial(mapped_array, spill),
+        after_chunk=None if spill is None else dropped_pages)
 
 
 @contextlib.contextmanager

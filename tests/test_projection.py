@@ -108,6 +108,35 @@ def test_edges_without_targets_are_the_same_edges():
     assert bare.evidence.equals(spelled.evidence) and bare.stats == spelled.stats
 
 
+def test_time_columns_made_by_the_caller_hold_the_same_evidence():
+    """``time_arrays`` makes the time columns (the run's are over files): the evidence is
+    the same, the columns are those arrays, and ``after_chunk`` follows each chunk."""
+    rng = np.random.default_rng(7)
+    rows = [(f"u{rng.integers(0, 30)}", f"p{rng.integers(0, 12)}", int(rng.integers(0, 7200)))
+            for _ in range(400)]
+    inc = _inc(rows)
+    made, chunks = [], []
+
+    def time_arrays(n):
+        made.append(np.full(n, -1, dtype=np.int64))
+        return made[-1]
+
+    plain = co_engagement(inc, window_s=900, max_crowd=30, chunk_ties=50)
+    given = co_engagement(inc, window_s=900, max_crowd=30, chunk_ties=50,
+                          time_arrays=time_arrays, after_chunk=lambda: chunks.append(1))
+    assert given.evidence.equals(plain.evidence) and given.edges.equals(plain.edges)
+    assert len(made) == 2 and len(chunks) == plain.stats["projection_chunks"] > 1
+    for array, column in zip(made, ("time_a", "time_b"), strict=True):
+        assert np.shares_memory(given.evidence[column].array.asi8, array)
+
+
+def test_time_arrays_of_another_shape_or_dtype_are_refused():
+    inc = _inc([("a", "x", 0), ("b", "x", 5), ("a", "y", 0), ("b", "y", 5)])
+    for wrong in (lambda n: np.empty(n, np.int32), lambda n: np.empty(n + 1, np.int64)):
+        with pytest.raises(ValueError, match="not int64 of"):
+            co_engagement(inc, window_s=60, time_arrays=wrong)
+
+
 @pytest.mark.parametrize("block", [1, 3, 1 << 22])  # 1: one edge per chunk
 def test_targets_json_in_blocks_is_the_whole_column(monkeypatch, block):
     import graphs.projection as projection

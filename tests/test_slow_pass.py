@@ -82,7 +82,7 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
     import pipelines.run as run_module
     import pipelines.set_aside as set_aside_module
     import pipelines.slow_pass as slow_module
-    from pipelines.mapped_columns import mapped_column
+    from pipelines.mapped_columns import mapped_array, mapped_column
 
     paths, seen = [], []
 
@@ -97,6 +97,10 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
         mapped.append((column.name, directory))
         return mapped_column(column, directory)
 
+    def array(directory, n):
+        mapped.append(("array", directory))
+        return mapped_array(directory, n)
+
     def noted(step, fn):
         def call(*args, **kwargs):
             files = {f.name for _, d in mapped for f in d.glob("column-*.npy")}
@@ -107,6 +111,7 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
 
     monkeypatch.setattr(mapped_module, "mapped_column", mapping)  # mapped_aside's
     monkeypatch.setattr(slow_module, "mapped_column", mapping)  # the splice's
+    monkeypatch.setattr(run_module, "mapped_array", array)  # the 1 h projection's
     monkeypatch.setattr(run_module, "Aside", Recorded)
     monkeypatch.setattr(set_aside_module, "Aside", Recorded)  # column_aside's
     monkeypatch.setattr(run_module, "leiden_clusters",
@@ -118,15 +123,16 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
     result = _run(world, "aside")
     assert [p.name for p in paths] == ["slow_pass.pickle", "targets.pickle",
                                        "fast_pass.pickle"]
-    # the 1 h edges' targets through every clustering and scoring; the evidence times in
-    # files from then on (put back as maps of them)
-    times = ("time_a", "time_b")
-    assert seen == [("fast clustering", {"slow_pass.pickle", "targets.pickle"}, times, 2),
-                    ("scoring", {"slow_pass.pickle", "targets.pickle"}, times, 2),  # 1 h pass
-                    ("slow clustering", {"fast_pass.pickle", "targets.pickle"}, times, 2),
-                    ("scoring", {"fast_pass.pickle", "targets.pickle"}, times, 2)]  # slow
+    # the 1 h edges' targets through every clustering and scoring; the evidence times
+    # written into files by the 1 h projection, out of the frames until scored (then put
+    # back as maps of them)
+    made = ("array", "array")
+    assert seen == [("fast clustering", {"slow_pass.pickle", "targets.pickle"}, made, 2),
+                    ("scoring", {"slow_pass.pickle", "targets.pickle"}, made, 2),  # 1 h pass
+                    ("slow clustering", {"fast_pass.pickle", "targets.pickle"}, made, 2),
+                    ("scoring", {"fast_pass.pickle", "targets.pickle"}, made, 2)]  # slow
     assert not any(p.exists() for p in paths)
-    assert [n for n, _ in mapped] == [*times, *times]  # the spliced times: files again
+    assert [n for n, _ in mapped] == [*made, "time_a", "time_b"]  # spliced: files again
     flagged = pd.read_csv(result.out / "flagged_accounts.csv")
     assert set(flagged["account_id"]) <= set(FARM) and len(flagged) >= 20
     edges = pd.read_parquet(result.out / "edges.parquet")  # the targets back in their place
