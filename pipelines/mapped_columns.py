@@ -13,6 +13,7 @@ writers call after each slice. Without memory to spare, the system reads them ba
 from __future__ import annotations
 
 import itertools
+import json
 import mmap
 import weakref
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from graphs.utc_times import utc_times
 
@@ -107,7 +109,7 @@ def mapped_column(column: pd.Series, directory: Path) -> pd.Series:
         with open(path, "wb") as fh:
             np.save(fh, values, allow_pickle=False)
     except OSError as exc:
-        raise OSError(f"cannot write column {column.name!r} to {path.parent} ({exc}); free "
+        raise OSError(f"cannot write column {column.name!r} to {directory} ({exc}); free "
                       "space there or point TMPDIR at a larger disk") from exc
     mapped = np.load(path, mmap_mode="r")
     _MAPS.add(mapped._mmap)  # what every view of it keeps alive (not the memmap itself)
@@ -207,3 +209,49 @@ def taken_rows(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
             parts.append(frame.take(rows[lo:hi]))
             dropped_pages()
     return pd.concat(parts)
+
+
+def arrow_table(frame: pd.DataFrame) -> pa.Table:
+    """``pa.Table.from_pandas(frame, preserve_index=False)``, its mapped UTC time columns
+    wrapped as they are after a look for missing times a range of :data:`ROWS_PER_READ` rows
+    at a time (:func:`dropped_pages` after each): pyarrow reads a time column whole for
+    them, so every page of the map was resident at once (at 100M rows 0.8 GB per column).
+
+    >>> import tempfile
+    >>> frame = pd.DataFrame({"t": pd.to_datetime([0, 9], unit="s", utc=True), "n": [1, 2]})
+    >>> mapped_columns(frame, ["t"], Path(tempfile.mkdtemp()))
+    >>> arrow_table(frame).equals(pa.Table.from_pandas(frame, preserve_index=False))
+    True
+    """
+    wrapped = {c: _wrapped_times(frame[c]) for c in frame.columns if is_mapped(frame[c])}
+    wrapped = {c: array for c, array in wrapped.items() if array is not None}
+    if not wrapped:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    rest = pa.Table.from_pandas(frame.drop(columns=list(wrapped)), preserve_index=False)
+    head = pa.Table.from_pandas(frame[list(wrapped)].iloc[:1], preserve_index=False)
+    meta = json.loads(rest.schema.metadata[b"pandas"])
+    entries = {c["name"]: c for c in meta["columns"]}
+    entries.update({c["name"]: c for c in json.loads(head.schema.metadata[b"pandas"])["columns"]})
+    meta["columns"] = [entries[c] for c in frame.columns]
+    fields = [head.schema.field(c) if c in wrapped else rest.schema.field(c)
+              for c in frame.columns]
+    schema = pa.schema(fields, metadata={**rest.schema.metadata,
+                                         b"pandas": json.dumps(meta).encode()})
+    columns = [wrapped[c] if c in wrapped else rest.column(c) for c in frame.columns]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _wrapped_times(column: pd.Series) -> pa.Array | None:
+    """A mapped UTC time column as an Arrow array over the same buffer, or ``None`` when it
+    is not UTC times or holds a missing one (NaT: pyarrow's own conversion marks those)."""
+    if not isinstance(column.dtype, pd.DatetimeTZDtype):
+        return None
+    ticks = column.array.asi8
+    missing = np.iinfo(np.int64).min  # NaT
+    for start in range(0, len(ticks), ROWS_PER_READ):
+        found = bool((ticks[start:start + ROWS_PER_READ] == missing).any())
+        dropped_pages()
+        if found:
+            return None
+    return pa.Array.from_buffers(pa.timestamp(column.dtype.unit, tz="UTC"), len(ticks),
+                                 [None, pa.py_buffer(ticks)])

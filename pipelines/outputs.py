@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from graphs.lookup import spelled
 from pipelines.duckdb_limits import connect, process_alive
-from pipelines.mapped_columns import dropped_pages
+from pipelines.mapped_columns import arrow_table, dropped_pages, is_mapped
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_SQL = ("'='", "'+'", "'-'", "'@'", "chr(9)", "chr(13)")
@@ -28,6 +28,9 @@ CSV_SLICE_ROWS = 1 << 18
 built at once (at 30M rows, 22M evidence rows written: +0.33 GiB at 2^20 rows per slice,
 +0.06 GiB at 2^18, in the same time)."""
 PARQUET_SLICE_ROWS = 1 << 20
+MAPPED_TAKE_ROWS = 1 << 12
+"""Rows :func:`write_csv` takes at a time from columns read from files: at most that many
+pages of each such column resident (16 MiB)."""
 """Rows per slice (and row group) of a Parquet file written from categorical columns."""
 CSV_DUCKDB_MIN_ROWS = 2000
 """Shorter frames are written by pandas: a DuckDB connection costs ≈ 35 ms, pandas writes 500
@@ -142,9 +145,11 @@ def write_csv(frame: pd.DataFrame, path: Path, *, rows: np.ndarray | None = None
         safe_for_spreadsheets(frame).to_csv(path, index=False, lineterminator="\n")
         return path
 
+    mapped = any(is_mapped(frame[c]) for c in frame.columns)
+
     def part(start: int, stop: int) -> pa.Table:
-        out = table.slice(start, stop - start) if rows is None else table.take(
-            pa.array(rows[start:stop]))
+        out = table.slice(start, stop - start) if rows is None else _taken(
+            table, rows[start:stop], mapped)
         return out if first is None else out.add_column(0, first[0],
                                                         pa.array(first[1][start:stop]))
 
@@ -162,6 +167,22 @@ def write_csv(frame: pd.DataFrame, path: Path, *, rows: np.ndarray | None = None
             dropped_pages()  # of columns read from files (pipelines.mapped_columns)
     con.close()
     return path
+
+
+def _taken(table: pa.Table, rows: np.ndarray, mapped: bool) -> pa.Table:
+    """``table.take(rows)``; with ``mapped`` columns (:mod:`pipelines.mapped_columns`), taken
+    :data:`MAPPED_TAKE_ROWS` rows at a time with the pages read dropped after each: rows
+    from all over the table (a flagged cohort's) touch a page each."""
+    if not mapped or len(rows) <= MAPPED_TAKE_ROWS:
+        out = table.take(pa.array(rows))
+        if mapped:
+            dropped_pages()
+        return out
+    parts = []
+    for start in range(0, len(rows), MAPPED_TAKE_ROWS):
+        parts.append(table.take(pa.array(rows[start:start + MAPPED_TAKE_ROWS])))
+        dropped_pages()
+    return pa.concat_tables(parts)
 
 
 def csv_lines_sql(schema: pa.Schema) -> str:
@@ -201,7 +222,7 @@ def _csv_table(frame: pd.DataFrame) -> pa.Table | None:
     if not all(isinstance(c, str) for c in frame.columns) or frame.columns.duplicated().any():
         return None
     try:
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = arrow_table(frame)  # from_pandas, mapped columns not read whole
     except (pa.ArrowException, ValueError, TypeError):
         return None
     for k, (column, dtype) in enumerate(zip(table.columns, frame.dtypes, strict=True)):
@@ -240,9 +261,11 @@ def _whole_utc_seconds(column: pa.ChunkedArray) -> bool:
     per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[column.type.unit]
     for chunk in column.chunks:
         ticks = chunk.view(pa.int64()).to_numpy()
-        if any((ticks[start:start + CSV_SLICE_ROWS] % per_second).any()
-               for start in range(0, len(ticks), CSV_SLICE_ROWS)):
-            return False
+        for start in range(0, len(ticks), CSV_SLICE_ROWS):
+            whole = not (ticks[start:start + CSV_SLICE_ROWS] % per_second).any()
+            dropped_pages()  # of a column read from a file (pipelines.mapped_columns)
+            if not whole:
+                return False
     return True
 
 
@@ -266,7 +289,7 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
     if not coded:
         frame.to_parquet(path, index=False)
         return path
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = arrow_table(frame)
     schema = _spelled_schema(table.schema, pa.Table.from_pandas(spelled(frame.iloc[:1]),
                                                                 preserve_index=False).schema)
     with pq.ParquetWriter(path, schema) as writer:

@@ -143,3 +143,60 @@ def test_taken_rows_equal_take_and_drop_the_pages_of_each_range(tmp_path, monkey
     plain = frame.assign(t=frame["t"].copy())  # no mapped column: one take
     pd.testing.assert_frame_equal(taken_rows(plain, rows), plain.take(rows))
     assert len(drops) == 3
+
+
+def _frame_of_every_kind(n: int = 50) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    return pd.DataFrame({
+        "id": pd.Categorical.from_codes(rng.integers(0, 4, n), categories=list("abcd")),
+        "time_a": pd.to_datetime(rng.integers(0, 10**9, n), unit="s", utc=True).as_unit("us"),
+        "text": pd.Series([f"x{k}" for k in range(n)], dtype=object),
+        "time_b": pd.to_datetime(rng.integers(0, 10**9, n), unit="s", utc=True).as_unit("ns"),
+        "dt_s": rng.random(n)})
+
+
+@pytest.mark.parametrize("block", [1, 7, 1 << 22])
+def test_arrow_table_is_from_pandas_s_table_and_schema(tmp_path, monkeypatch, block):
+    import pyarrow as pa
+
+    import pipelines.mapped_columns as module
+
+    monkeypatch.setattr(module, "ROWS_PER_READ", block)
+    frame = _frame_of_every_kind()
+    expected = pa.Table.from_pandas(frame, preserve_index=False)
+    mapped_columns(frame, ["time_a", "time_b", "dt_s"], tmp_path)
+    found = module.arrow_table(frame)
+    assert found.equals(expected) and found.schema.equals(expected.schema, check_metadata=True)
+    buffer = found.column("time_a").chunk(0).buffers()[1]
+    assert buffer.address == frame["time_a"].array.asi8.__array_interface__["data"][0]
+
+
+def test_arrow_table_of_mapped_times_with_a_missing_one_is_pyarrow_s(tmp_path):
+    import pyarrow as pa
+
+    from pipelines.mapped_columns import arrow_table
+
+    frame = _frame_of_every_kind(5)
+    frame.loc[2, "time_a"] = pd.NaT
+    expected = pa.Table.from_pandas(frame, preserve_index=False)
+    mapped_columns(frame, ["time_a"], tmp_path)
+    found = arrow_table(frame)
+    assert found.equals(expected) and found.column("time_a").null_count == 1
+
+
+def test_a_mapped_array_is_written_into_then_read_as_a_mapped_column(tmp_path):
+    from graphs.utc_times import utc_times
+    from pipelines.mapped_columns import mapped_array
+
+    values = mapped_array(tmp_path, 4)
+    values[:] = np.arange(4) * 10**6
+    dropped_pages()  # written pages leave the resident set, not the file
+    column = utc_times(values)
+    assert is_mapped(column) and column.dt.second.tolist() == [0, 1, 2, 3]
+    back = np.load(next(tmp_path.glob("column-*.npy")))
+    assert back.tolist() == [0, 10**6, 2 * 10**6, 3 * 10**6]
+    put_back = mapped_aside([frame := pd.DataFrame({"t": column})], "t", tmp_path)
+    put_back()  # mapped already: taken out and put back, not written again
+    assert len(list(tmp_path.glob("column-*.npy"))) == 1 and is_mapped(frame["t"])
+    with pytest.raises(OSError, match="cannot write a column of 3 values to .*missing"):
+        mapped_array(tmp_path / "missing", 3)

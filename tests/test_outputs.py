@@ -184,3 +184,32 @@ def test_a_first_column_duckdb_cannot_format_falls_back_to_pandas(tmp_path):
     assert whole.read_bytes() == b"n,s\n1.0,a\n2.0,b\n3.0,c\n"
     assert list(frame.columns) == ["s"]  # the caller's frame is not changed
 
+
+
+@pytest.mark.parametrize("take_rows", [1, 3, 1 << 12])
+def test_columns_read_from_files_give_the_same_bytes(tmp_path, monkeypatch, take_rows):
+    """Times (and a float column) over files (pipelines.mapped_columns), taken a few rows
+    at a time with the pages dropped: the same CSV and Parquet bytes as from memory."""
+    from pipelines.mapped_columns import mapped_columns
+
+    monkeypatch.setattr(outputs, "CSV_SLICE_ROWS", 7)
+    monkeypatch.setattr(outputs, "PARQUET_SLICE_ROWS", 5)
+    monkeypatch.setattr(outputs, "MAPPED_TAKE_ROWS", take_rows)
+    rng = np.random.default_rng(4)
+    ids = pd.CategoricalDtype([f"u{i}" for i in range(9)] + ["=x"])
+    frame = pd.DataFrame({
+        "account_a": pd.Categorical.from_codes(rng.integers(0, 10, 60), dtype=ids),
+        "time_a": pd.to_datetime(1_793_527_200 + rng.integers(0, 10**6, 60), unit="s",
+                                 utc=True).as_unit("us"),
+        "time_b": pd.to_datetime(1_793_527_200 + rng.integers(0, 10**6, 60), unit="s",
+                                 utc=True).as_unit("us"),
+        "dt_s": _floats(44, 5)})  # 16 special values after 44
+    rows, first = rng.permutation(60)[:40], ("cohort_id", rng.integers(0, 5, 40))
+    expected = [write_csv(frame, tmp_path / "a.csv", rows=rows, first=first).read_bytes(),
+                write_csv(frame, tmp_path / "b.csv").read_bytes(),
+                outputs.write_parquet(frame, tmp_path / "c.parquet").read_bytes()]
+    mapped_columns(frame, ["time_a", "time_b", "dt_s"], tmp_path)
+    found = [write_csv(frame, tmp_path / "d.csv", rows=rows, first=first).read_bytes(),
+             write_csv(frame, tmp_path / "e.csv").read_bytes(),
+             outputs.write_parquet(frame, tmp_path / "f.parquet").read_bytes()]
+    assert found == expected
