@@ -10,6 +10,7 @@ floats) as grouping by id does; each scoring then works on numpy arrays.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -169,7 +170,8 @@ def account_codes(codes: PassCodes, account_ids: pd.Series) -> np.ndarray:
                         np.arange(len(codes.accounts)), dtype="int32")
 
 
-def coded_evidence(codes: PassCodes) -> PassCodes:
+def coded_evidence(codes: PassCodes,
+                   after_block: Callable[[], None] | None = None) -> PassCodes:
     """``codes`` with an ``evidence`` whose ids and actions are their codes (the arrays of
     ``codes``, not copies): the text columns are no longer held (at 10M rows the slow pass's
     12M evidence rows: ≈ 1.35 GB → 0.55 GB). :func:`spelled_evidence` spells rows back.
@@ -188,7 +190,8 @@ def coded_evidence(codes: PassCodes) -> PassCodes:
              "target_id": codes.target, "action_a": codes.action_a, "action_b": codes.action_b}
     origins = {}
     for column in ("time_a", "time_b"):
-        found = _seconds_after(codes.evidence[column]) if column in codes.evidence else None
+        found = (_seconds_after(codes.evidence[column], after_block)
+                 if column in codes.evidence else None)
         if found is not None:
             coded[column], origin = found
             origins[column] = (origin, codes.evidence[column].dtype)
@@ -197,26 +200,36 @@ def coded_evidence(codes: PassCodes) -> PassCodes:
     return codes._replace(evidence=evidence, time_origin=origins)
 
 
-def _seconds_after(times: pd.Series) -> tuple[np.ndarray, int] | None:
+def _seconds_after(times: pd.Series, after_block: Callable[[], None] | None = None
+                   ) -> tuple[np.ndarray, int] | None:
     """Whole-second UTC times as int32 seconds after the first (half the bytes), and that
     origin; ``None`` when they are not such times or span more than 2^31 s.
 
-    The times' int64 ticks are read in place and converted in blocks of :data:`BLOCK` rows,
-    so only the int32 result is new (the slow pass's 42M evidence times at 30M rows took
-    ≈ 1.3 GB of temporaries converted whole).
+    The times' int64 ticks are read in place, twice, a block of :data:`BLOCK` rows at a
+    time (for the missing ones and the span, then converted), so only the int32 result is
+    new (the slow pass's 42M evidence times at 30M rows took ≈ 1.3 GB of temporaries
+    converted whole); ``after_block()``, when given, is called after each block read (the
+    run's times are over files, whose pages it drops there).
     """
-    if not isinstance(times.dtype, pd.DatetimeTZDtype) or times.isna().any():
+    if not isinstance(times.dtype, pd.DatetimeTZDtype) or len(times) == 0:
         return None
-    ticks = times.array.asi8  # UTC ticks, the column's own memory
+    ticks = times.array.asi8  # UTC ticks, the column's own memory (NaT: int64's least)
     per = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[times.dt.unit]
-    if len(ticks) == 0:
-        return None
-    origin = int(ticks.min()) // per
-    if int(ticks.max()) // per - origin >= 2**31:
+    low, high, missing = np.iinfo(np.int64).max, np.iinfo(np.int64).min, False
+    for start in range(0, len(ticks), BLOCK):
+        block = ticks[start:start + BLOCK]
+        missing = missing or bool((block == np.iinfo(np.int64).min).any())
+        low, high = min(low, int(block.min())), max(high, int(block.max()))
+        if after_block is not None:
+            after_block()
+    origin = low // per
+    if missing or high // per - origin >= 2**31:
         return None
     seconds = np.empty(len(ticks), dtype=np.int32)
     for start in range(0, len(ticks), BLOCK):
         whole, fraction = np.divmod(ticks[start:start + BLOCK], per)
+        if after_block is not None:
+            after_block()
         if fraction.any():
             return None
         seconds[start:start + BLOCK] = whole - origin

@@ -1,17 +1,21 @@
 """Columns a run keeps in files and reads as memory maps, their pages dropped after each slice.
 
-From clustering to the end of a run the evidence's ``time_a`` and ``time_b`` (16 bytes per
-row: at 100M rows 1.6 GB) are read only by the splice and the output writers, each a slice
-at a time. They are written once to ``.npy`` files in the run's spill directory and put
-back as columns over read-only memory maps of those files (same dtype and values, no copy):
-their pages are the system's page cache, not the process's heap. A page that a reader
-touches counts in the process's resident set until :func:`dropped_pages` unmaps it again
+The evidence's ``time_a`` and ``time_b`` (16 bytes per row: at 100M rows 1.6 GB for the 1 h
+pass, more for the slow pass) are read only by the slow pass's coding, the splice and the
+output writers, each a slice at a time. The projections write them into ``.npy`` files in
+the run's spill directory as they make them (:func:`mapped_array`), and the columns are
+read-only memory maps of those files (same dtype and values, no copy): their pages are the
+system's page cache, not the process's heap. A page that a reader touches counts in the
+process's resident set until :func:`dropped_pages` unmaps it again
 (``madvise(MADV_DONTNEED)``; the data stays in the file and the page cache), which the
-writers call after each slice. Without memory to spare, the system reads them back from disk.
+readers call after each slice; without memory to spare, the system reads the pages back
+from disk. A file's name is removed as soon as it is mapped: its disk space goes with its
+last map.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import mmap
@@ -112,7 +116,7 @@ def mapped_column(column: pd.Series, directory: Path) -> pd.Series:
         raise OSError(f"cannot write column {column.name!r} to {directory} ({exc}); free "
                       "space there or point TMPDIR at a larger disk") from exc
     mapped = np.load(path, mmap_mode="r")
-    _MAPS.add(mapped._mmap)  # what every view of it keeps alive (not the memmap itself)
+    _registered(mapped, path)
     values = mapped.view(np.ndarray)  # a plain array over the map, as the column held
     if isinstance(dtype, pd.DatetimeTZDtype):
         return utc_times(values, dtype.unit).rename(column.name)
@@ -131,13 +135,22 @@ def mapped_array(directory: Path, n: int, dtype: np.dtype | type = np.int64) -> 
     [4, 5, 6]
     """
     try:
-        mapped = np.lib.format.open_memmap(_new_file(directory), mode="w+", dtype=dtype,
-                                           shape=(n,))
+        path = _new_file(directory)
+        mapped = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(n,))
     except OSError as exc:
         raise OSError(f"cannot write a column of {n} values to {directory} ({exc}); free "
                       "space there or point TMPDIR at a larger disk") from exc
-    _MAPS.add(mapped._mmap)
+    _registered(mapped, path)
     return mapped.view(np.ndarray)
+
+
+def _registered(mapped: np.memmap, path: Path) -> None:
+    """Note ``mapped``'s map (what every view of it keeps alive, not the memmap itself) and
+    remove its file's name: the file lives on, nameless, as long as the map (the system
+    reads and writes its pages there), and its disk space is freed with the map."""
+    _MAPS.add(mapped._mmap)
+    with contextlib.suppress(OSError):  # where an open file cannot be removed: at the end
+        path.unlink()
 
 
 def is_mapped(column: pd.Series) -> bool:

@@ -195,7 +195,8 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
             release_freed()  # their pages (at 10M rows 0.14 GiB), before the projections
             slow = _aside(slow_projection(  # first: its transient is the larger one
                 layers, config, lambda ls, c, inc=incidences: _projections(
-                    ls, c, inc, "slow pass ", max_memory_gb=max_memory_gb, targets=False),
+                    ls, c, inc, "slow pass ", max_memory_gb=max_memory_gb, targets=False,
+                    spill=spill),
                 max_memory_gb=max_memory_gb, incidences=incidences,
                 posts=posts.table if posts else None, skipped=slow_skip), spill)
             per_layer = _projections(layers, config, incidences, max_memory_gb=max_memory_gb,
@@ -364,8 +365,7 @@ def _projections(layers: dict, config: RunConfig, incidences: dict | None = None
     ``<label><layer> pairs``, and the resident memory is checked against ``max_memory_gb``
     after every chunk. ``targets=False``: edges without ``targets`` (the slow pass's). With
     ``spill``, the evidence's time columns are written into files there as they are made
-    and read as memory maps (:mod:`pipelines.mapped_columns`; the 1 h pass's: the slow
-    pass codes its times at once)."""
+    and read as memory maps (:mod:`pipelines.mapped_columns`)."""
     def on_progress(name: str, done: int, total: int) -> None:
         """After each chunk of accounts: the progress bar, and the memory limit (the kept
         ties grow with the log's share of kept pairs, which the guard's bound cannot know)."""

@@ -30,7 +30,7 @@ from graphs.projection import CoEngagement, targets_json
 from graphs.scoring import ScoredCohorts, scored_cohorts
 from pipelines.config import RunConfig
 from pipelines.limits import check_layers_memory, release_freed
-from pipelines.mapped_columns import mapped_column
+from pipelines.mapped_columns import dropped_pages, mapped_column
 
 SLOW_LAYER = "slow"
 """Layer name of the slow pass's ties in the output edges and evidence."""
@@ -80,7 +80,8 @@ def slow_pass(found: CoEngagement, posts: pd.DataFrame | None) -> SlowPass:
     """The slow pass's projection ``found`` coded at once (with ``posts``' authors), as
     :func:`slow_projection` keeps it (either engine's; its edges with or without the
     :data:`UNSCORED` columns)."""
-    codes = coded_evidence(pass_codes(found.edges, found.evidence, found.activity, posts))
+    codes = coded_evidence(pass_codes(found.edges, found.evidence, found.activity, posts),
+                           after_block=dropped_pages)  # its times may be read from files
     codes = codes._replace(edges=found.edges.drop(columns=UNSCORED, errors="ignore"))
     return SlowPass(found._replace(edges=codes.edges, evidence=codes.evidence), codes)
 

@@ -19,6 +19,21 @@ from pipelines.mapped_columns import (
 )
 
 
+@pytest.fixture
+def made(monkeypatch) -> list:
+    """The files made for maps (their names are removed once mapped)."""
+    import pipelines.mapped_columns as module
+
+    paths, real = [], module._new_file
+
+    def new_file(directory):
+        paths.append(real(directory))
+        return paths[-1]
+
+    monkeypatch.setattr(module, "_new_file", new_file)
+    return paths
+
+
 def _resident_pages(column: pd.Series) -> int:
     """Pages of the column's map resident in this process (mincore is not in the standard
     library: read /proc/self/smaps' Rss of the mapping)."""
@@ -34,6 +49,16 @@ def _resident_pages(column: pd.Series) -> int:
     raise AssertionError("mapping not found")
 
 
+def _map_range(column: pd.Series) -> str:
+    """``start-end`` of the mapping that holds ``column``'s values (/proc/self/maps)."""
+    address = column.array.asi8.__array_interface__["data"][0]
+    for line in open("/proc/self/maps"):
+        lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+        if lo <= address < hi:
+            return line.split()[0]
+    raise AssertionError("mapping not found")
+
+
 @pytest.mark.parametrize("column", [
     pd.Series(pd.to_datetime([0, 7, 2**31], unit="s", utc=True), name="t"),
     pd.Series(pd.to_datetime([0, 7], unit="s", utc=True).as_unit("ns"), name="t"),
@@ -41,11 +66,11 @@ def _resident_pages(column: pd.Series) -> int:
     pd.Series(np.array([3, -1], dtype=np.int32), name="i"),
     pd.Series(np.array([True, False]), name="b"),
 ])
-def test_a_mapped_column_has_the_values_dtype_and_name(tmp_path, column):
+def test_a_mapped_column_has_the_values_dtype_and_name(tmp_path, made, column):
     back = mapped_column(column, tmp_path)
     pd.testing.assert_series_equal(back, column)
     assert is_mapped(back) and not is_mapped(column)
-    assert len(list(tmp_path.glob("column-*.npy"))) == 1
+    assert len(made) == 1 and not list(tmp_path.iterdir())  # its name removed once mapped
 
 
 @pytest.mark.parametrize("column", [
@@ -64,14 +89,16 @@ def test_a_write_that_fails_names_the_directory(tmp_path):
         mapped_column(pd.Series([1.0], name="x"), tmp_path / "missing")
 
 
-def test_files_are_never_written_over(tmp_path):
+def test_files_are_never_written_over(tmp_path, made):
+    (tmp_path / "column-0.npy").write_bytes(b"another's")
+    (tmp_path / "column-1.npy").write_bytes(b"another's")
     first = mapped_column(pd.Series([1.0, 2.0]), tmp_path)
     second = mapped_column(pd.Series([3.0]), tmp_path)
     assert first.tolist() == [1.0, 2.0] and second.tolist() == [3.0]
-    assert len(list(tmp_path.glob("column-*.npy"))) == 2
+    assert len(made) == 2 and (tmp_path / "column-1.npy").read_bytes() == b"another's"
 
 
-def test_aside_then_back_in_each_frame_s_place_shared_columns_written_once(tmp_path):
+def test_aside_then_back_in_each_frame_s_place_shared_columns_written_once(tmp_path, made):
     times = pd.Series(pd.to_datetime([5, 6], unit="s", utc=True))
     one = pd.DataFrame({"a": [1, 2], "t": times, "b": [3, 4]})
     two = pd.DataFrame({"t": one["t"], "c": [0, 0]})  # the same values: a shared column
@@ -80,7 +107,7 @@ def test_aside_then_back_in_each_frame_s_place_shared_columns_written_once(tmp_p
     expected = [f.copy() for f in (one, two, three)]
     put_back = mapped_aside([one, two, three, one], "t", tmp_path)
     assert "t" not in one and "t" not in two and "t" not in three
-    assert len(list(tmp_path.glob("column-*.npy"))) == 2
+    assert len(made) == 2
     put_back()
     for frame, before in zip((one, two, three), expected, strict=True):
         pd.testing.assert_frame_equal(frame, before)
@@ -96,12 +123,12 @@ def test_frames_without_the_column_are_left_alone(tmp_path):
     assert list(frame.columns) == ["x"] and not list(tmp_path.iterdir())
 
 
-def test_mapped_columns_replace_in_place_and_leave_mapped_ones(tmp_path):
+def test_mapped_columns_replace_in_place_and_leave_mapped_ones(tmp_path, made):
     frame = pd.DataFrame({"a": [1.0, 2.0], "b": [3, 4], "c": ["x", "y"]})
     mapped_columns(frame, ["a", "b", "missing"], tmp_path)
     assert is_mapped(frame["a"]) and is_mapped(frame["b"]) and not is_mapped(frame["c"])
     mapped_columns(frame, ["a"], tmp_path)  # mapped already: no new file
-    assert len(list(tmp_path.glob("column-*.npy"))) == 2
+    assert len(made) == 2
     assert frame["a"].tolist() == [1.0, 2.0] and list(frame.columns) == ["a", "b", "c"]
 
 
@@ -184,7 +211,7 @@ def test_arrow_table_of_mapped_times_with_a_missing_one_is_pyarrow_s(tmp_path):
     assert found.equals(expected) and found.column("time_a").null_count == 1
 
 
-def test_a_mapped_array_is_written_into_then_read_as_a_mapped_column(tmp_path):
+def test_a_mapped_array_is_written_into_then_read_as_a_mapped_column(tmp_path, made):
     from graphs.utc_times import utc_times
     from pipelines.mapped_columns import mapped_array
 
@@ -193,10 +220,10 @@ def test_a_mapped_array_is_written_into_then_read_as_a_mapped_column(tmp_path):
     dropped_pages()  # written pages leave the resident set, not the file
     column = utc_times(values)
     assert is_mapped(column) and column.dt.second.tolist() == [0, 1, 2, 3]
-    back = np.load(next(tmp_path.glob("column-*.npy")))
-    assert back.tolist() == [0, 10**6, 2 * 10**6, 3 * 10**6]
+    raw = open(f"/proc/self/map_files/{_map_range(column)}", "rb").read()  # the file
+    assert np.frombuffer(raw[-32:], np.int64).tolist() == [0, 10**6, 2 * 10**6, 3 * 10**6]
     put_back = mapped_aside([frame := pd.DataFrame({"t": column})], "t", tmp_path)
     put_back()  # mapped already: taken out and put back, not written again
-    assert len(list(tmp_path.glob("column-*.npy"))) == 1 and is_mapped(frame["t"])
+    assert len(made) == 1 and is_mapped(frame["t"]) and not list(tmp_path.iterdir())
     with pytest.raises(OSError, match="cannot write a column of 3 values to .*missing"):
         mapped_array(tmp_path / "missing", 3)

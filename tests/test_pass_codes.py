@@ -185,9 +185,14 @@ def test_seconds_after_converts_block_by_block_as_whole(monkeypatch, unit):
     seconds = np.array([5, -40, 0, 7, 86_400, 3, -40, 12, 1, 9], dtype="int64")
     times = pd.Series(pd.to_datetime(seconds, unit="s", utc=True)).astype(
         f"datetime64[{unit}, UTC]")  # before and after 1970
-    got, origin = pass_codes_module._seconds_after(times)
+    blocks = []
+    got, origin = pass_codes_module._seconds_after(times, lambda: blocks.append(1))
     assert origin == -40 and got.dtype == np.int32
     assert got.tolist() == (seconds + 40).tolist()
+    assert len(blocks) == 8  # each block read twice: the span, then the conversion
+    missing = times.copy()
+    missing.iloc[8] = pd.NaT  # in the last block but one
+    assert pass_codes_module._seconds_after(missing) is None
     late = times.copy()
     if unit != "s":  # a fraction of a second in the last block only: kept as they are
         late.iloc[9] += pd.Timedelta(1, unit=unit)
