@@ -3,6 +3,8 @@ id columns stacked as codes (pandas hashes a categorical's categories to compare
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -96,6 +98,61 @@ def pair_groups(pairs: pd.DataFrame, group_of: pd.Series,
     a = lookup_codes(pairs["account_a"], keys, codes, dtype=dtype)
     b = lookup_codes(pairs["account_b"], keys, codes, dtype=dtype)
     return np.where((a == b) & (a >= 0), a, dtype(-1))
+
+
+PAIR_BLOCK = 1 << 22
+"""Rows of a pairs table looked up at a time by :func:`pair_group_blocks`."""
+
+
+def pair_group_rows(pairs: pd.DataFrame, group_of: pd.Series, *, block: int = PAIR_BLOCK
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of :func:`pair_groups` that are in a group: their positions (ascending) and
+    groups, found a ``block`` of rows at a time (:func:`pair_group_blocks`), so that no
+    array of every row is made (the evidence's 10⁷–10⁸ rows).
+
+    >>> pairs = pd.DataFrame({"account_a": ["a", "a", "x", "b"], "account_b": list("bcyc")})
+    >>> [x.tolist() for x in pair_group_rows(pairs, pd.Series([0, 0, 1], index=list("abc")),
+    ...                                      block=2)]
+    [[0], [0]]
+    """
+    codes = group_of.to_numpy(dtype="int64")
+    small = not codes.size or (int(codes.min()) >= -2**31 and int(codes.max()) < 2**31)
+    found = list(pair_group_blocks(pairs, text_array(pd.Series(group_of.index)),
+                                   codes.astype(np.int32 if small else np.int64), block=block))
+    if not found:
+        return np.zeros(0, np.int64), codes[:0].astype(np.int32 if small else np.int64)
+    return np.concatenate([r for r, _ in found]), np.concatenate([g for _, g in found])
+
+
+def pair_group_blocks(pairs: pd.DataFrame, keys: pa.ChunkedArray, codes: np.ndarray, *,
+                      block: int = PAIR_BLOCK) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Per ``block`` of rows of ``pairs``, the positions (int32 while they fit) of the rows
+    whose ``account_a`` and ``account_b`` are both ``keys`` of one code of ``codes``, and
+    that code (of ``codes``' dtype); a categorical's categories are looked up once.
+
+    >>> pairs = pd.DataFrame({"account_a": ["a", "x", "a"], "account_b": ["b", "b", "b"]})
+    >>> keys, codes = pa.chunked_array([["a", "b"]]), np.array([3, 3], np.int32)
+    >>> [(r.tolist(), g.tolist()) for r, g in pair_group_blocks(pairs, keys, codes, block=2)]
+    [([0], [3]), ([2], [3])]
+    """
+    looked_up = [_block_lookup(pairs[name], keys, codes) for name in ("account_a", "account_b")]
+    n = len(pairs)
+    for start in range(0, n, block):
+        a, b = (look(start, min(start + block, n)) for look in looked_up)
+        keep = (a == b) & (a >= 0)
+        yield (np.flatnonzero(keep) + start).astype(np.int32 if n < 2**31 else np.int64), a[keep]
+
+
+def _block_lookup(column: pd.Series, keys: pa.ChunkedArray, codes: np.ndarray
+                  ) -> Callable[[int, int], np.ndarray]:
+    """``lookup_codes(column[start:stop], keys, codes)`` (of ``codes``' dtype) as a function
+    of the block; a categorical's categories are looked up once."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        per_category = category_lookup(column, keys, codes, dtype=codes.dtype)
+        own = column.array.codes  # `.cat.codes` copies them
+        return lambda start, stop: per_category[own[start:stop]]
+    return lambda start, stop: lookup_codes(column.iloc[start:stop], keys, codes,
+                                            dtype=codes.dtype)
 
 
 def sorted_codes(column: pd.Series | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:

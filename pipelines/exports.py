@@ -13,21 +13,20 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import networkx as nx
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from graphs.degrees import account_degrees
 from graphs.grouped_rows import grouped_rows, pairs_in_order, sort_runs
 from graphs.lookup import (
     category_codes,
-    category_lookup,
     lookup_codes,
+    pair_group_blocks,
     sorted_codes,
     text_array,
 )
@@ -253,12 +252,11 @@ def flagged_evidence_rows(memberships: pd.DataFrame, evidence: pd.DataFrame,
     members = memberships[memberships["cohort_id"].isin(flagged)]
     keys = text_array(members["account_id"])
     group = np.searchsorted(flagged, members["cohort_id"].to_numpy(dtype="int64"))
-    looked_up = [_block_lookup(evidence[name], keys, group.astype(np.int32))
-                 for name in ("account_a", "account_b")]
+    group = group.astype(np.int32)
     sizes = np.zeros(len(flagged), np.int64)
-    for _, inside in _inside_blocks(looked_up, len(evidence)):
+    for _, inside in pair_group_blocks(evidence, keys, group, block=EVIDENCE_BLOCK):
         sizes += np.bincount(inside, minlength=len(flagged))
-    rows = grouped_rows(_inside_blocks(looked_up, len(evidence)), sizes)
+    rows = grouped_rows(pair_group_blocks(evidence, keys, group, block=EVIDENCE_BLOCK), sizes)
     narrow = np.int32 if not len(flagged) or (
         -2**31 <= flagged.min() and flagged.max() < 2**31) else np.int64
     cohort = np.repeat(flagged.astype(narrow), sizes)  # sorted: the rows' grouping
@@ -287,29 +285,6 @@ def _pair_ordered_codes(evidence: pd.DataFrame) -> tuple[np.ndarray, ...] | None
         codes.append(found[1])
         del found
     return tuple(codes) if pairs_in_order(codes[0], codes[1]) else None
-
-
-def _inside_blocks(looked_up: list[Callable[[int, int], np.ndarray]], n: int
-                   ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Per block of ``n`` evidence rows, the positions (int32 while they fit) of the rows
-    whose two accounts are in one group (``looked_up``: their groups, a block at a time),
-    and that group."""
-    for start in range(0, n, EVIDENCE_BLOCK):
-        a, b = (look(start, min(start + EVIDENCE_BLOCK, n)) for look in looked_up)
-        keep = (a == b) & (a >= 0)
-        yield (np.flatnonzero(keep) + start).astype(np.int32 if n < 2**31 else np.int64), a[keep]
-
-
-def _block_lookup(column: pd.Series, keys: pa.ChunkedArray, codes: np.ndarray
-                  ) -> Callable[[int, int], np.ndarray]:
-    """``lookup_codes(column[start:stop], keys, codes)`` (int32) as a function of the block;
-    a categorical's categories are looked up once."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        per_category = category_lookup(column, keys, codes, dtype=np.int32)
-        own = column.array.codes  # `.cat.codes` copies them
-        return lambda start, stop: per_category[own[start:stop]]
-    return lambda start, stop: lookup_codes(column.iloc[start:stop], keys, codes,
-                                            dtype=np.int32)
 
 
 def _text_ranks(column: pd.Series, rows: np.ndarray) -> np.ndarray:

@@ -10,12 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graphs.lookup import pair_groups, spelled
+from graphs.lookup import pair_group_rows, spelled
 from pipelines.figures import (
     Histogram,
     creation_histogram,
@@ -330,7 +329,6 @@ def page_tables(cohort_ids: list[int], *, memberships: pd.DataFrame, edges: pd.D
 def within_cohort(table: pd.DataFrame, memberships: pd.DataFrame) -> dict[int, pd.DataFrame]:
     """Rows whose two accounts share a cohort, split by that cohort id (ids as text: each
     page's few rows are then worked on without the millions of categories)."""
-    cohort = pair_groups(table, memberships.set_index("account_id")["cohort_id"])
-    rows = np.flatnonzero(cohort >= 0)
+    rows, cohort = pair_group_rows(table, memberships.set_index("account_id")["cohort_id"])
     inside = taken_rows(table, rows)  # columns read from files: a range at a time
-    return {int(cid): part for cid, part in spelled(inside).groupby(cohort[rows], sort=False)}
+    return {int(cid): part for cid, part in spelled(inside).groupby(cohort, sort=False)}

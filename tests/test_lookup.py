@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from graphs.lookup import (
     in_values,
     lookup_codes,
+    pair_group_rows,
     pair_groups,
     run_codes,
     sorted_codes,
@@ -46,6 +48,24 @@ def test_pair_groups_are_int32_while_the_groups_fit():
         found = pair_groups(pairs, pd.Series(groups, index=["a", "b", "c"]))
         assert found.dtype == dtype and found.tolist() == [groups[0], -1, -1, groups[0]]
     assert pair_groups(pairs[:0], pd.Series([], dtype="int64")).dtype == np.int32
+
+
+@pytest.mark.parametrize("block", [1, 2, 5, 1 << 22])
+@pytest.mark.parametrize("coded", [True, False])
+def test_pair_group_rows_are_pair_groups_rows_in_a_group(block, coded):
+    rng = np.random.default_rng(block)
+    ids = [f"u{k}" for k in range(12)]
+    a, b = (rng.choice(ids, 40) for _ in range(2))
+    pairs = pd.DataFrame({"account_a": pd.Categorical(a) if coded else pd.Series(a, dtype="str"),
+                          "account_b": pd.Categorical(b, categories=ids[::-1])})
+    for groups in (rng.integers(0, 3, 9), rng.integers(0, 3, 9) + 2**31):
+        group_of = pd.Series(groups, index=ids[:9])
+        whole = pair_groups(pairs, group_of)
+        rows, found = pair_group_rows(pairs, group_of, block=block)
+        assert rows.tolist() == np.flatnonzero(whole >= 0).tolist() and len(rows) > 0
+        assert found.tolist() == whole[whole >= 0].tolist() and found.dtype == whole.dtype
+    rows, found = pair_group_rows(pairs[:0], pd.Series([1], index=["u1"]))
+    assert rows.size == found.size == 0 and found.dtype == np.int32
 
 
 def test_lookup_without_keys_gives_minus_one():
