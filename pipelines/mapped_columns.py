@@ -154,7 +154,8 @@ def _registered(mapped: np.memmap, path: Path) -> None:
 
 
 def is_mapped(column: pd.Series) -> bool:
-    """Whether ``column``'s values are those of a map made by :func:`mapped_column`."""
+    """Whether ``column``'s values are those of a map made here (:func:`mapped_column`,
+    :func:`mapped_array`)."""
     if hasattr(column.array, "asi8"):
         values = column.array.asi8
     elif isinstance(column.dtype, np.dtype):
