@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -338,3 +339,21 @@ def test_pages_tables_of_coded_ids_are_the_text_tables():
     assert list(got) == list(want) == [7, 8]
     for cid in got:
         pd.testing.assert_frame_equal(got[cid], want[cid])
+
+
+@pytest.mark.parametrize("block", [1, 4, 1 << 22])
+def test_the_fast_gap_background_counted_in_blocks_is_the_whole_count(monkeypatch, block):
+    import pipelines.report as report_module
+    from pipelines.figures import dt_histogram
+
+    monkeypatch.setattr(report_module, "DT_BLOCK", block)
+    rng = np.random.default_rng(block)
+    gaps = np.concatenate([rng.uniform(0, 3600, 30), [0.0, 3600.0, 1800.0]])
+    layer = pd.Categorical(rng.choice(["engage", "slow", "text"], len(gaps)))
+    evidence = pd.DataFrame({"dt_s": gaps, "layer": layer})
+    found = report_module.fast_dt_histogram(evidence, 3600)
+    whole = dt_histogram(gaps[layer != "slow"], 3600)
+    assert found.n == whole.n and found.counts.tolist() == whole.counts.tolist()
+    assert np.array_equal(found.edges, whole.edges)
+    without = report_module.fast_dt_histogram(evidence[["dt_s"]], 3600)  # one layer: all
+    assert without.counts.tolist() == dt_histogram(gaps, 3600).counts.tolist()
