@@ -16,7 +16,6 @@ from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,7 +25,7 @@ from graphs.interactions import decoded
 from graphs.layer_fusion import fused_tables, labelled, one_value
 from graphs.lookup import pair_groups
 from graphs.order_windows import EPOCH, rank_clock
-from graphs.projection import CoEngagement, co_engagement
+from graphs.projection import CoEngagement, ColumnArrays, co_engagement
 from graphs.text_layer import text_posts
 from graphs.url_layer import url_shares
 
@@ -186,7 +185,7 @@ def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,
                       incidences: dict[str, Incidence] | None = None,
                       on_progress: Callable[[str, int, int], None] | None = None,
                       targets: bool = True,
-                      time_arrays: Callable[[int], np.ndarray] | None = None,
+                      column_arrays: ColumnArrays | None = None,
                       after_chunk: Callable[[], None] | None = None,
                       ) -> dict[str, CoEngagement]:
     """Project every non-empty layer with its own window (layers sorted by name).
@@ -196,7 +195,7 @@ def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,
     A layer whose incidence is given is projected from it alone, so its rows may have been
     dropped (:func:`rowless_layers`).
     ``on_progress(layer, done, total)`` is :func:`graphs.projection.co_engagement`'s, with
-    the layer's name; ``targets``, ``time_arrays`` and ``after_chunk`` too (``targets=False``:
+    the layer's name; ``targets``, ``column_arrays`` and ``after_chunk`` too (``targets=False``:
     edges without ``targets``).
 
     Examples
@@ -221,7 +220,7 @@ def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,
                                   min_shared_targets=min_shared_targets,
                                   on_progress=None if on_progress is None
                                   else partial(on_progress, name), targets=targets,
-                                  time_arrays=time_arrays, after_chunk=after_chunk)
+                                  column_arrays=column_arrays, after_chunk=after_chunk)
     return out
 
 

@@ -143,6 +143,10 @@ class _Ties(NamedTuple):
     counts: np.ndarray  # action pairs, (pair, target) ties, candidate pairs, chunks
 
 
+ColumnArrays = Callable[[str, int, np.dtype], "np.ndarray | None"]
+"""``column_arrays(name, n, dtype)`` of :func:`co_engagement`."""
+
+
 class _Found(NamedTuple):
     """One chunk's evidence ties: accounts ``first, first + 1, …`` with ``per_account`` rows
     each, and the rows' (b, target, dt, ia, ib) (int32 when they fit: :func:`evidence_dtype`)."""
@@ -270,7 +274,7 @@ def _assembled(parts: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]],
 def co_engagement(
     inc: Incidence, *, window_s: int = 3600, max_crowd: int = 1000, min_shared_targets: int = 2,
     chunk_ties: int = CHUNK_TIES, on_progress: Callable[[int, int], None] | None = None,
-    targets: bool = True, time_arrays: Callable[[int], np.ndarray] | None = None,
+    targets: bool = True, column_arrays: ColumnArrays | None = None,
     after_chunk: Callable[[], None] | None = None,
 ) -> CoEngagement:
     """Project the incidence onto accounts: weighted co-engagement edges with evidence.
@@ -295,12 +299,13 @@ def co_engagement(
     targets : bool
         Whether the edges get their ``targets`` (each a JSON list, ≈ 40 bytes; the slow
         pass spells them again for its cohorts' edges only).
-    time_arrays, after_chunk : callable, optional
-        ``time_arrays(n)`` makes each evidence time column's int64 array of ``n`` rows
-        (default ``np.empty``), and ``after_chunk()`` is called after each chunk of rows is
-        written into the columns: the run gives arrays over files and drops the pages written
-        (:mod:`pipelines.mapped_columns`), so that the times (16 bytes per row) stay out of
-        its heap.
+    column_arrays, after_chunk : callable, optional
+        ``column_arrays(name, n, dtype)`` makes the array of ``n`` rows of evidence column
+        ``name`` (``None``, or no function: ``np.empty``), and ``after_chunk()`` is called
+        after each chunk of rows is written into the columns: the run gives arrays over
+        files for the times and gaps and drops the pages written
+        (:mod:`pipelines.mapped_columns`), so that they (24 bytes per row) stay out of its
+        heap.
 
     Returns
     -------
@@ -332,7 +337,7 @@ def co_engagement(
     del crowd
     n_paired = int(inc.account.size - hub.sum())
     evidence = _evidence_frame(inc, ties.evidence,  # empties ties.evidence as it goes
-                               time_arrays=time_arrays, after_chunk=after_chunk)
+                               column_arrays=column_arrays, after_chunk=after_chunk)
     edges = _with_significance(_edges_frame(inc, ties, evidence["target_id"].array.codes
                                             if targets else None, evidence["account_a"].dtype),
                                ties.edges, actions, crowds, n_paired, int(ties.counts[2]))
@@ -399,27 +404,29 @@ def _ids(ids: pa.Array, codes: np.ndarray) -> pd.Series:
 
 
 def _evidence_frame(inc: Incidence, found: list[_Found], *,
-                    time_arrays: Callable[[int], np.ndarray] | None = None,
+                    column_arrays: ColumnArrays | None = None,
                     after_chunk: Callable[[], None] | None = None) -> pd.DataFrame:
     """The evidence rows; ids as categoricals over the incidence's sorted ids (integer codes
     and one dictionary: at 10M rows 0.45 GB instead of 1.0 GB of text, and sorted the same).
 
     Each column is written chunk by chunk from ``found``, which is emptied as it goes: no
     stacked copy of the chunks (the columns' codes were views of one (rows, 6) array that
-    stayed alive with the frame, 24 bytes per row for 12 used). The time columns are
-    ``time_arrays(n)``'s arrays when given (:func:`co_engagement`), ``after_chunk()`` called
-    after each chunk.
+    stayed alive with the frame, 24 bytes per row for 12 used). A column is
+    ``column_arrays(name, n, dtype)``'s array when that gives one (:func:`co_engagement`),
+    ``after_chunk()`` called after each chunk.
     """
     n = sum(len(f.rows) for f in found)
     code = found[0].rows.dtype if found else np.int64
-    column = {name: np.empty(n, dtype) for name, dtype in (
-        ("account_a", code), ("account_b", code), ("target_id", code), ("dt_s", float),
-        ("action_a", inc.action.dtype), ("action_b", inc.action.dtype))}
-    for name in ("time_a", "time_b"):
-        column[name] = np.empty(n, np.int64) if time_arrays is None else time_arrays(n)
-        if column[name].shape != (n,) or column[name].dtype != np.int64:
-            raise ValueError(f"time_arrays({n}) gave {column[name].dtype} of shape "
-                             f"{column[name].shape}, not int64 of ({n},)")
+    column = {}
+    for name, dtype in (("account_a", code), ("account_b", code), ("target_id", code),
+                        ("dt_s", np.dtype(float)), ("time_a", np.dtype(np.int64)),
+                        ("time_b", np.dtype(np.int64)), ("action_a", inc.action.dtype),
+                        ("action_b", inc.action.dtype)):
+        given = None if column_arrays is None else column_arrays(name, n, np.dtype(dtype))
+        if given is not None and (given.shape != (n,) or given.dtype != dtype):
+            raise ValueError(f"column_arrays({name!r}, {n}, {np.dtype(dtype)}) gave "
+                             f"{given.dtype} of shape {given.shape}")
+        column[name] = np.empty(n, dtype) if given is None else given
     at = 0
     found.reverse()  # taken from the end: each chunk is released once written
     while found:

@@ -45,6 +45,7 @@ from graphs.bipartite import Incidence
 from graphs.multiplex import Layer
 from graphs.projection import pairs_bound
 from pipelines.ingest import InputError
+from pipelines.mapped_columns import dropped_pages
 
 BYTES_PER_PAIR = 12
 GB = 1 << 30
@@ -80,7 +81,8 @@ def batch_gc() -> None:
 
 def release_freed() -> None:
     """Give the free pages of the C heap (glibc's ``malloc_trim``) and of Arrow's memory
-    pool (``release_unused``) back to the system.
+    pool (``release_unused``) back to the system, and unmap the pages read of columns held
+    in files (:func:`pipelines.mapped_columns.dropped_pages`).
 
     Tables freed between steps (the interactions after the projections, the incidences)
     stay in glibc's heap as free chunks, and the next step's large arrays are mapped anew
@@ -95,6 +97,7 @@ def release_freed() -> None:
     if libc is not None:
         libc.malloc_trim(0)
     pa.default_memory_pool().release_unused()
+    dropped_pages()  # and the pages read of columns read from files
 
 
 @functools.cache

@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -65,6 +66,7 @@ from pipelines.report_tables import paged_cohorts
 from pipelines.set_aside import Aside, column_aside, frames_aside, rows_of_accounts, set_aside
 from pipelines.side_tables import SideTable, read_accounts, read_posts
 from pipelines.slow_pass import (
+    MAPPED_COLUMNS,
     TIME_COLUMNS,
     SlowKept,
     SlowPass,
@@ -364,7 +366,7 @@ def _projections(layers: dict, config: RunConfig, incidences: dict | None = None
     """Per-layer projections with the DuckDB engine's kernel; its progress is shown as
     ``<label><layer> pairs``, and the resident memory is checked against ``max_memory_gb``
     after every chunk. ``targets=False``: edges without ``targets`` (the slow pass's). With
-    ``spill``, the evidence's time columns are written into files there as they are made
+    ``spill``, the evidence's times and gaps are written into files there as they are made
     and read as memory maps (:mod:`pipelines.mapped_columns`)."""
     def on_progress(name: str, done: int, total: int) -> None:
         """After each chunk of accounts: the progress bar, and the memory limit (the kept
@@ -376,8 +378,15 @@ def _projections(layers: dict, config: RunConfig, incidences: dict | None = None
     return layer_projections(
         layers, max_crowd=config.max_crowd, min_shared_targets=config.min_shared_targets,
         incidences=incidences, on_progress=on_progress, targets=targets,
-        time_arrays=None if spill is None else partial(mapped_array, spill),
+        column_arrays=None if spill is None else partial(_mapped_evidence, spill),
         after_chunk=None if spill is None else dropped_pages)
+
+
+def _mapped_evidence(spill: Path, name: str, n: int, dtype: np.dtype) -> np.ndarray | None:
+    """The projections' evidence columns that the run reads from files
+    (:data:`pipelines.slow_pass.MAPPED_COLUMNS`, :func:`pipelines.mapped_columns.mapped_array`);
+    ``None``: the others."""
+    return mapped_array(spill, n, dtype) if name in MAPPED_COLUMNS else None
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graphs.interactions import decoded
+from pipelines.mapped_columns import is_mapped
 
 T = TypeVar("T")
 
@@ -185,9 +186,10 @@ def frames_aside(frames: list[pd.DataFrame], path: Path, extra: T, *,
                  columns: list[str] | None = None) -> Callable[[], T]:
     """Take ``columns`` (default: every column) out of each of ``frames`` and keep them at
     ``path`` with ``extra`` (one :class:`Aside`); return the function that puts each column
-    back in its place and returns ``extra``, once. Columns shared by frames (see
-    :func:`column_aside`), and buffers ``extra`` shares with them (codes that are a
-    categorical column's own), are written once and shared again.
+    back in its place and returns ``extra``, once. Columns read from files
+    (:mod:`pipelines.mapped_columns`) stay where they are: they are on disk already. Columns
+    shared by frames (see :func:`column_aside`), and buffers ``extra`` shares with them
+    (codes that are a categorical column's own), are written once and shared again.
 
     The run keeps the 1 h pass's edges and evidence this way, with its codes, while the slow
     pass is clustered and scored (at 30M rows 1.4 GB).
@@ -203,7 +205,7 @@ def frames_aside(frames: list[pd.DataFrame], path: Path, extra: T, *,
     frames = list({id(frame): frame for frame in frames}.values())  # each frame once
     taken = [(frame, name, frame.columns.get_loc(name)) for frame in frames
              for name in (list(frame.columns) if columns is None else columns)
-             if name in frame.columns]
+             if name in frame.columns and not is_mapped(frame[name])]  # those: on disk
     distinct: list[pd.Series] = []
     which = []  # each taken column's place in distinct
     for column in (frame.pop(name) for frame, name, _ in taken):

@@ -108,33 +108,42 @@ def test_edges_without_targets_are_the_same_edges():
     assert bare.evidence.equals(spelled.evidence) and bare.stats == spelled.stats
 
 
-def test_time_columns_made_by_the_caller_hold_the_same_evidence():
-    """``time_arrays`` makes the time columns (the run's are over files): the evidence is
-    the same, the columns are those arrays, and ``after_chunk`` follows each chunk."""
+def test_columns_made_by_the_caller_hold_the_same_evidence():
+    """``column_arrays`` makes the columns it is asked for (the run's times and gaps are over
+    files): the evidence is the same, those columns are its arrays, and ``after_chunk``
+    follows each chunk."""
     rng = np.random.default_rng(7)
     rows = [(f"u{rng.integers(0, 30)}", f"p{rng.integers(0, 12)}", int(rng.integers(0, 7200)))
             for _ in range(400)]
     inc = _inc(rows)
-    made, chunks = [], []
+    made, asked, chunks = {}, [], []
 
-    def time_arrays(n):
-        made.append(np.full(n, -1, dtype=np.int64))
-        return made[-1]
+    def column_arrays(name, n, dtype):
+        asked.append((name, str(dtype)))
+        if name in ("time_a", "time_b", "dt_s"):
+            made[name] = np.full(n, -1, dtype=dtype)
+            return made[name]
+        return None
 
     plain = co_engagement(inc, window_s=900, max_crowd=30, chunk_ties=50)
     given = co_engagement(inc, window_s=900, max_crowd=30, chunk_ties=50,
-                          time_arrays=time_arrays, after_chunk=lambda: chunks.append(1))
+                          column_arrays=column_arrays, after_chunk=lambda: chunks.append(1))
     assert given.evidence.equals(plain.evidence) and given.edges.equals(plain.edges)
-    assert len(made) == 2 and len(chunks) == plain.stats["projection_chunks"] > 1
-    for array, column in zip(made, ("time_a", "time_b"), strict=True):
-        assert np.shares_memory(given.evidence[column].array.asi8, array)
+    assert len(chunks) == plain.stats["projection_chunks"] > 1
+    assert sorted(n for n, _ in asked) == sorted(plain.evidence.columns)
+    assert {n: d for n, d in asked if n in made} == {"time_a": "int64", "time_b": "int64",
+                                                     "dt_s": "float64"}
+    for name, array in made.items():
+        held = given.evidence[name]
+        assert np.shares_memory(held.array.asi8 if name != "dt_s" else held.to_numpy(), array)
 
 
-def test_time_arrays_of_another_shape_or_dtype_are_refused():
+def test_column_arrays_of_another_shape_or_dtype_are_refused():
     inc = _inc([("a", "x", 0), ("b", "x", 5), ("a", "y", 0), ("b", "y", 5)])
-    for wrong in (lambda n: np.empty(n, np.int32), lambda n: np.empty(n + 1, np.int64)):
-        with pytest.raises(ValueError, match="not int64 of"):
-            co_engagement(inc, window_s=60, time_arrays=wrong)
+    for wrong in (lambda name, n, dtype: np.empty(n, np.int32) if name == "time_a" else None,
+                  lambda name, n, dtype: np.empty(n + 1, dtype) if name == "dt_s" else None):
+        with pytest.raises(ValueError, match="column_arrays"):
+            co_engagement(inc, window_s=60, column_arrays=wrong)
 
 
 @pytest.mark.parametrize("block", [1, 3, 1 << 22])  # 1: one edge per chunk

@@ -97,9 +97,9 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
         mapped.append((column.name, directory))
         return mapped_column(column, directory)
 
-    def array(directory, n):
+    def array(directory, n, dtype):
         mapped.append(("array", directory))
-        return mapped_array(directory, n)
+        return mapped_array(directory, n, dtype)
 
     def noted(step, fn):
         def call(*args, **kwargs):
@@ -122,16 +122,16 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
     result = _run(world, "aside")
     assert [p.name for p in paths] == ["slow_pass.pickle", "targets.pickle",
                                        "fast_pass.pickle"]
-    # the 1 h edges' targets through every clustering and scoring; the evidence times
-    # written into files by the projections (the slow pass's, then the 1 h pass's, out of
-    # the frames until scored, then put back as maps of them)
-    made = ("array",) * 4
+    # the 1 h edges' targets through every clustering and scoring; the evidence times and
+    # gaps written into files by the projections (the slow pass's, then the 1 h pass's; its
+    # times out of the frames until scored, then put back as maps of them)
+    made = ("array",) * 6
     assert seen == [("fast clustering", {"slow_pass.pickle", "targets.pickle"}, made),
                     ("scoring", {"slow_pass.pickle", "targets.pickle"}, made),  # 1 h pass
                     ("slow clustering", {"fast_pass.pickle", "targets.pickle"}, made),
                     ("scoring", {"fast_pass.pickle", "targets.pickle"}, made)]  # slow pass
     assert not any(p.exists() for p in paths)
-    assert [n for n, _ in mapped] == [*made, "time_a", "time_b"]  # spliced: files again
+    assert [n for n, _ in mapped] == [*made, "time_a", "time_b", "dt_s"]  # spliced: again
     flagged = pd.read_csv(result.out / "flagged_accounts.csv")
     assert set(flagged["account_id"]) <= set(FARM) and len(flagged) >= 20
     edges = pd.read_parquet(result.out / "edges.parquet")  # the targets back in their place
