@@ -226,10 +226,11 @@ def taken_rows(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
 
 
 def arrow_table(frame: pd.DataFrame) -> pa.Table:
-    """``pa.Table.from_pandas(frame, preserve_index=False)``, its mapped UTC time columns
-    wrapped as they are after a look for missing times a range of :data:`ROWS_PER_READ` rows
-    at a time (:func:`dropped_pages` after each): pyarrow reads a time column whole for
-    them, so every page of the map was resident at once (at 100M rows 0.8 GB per column).
+    """``pa.Table.from_pandas(frame, preserve_index=False)``, its mapped UTC time and float
+    columns wrapped as they are after a look for missing values (NaT, NaN: pyarrow marks them
+    missing) a range of :data:`ROWS_PER_READ` rows at a time, :func:`dropped_pages` after
+    each: pyarrow reads such a column whole for them, so every page of the map was resident
+    at once (at 100M rows 0.8 GB per column).
 
     >>> import tempfile
     >>> frame = pd.DataFrame({"t": pd.to_datetime([0, 9], unit="s", utc=True), "n": [1, 2]})
@@ -237,7 +238,7 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table:
     >>> arrow_table(frame).equals(pa.Table.from_pandas(frame, preserve_index=False))
     True
     """
-    wrapped = {c: _wrapped_times(frame[c]) for c in frame.columns if is_mapped(frame[c])}
+    wrapped = {c: _wrapped(frame[c]) for c in frame.columns if is_mapped(frame[c])}
     wrapped = {c: array for c, array in wrapped.items() if array is not None}
     if not wrapped:
         return pa.Table.from_pandas(frame, preserve_index=False)
@@ -255,17 +256,26 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def _wrapped_times(column: pd.Series) -> pa.Array | None:
-    """A mapped UTC time column as an Arrow array over the same buffer, or ``None`` when it
-    is not UTC times or holds a missing one (NaT: pyarrow's own conversion marks those)."""
-    if not isinstance(column.dtype, pd.DatetimeTZDtype):
+def _wrapped(column: pd.Series) -> pa.Array | None:
+    """A mapped UTC time or float column as an Arrow array over the same values, its missing
+    ones (NaT, NaN) marked as pyarrow's conversion marks them; ``None`` for other columns
+    (pyarrow's conversion does not read them)."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        values, kind = column.array.asi8, pa.timestamp(dtype.unit, tz="UTC")
+
+        def missing(block: np.ndarray) -> np.ndarray:
+            return block == np.iinfo(np.int64).min  # NaT
+    elif isinstance(dtype, np.dtype) and dtype.kind == "f":
+        values, kind, missing = column.to_numpy(), pa.from_numpy_dtype(dtype), np.isnan
+    else:
         return None
-    ticks = column.array.asi8
-    missing = np.iinfo(np.int64).min  # NaT
-    for start in range(0, len(ticks), ROWS_PER_READ):
-        found = bool((ticks[start:start + ROWS_PER_READ] == missing).any())
+    masks, n_missing, step = [], 0, max(8, ROWS_PER_READ // 8 * 8)  # whole mask bytes
+    for start in range(0, len(values), step):
+        found = missing(values[start:start + step])
         dropped_pages()
-        if found:
-            return None
-    return pa.Array.from_buffers(pa.timestamp(column.dtype.unit, tz="UTC"), len(ticks),
-                                 [None, pa.py_buffer(ticks)])
+        masks.append(np.packbits(~found, bitorder="little"))
+        n_missing += int(found.sum())
+    valid = pa.py_buffer(np.concatenate(masks)) if n_missing else None
+    return pa.Array.from_buffers(kind, len(values), [valid, pa.py_buffer(values)],
+                                 null_count=n_missing)

@@ -198,17 +198,23 @@ def test_arrow_table_is_from_pandas_s_table_and_schema(tmp_path, monkeypatch, bl
     assert buffer.address == frame["time_a"].array.asi8.__array_interface__["data"][0]
 
 
-def test_arrow_table_of_mapped_times_with_a_missing_one_is_pyarrow_s(tmp_path):
+@pytest.mark.parametrize("block", [1, 7, 9, 1 << 22])
+def test_arrow_table_of_mapped_columns_with_missing_values_is_pyarrow_s(tmp_path, monkeypatch,
+                                                                        block):
     import pyarrow as pa
 
-    from pipelines.mapped_columns import arrow_table
+    import pipelines.mapped_columns as module
 
-    frame = _frame_of_every_kind(5)
-    frame.loc[2, "time_a"] = pd.NaT
+    monkeypatch.setattr(module, "ROWS_PER_READ", block)
+    frame = _frame_of_every_kind(37)
+    frame.loc[[2, 30], "time_a"] = pd.NaT
+    frame.loc[[0, 8, 9, 36], "dt_s"] = np.nan
     expected = pa.Table.from_pandas(frame, preserve_index=False)
-    mapped_columns(frame, ["time_a"], tmp_path)
-    found = arrow_table(frame)
-    assert found.equals(expected) and found.column("time_a").null_count == 1
+    mapped_columns(frame, ["time_a", "dt_s"], tmp_path)
+    found = module.arrow_table(frame)
+    assert found.equals(expected) and found.schema.equals(expected.schema, check_metadata=True)
+    assert found.column("time_a").null_count == 2 and found.column("dt_s").null_count == 4
+    assert found.column("dt_s").to_pylist() == expected.column("dt_s").to_pylist()
 
 
 def test_a_mapped_array_is_written_into_then_read_as_a_mapped_column(tmp_path, made):
