@@ -28,10 +28,10 @@ CSV_SLICE_ROWS = 1 << 18
 built at once (at 30M rows, 22M evidence rows written: +0.33 GiB at 2^20 rows per slice,
 +0.06 GiB at 2^18, in the same time)."""
 PARQUET_SLICE_ROWS = 1 << 20
+"""Rows per slice (and row group) of a Parquet file written from categorical columns."""
 MAPPED_TAKE_ROWS = 1 << 12
 """Rows :func:`write_csv` takes at a time from columns read from files: at most that many
 pages of each such column resident (16 MiB)."""
-"""Rows per slice (and row group) of a Parquet file written from categorical columns."""
 CSV_DUCKDB_MIN_ROWS = 2000
 """Shorter frames are written by pandas: a DuckDB connection costs ≈ 35 ms, pandas writes 500
 rows in 15 ms (bundles write four small CSVs per cohort)."""
