@@ -128,7 +128,7 @@ def spliced_tables(edges: pd.DataFrame, evidence: pd.DataFrame, splice: Splice, 
     them, one column is copied at a time instead of both tables (at 10M rows 3.5M edges and
     10.9M evidence rows, ≈ 1.9 GiB), Arrow-backed text (the edges' ``targets``) included.
     ``placed(name, column)``, when given, is what an evidence column becomes once placed
-    (the run moves the time columns to files there, before the next column is placed);
+    (the run moves the times and gaps to files there, before the next column is placed);
     ``after_column()``, when given, is called after each column.
     """
     if splice.at is None:
