@@ -143,12 +143,18 @@ def test_dropped_pages_leave_the_resident_set_and_the_values(tmp_path):
 
 
 def test_a_map_leaves_the_registry_when_its_columns_are_freed(tmp_path):
-    before = len(_MAPS)
+    import mmap
+    import weakref
+
     column = mapped_column(pd.Series([1.0]), tmp_path)
-    assert len(_MAPS) == before + 1
-    del column
-    gc.collect()
-    assert len(_MAPS) == before
+    owner = column.to_numpy()
+    while not isinstance(owner, mmap.mmap):  # the map under the views
+        owner = owner.base
+    raw = weakref.ref(owner)
+    assert owner in _MAPS
+    del column, owner
+    gc.collect()  # other tests' maps may go too: only this one is looked for
+    assert raw() is None and all(m is not raw() for m in _MAPS)
 
 
 def test_taken_rows_equal_take_and_drop_the_pages_of_each_range(tmp_path, monkeypatch):
