@@ -1,8 +1,9 @@
 """Columns a run keeps in files and reads as memory maps, their pages dropped after each slice.
 
-The evidence's ``time_a`` and ``time_b`` (16 bytes per row: at 100M rows 1.6 GB for the 1 h
-pass, more for the slow pass) are read only by the slow pass's coding, the splice and the
-output writers, each a slice at a time. The projections write them into ``.npy`` files in
+The evidence's ``time_a``, ``time_b`` and ``dt_s`` (24 bytes per row: by size ≈ 2.4 GB for
+the 1 h pass's ≈ 100M rows at 100M, more for the slow pass) are read only by the slow pass's
+coding, scoring (the gaps), the splice and the output writers, most of them a slice at a
+time. The projections write them into ``.npy`` files in
 the run's spill directory as they make them (:func:`mapped_array`), and the columns are
 read-only memory maps of those files (same dtype and values, no copy): their pages are the
 system's page cache, not the process's heap. A page that a reader touches counts in the
@@ -230,7 +231,7 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table:
     columns wrapped as they are after a look for missing values (NaT, NaN: pyarrow marks them
     missing) a range of :data:`ROWS_PER_READ` rows at a time, :func:`dropped_pages` after
     each: pyarrow reads such a column whole for them, so every page of the map was resident
-    at once (at 100M rows 0.8 GB per column).
+    at once (at 100M rows ≈ 0.8 GB per column, by size).
 
     >>> import tempfile
     >>> frame = pd.DataFrame({"t": pd.to_datetime([0, 9], unit="s", utc=True), "n": [1, 2]})
