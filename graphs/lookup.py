@@ -93,11 +93,21 @@ def pair_groups(pairs: pd.DataFrame, group_of: pd.Series,
     """
     keys = text_array(pd.Series(group_of.index)) if keys is None else keys
     codes = group_of.to_numpy(dtype="int64")
-    small = not codes.size or (int(codes.min()) >= -2**31 and int(codes.max()) < 2**31)
-    dtype = np.int32 if small else np.int64
+    dtype = narrow_dtype(codes)
     a = lookup_codes(pairs["account_a"], keys, codes, dtype=dtype)
     b = lookup_codes(pairs["account_b"], keys, codes, dtype=dtype)
     return np.where((a == b) & (a >= 0), a, dtype(-1))
+
+
+def narrow_dtype(codes: np.ndarray) -> type:
+    """``np.int32`` when every one of the integer ``codes`` fits in it (or there are none),
+    else ``np.int64``.
+
+    >>> narrow_dtype(np.array([0, 2**31 - 1])), narrow_dtype(np.array([-2**31 - 1]))
+    (<class 'numpy.int32'>, <class 'numpy.int64'>)
+    """
+    fits = not codes.size or (int(codes.min()) >= -2**31 and int(codes.max()) < 2**31)
+    return np.int32 if fits else np.int64
 
 
 PAIR_BLOCK = 1 << 22
@@ -116,11 +126,11 @@ def pair_group_rows(pairs: pd.DataFrame, group_of: pd.Series, *, block: int = PA
     [[0], [0]]
     """
     codes = group_of.to_numpy(dtype="int64")
-    small = not codes.size or (int(codes.min()) >= -2**31 and int(codes.max()) < 2**31)
-    found = list(pair_group_blocks(pairs, text_array(pd.Series(group_of.index)),
-                                   codes.astype(np.int32 if small else np.int64), block=block))
+    codes = codes.astype(narrow_dtype(codes))
+    found = list(pair_group_blocks(pairs, text_array(pd.Series(group_of.index)), codes,
+                                   block=block))
     if not found:
-        return np.zeros(0, np.int64), codes[:0].astype(np.int32 if small else np.int64)
+        return np.zeros(0, np.int64), codes[:0]
     return np.concatenate([r for r, _ in found]), np.concatenate([g for _, g in found])
 
 

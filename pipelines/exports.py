@@ -26,6 +26,7 @@ from graphs.grouped_rows import grouped_rows, pairs_in_order, sort_runs
 from graphs.lookup import (
     category_codes,
     lookup_codes,
+    narrow_dtype,
     pair_group_blocks,
     sorted_codes,
     text_array,
@@ -257,9 +258,7 @@ def flagged_evidence_rows(memberships: pd.DataFrame, evidence: pd.DataFrame,
     for _, inside in pair_group_blocks(evidence, keys, group, block=EVIDENCE_BLOCK):
         sizes += np.bincount(inside, minlength=len(flagged))
     rows = grouped_rows(pair_group_blocks(evidence, keys, group, block=EVIDENCE_BLOCK), sizes)
-    narrow = np.int32 if not len(flagged) or (
-        -2**31 <= flagged.min() and flagged.max() < 2**31) else np.int64
-    cohort = np.repeat(flagged.astype(narrow), sizes)  # sorted: the rows' grouping
+    cohort = np.repeat(flagged.astype(narrow_dtype(flagged)), sizes)  # sorted: the grouping
     if in_pairs is not None:
         sort_runs(rows, *in_pairs)
         return rows, cohort
