@@ -21,7 +21,6 @@ import itertools
 import json
 import mmap
 import weakref
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,41 +37,6 @@ ROWS_PER_READ = 1 << 22
 bytes per value, 32 MiB per column)."""
 _SERIAL = itertools.count()
 """Numbers the files: a file is never written over (a map of a file cut short faults)."""
-
-
-def mapped_aside(frames: list[pd.DataFrame], name: str, directory: Path) -> Callable[[], None]:
-    """Take column ``name`` out of each of ``frames`` that has it and write it to
-    ``directory`` (a column two frames share once); return the function that puts back,
-    once, in each frame's same place, the column read from its file as a memory map
-    (:func:`mapped_column`).
-
-    >>> import tempfile
-    >>> frame = pd.DataFrame({"a": [1], "t": [2.5], "b": [3]})
-    >>> put_back = mapped_aside([frame], "t", Path(tempfile.mkdtemp()))
-    >>> list(frame.columns)
-    ['a', 'b']
-    >>> put_back(); list(frame.columns), is_mapped(frame["t"])
-    (['a', 't', 'b'], True)
-    """
-    written: list[tuple[pd.Series, pd.Series]] = []  # (column taken, its map)
-    taken = []
-    for frame in {id(f): f for f in frames}.values():
-        if name not in frame.columns:
-            continue
-        place, column = frame.columns.get_loc(name), frame.pop(name)
-        same = [m for c, m in written if _same_values(c, column)]
-        if not same:  # a column over a file already (mapped_array's) is not written again
-            same = [column if is_mapped(column) else mapped_column(column, directory)]
-            written.append((column, same[0]))
-        taken.append((frame, place, same[0]))
-    del written
-
-    def put_back() -> None:
-        while taken:
-            frame, place, column = taken.pop(0)  # its index: no copy, no alignment
-            frame.insert(place, name, column.set_axis(frame.index))
-
-    return put_back
 
 
 def mapped_columns(frame: pd.DataFrame, names: list[str], directory: Path) -> None:
@@ -192,15 +156,6 @@ def _new_file(directory: Path) -> Path:
                 return path
         except FileExistsError:  # made by another process (a forked one counts alike)
             continue
-
-
-def _same_values(one: pd.Series, other: pd.Series) -> bool:
-    """Whether two columns are views of the same values (two frames sharing a column)."""
-    if one.dtype != other.dtype:
-        return False
-    held = [s.array.asi8 if hasattr(s.array, "asi8") else s.to_numpy() for s in (one, other)]
-    return (held[0].__array_interface__["data"][0], held[0].shape, held[0].strides) == (
-        held[1].__array_interface__["data"][0], held[1].shape, held[1].strides)
 
 
 def taken_rows(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:

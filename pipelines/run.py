@@ -57,13 +57,20 @@ from pipelines.limits import (
     default_memory_gb,
     release_freed,
 )
-from pipelines.mapped_columns import dropped_pages, mapped_array, mapped_aside
+from pipelines.mapped_columns import dropped_pages, mapped_array
 from pipelines.outputs import atomic_directory, sha256_file, write_csv, write_json, write_parquet
 from pipelines.pseudonyms import shareable_tables
 from pipelines.report import MIN_PARALLEL_PAGES, report_tasks, run_tasks
 from pipelines.report_evidence import cohort_rows
 from pipelines.report_tables import paged_cohorts
-from pipelines.set_aside import Aside, column_aside, frames_aside, rows_of_accounts, set_aside
+from pipelines.set_aside import (
+    Aside,
+    column_aside,
+    frames_aside,
+    mapped_aside,
+    rows_of_accounts,
+    set_aside,
+)
 from pipelines.side_tables import SideTable, read_accounts, read_posts
 from pipelines.slow_pass import (
     MAPPED_COLUMNS,

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graphs.interactions import decoded
-from pipelines.mapped_columns import is_mapped
+from pipelines.mapped_columns import is_mapped, mapped_column
 
 T = TypeVar("T")
 
@@ -180,6 +180,42 @@ def column_aside(frames: list[pd.DataFrame], name: str, path: Path) -> Callable[
     ['a', 't', 'b']
     """
     return frames_aside(frames, path, None, columns=[name])
+
+
+def mapped_aside(frames: list[pd.DataFrame], name: str, directory: Path) -> Callable[[], None]:
+    """Take column ``name`` out of each of ``frames`` that has it and write it to
+    ``directory`` (a column two frames share once); return the function that puts back,
+    once, in each frame's same place, the column read from its file as a memory map
+    (:func:`pipelines.mapped_columns.mapped_column`). As :func:`column_aside`, but what is
+    put back stays in the file.
+
+    >>> import tempfile
+    >>> frame = pd.DataFrame({"a": [1], "t": [2.5], "b": [3]})
+    >>> put_back = mapped_aside([frame], "t", Path(tempfile.mkdtemp()))
+    >>> list(frame.columns)
+    ['a', 'b']
+    >>> put_back(); list(frame.columns), is_mapped(frame["t"])
+    (['a', 't', 'b'], True)
+    """
+    written: list[tuple[pd.Series, pd.Series]] = []  # (column taken, its map)
+    taken = []
+    for frame in {id(f): f for f in frames}.values():
+        if name not in frame.columns:
+            continue
+        place, column = frame.columns.get_loc(name), frame.pop(name)
+        same = [m for c, m in written if _same_data(c, column)]
+        if not same:  # a column over a file already (mapped_array's) is not written again
+            same = [column if is_mapped(column) else mapped_column(column, directory)]
+            written.append((column, same[0]))
+        taken.append((frame, place, same[0]))
+    del written
+
+    def put_back() -> None:
+        while taken:
+            frame, place, column = taken.pop(0)  # its index: no copy, no alignment
+            frame.insert(place, name, column.set_axis(frame.index))
+
+    return put_back
 
 
 def frames_aside(frames: list[pd.DataFrame], path: Path, extra: T, *,

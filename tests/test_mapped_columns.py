@@ -12,11 +12,11 @@ from pipelines.mapped_columns import (
     _MAPS,
     dropped_pages,
     is_mapped,
-    mapped_aside,
     mapped_column,
     mapped_columns,
     taken_rows,
 )
+from pipelines.set_aside import mapped_aside
 
 
 @pytest.fixture
@@ -96,31 +96,6 @@ def test_files_are_never_written_over(tmp_path, made):
     second = mapped_column(pd.Series([3.0]), tmp_path)
     assert first.tolist() == [1.0, 2.0] and second.tolist() == [3.0]
     assert len(made) == 2 and (tmp_path / "column-1.npy").read_bytes() == b"another's"
-
-
-def test_aside_then_back_in_each_frame_s_place_shared_columns_written_once(tmp_path, made):
-    times = pd.Series(pd.to_datetime([5, 6], unit="s", utc=True))
-    one = pd.DataFrame({"a": [1, 2], "t": times, "b": [3, 4]})
-    two = pd.DataFrame({"t": one["t"], "c": [0, 0]})  # the same values: a shared column
-    two.index = [7, 3]  # put back by position, not aligned on the index
-    three = pd.DataFrame({"t": times + pd.Timedelta(1, "s")})  # other values
-    expected = [f.copy() for f in (one, two, three)]
-    put_back = mapped_aside([one, two, three, one], "t", tmp_path)
-    assert "t" not in one and "t" not in two and "t" not in three
-    assert len(made) == 2
-    put_back()
-    for frame, before in zip((one, two, three), expected, strict=True):
-        pd.testing.assert_frame_equal(frame, before)
-        assert is_mapped(frame["t"])
-    assert np.shares_memory(one["t"].array.asi8, two["t"].array.asi8)
-    put_back()  # once: nothing more to put back
-    assert list(one.columns) == ["a", "t", "b"]
-
-
-def test_frames_without_the_column_are_left_alone(tmp_path):
-    frame = pd.DataFrame({"x": [1]})
-    mapped_aside([frame], "t", tmp_path)()
-    assert list(frame.columns) == ["x"] and not list(tmp_path.iterdir())
 
 
 def test_mapped_columns_replace_in_place_and_leave_mapped_ones(tmp_path, made):

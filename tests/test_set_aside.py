@@ -6,7 +6,15 @@ import pyarrow as pa
 import pytest
 
 import pipelines.set_aside as set_aside_module
-from pipelines.set_aside import Aside, column_aside, frames_aside, rows_of_accounts, set_aside
+from pipelines.mapped_columns import is_mapped, mapped_column
+from pipelines.set_aside import (
+    Aside,
+    column_aside,
+    frames_aside,
+    mapped_aside,
+    rows_of_accounts,
+    set_aside,
+)
 
 
 def test_rows_of_accounts_keep_the_tables_order_across_record_batches(tmp_path):
@@ -193,3 +201,32 @@ def test_columns_read_from_files_stay_in_their_frames(tmp_path):
     assert list(frame.columns) == ["dt_s"] and is_mapped(frame["dt_s"])  # on disk already
     assert back() == "extra" and list(frame.columns) == ["a", "dt_s", "b"]
     assert frame["a"].tolist() == [1, 2] and is_mapped(frame["dt_s"])
+
+
+def test_mapped_aside_puts_back_maps_in_each_frame_s_place_shared_columns_once(tmp_path,
+                                                                             monkeypatch):
+    written = []
+    monkeypatch.setattr(set_aside_module, "mapped_column",
+                        lambda column, d: written.append(1) or mapped_column(column, d))
+    times = pd.Series(pd.to_datetime([5, 6], unit="s", utc=True))
+    one = pd.DataFrame({"a": [1, 2], "t": times, "b": [3, 4]})
+    two = pd.DataFrame({"t": one["t"], "c": [0, 0]})  # the same values: a shared column
+    two.index = [7, 3]  # put back by position, not aligned on the index
+    three = pd.DataFrame({"t": times + pd.Timedelta(1, "s")})  # other values
+    expected = [f.copy() for f in (one, two, three)]
+    put_back = mapped_aside([one, two, three, one], "t", tmp_path)
+    assert "t" not in one and "t" not in two and "t" not in three
+    assert len(written) == 2
+    put_back()
+    for frame, before in zip((one, two, three), expected, strict=True):
+        pd.testing.assert_frame_equal(frame, before)
+        assert is_mapped(frame["t"])
+    assert np.shares_memory(one["t"].array.asi8, two["t"].array.asi8)
+    put_back()  # once: nothing more to put back
+    assert list(one.columns) == ["a", "t", "b"]
+
+
+def test_mapped_aside_leaves_frames_without_the_column_alone(tmp_path):
+    frame = pd.DataFrame({"x": [1]})
+    mapped_aside([frame], "t", tmp_path)()
+    assert list(frame.columns) == ["x"] and not list(tmp_path.iterdir())

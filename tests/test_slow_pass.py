@@ -78,7 +78,6 @@ def test_the_slow_pass_finds_the_farm_the_hour_window_cannot_see(world):
 
 
 def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, monkeypatch):
-    import pipelines.mapped_columns as mapped_module
     import pipelines.run as run_module
     import pipelines.set_aside as set_aside_module
     import pipelines.slow_pass as slow_module
@@ -108,7 +107,7 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
             return fn(*args, **kwargs)
         return call
 
-    monkeypatch.setattr(mapped_module, "mapped_column", mapping)  # mapped_aside's
+    monkeypatch.setattr(set_aside_module, "mapped_column", mapping)  # mapped_aside's
     monkeypatch.setattr(slow_module, "mapped_column", mapping)  # the splice's
     monkeypatch.setattr(run_module, "mapped_array", array)  # the 1 h projection's
     monkeypatch.setattr(run_module, "Aside", Recorded)
