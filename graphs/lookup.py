@@ -127,26 +127,33 @@ def pair_group_rows(pairs: pd.DataFrame, group_of: pd.Series, *, block: int = PA
     """
     codes = group_of.to_numpy(dtype="int64")
     codes = codes.astype(narrow_dtype(codes))
-    found = list(pair_group_blocks(pairs, text_array(pd.Series(group_of.index)), codes,
-                                   block=block))
+    looked_up = pair_lookups(pairs, text_array(pd.Series(group_of.index)), codes)
+    found = list(pair_group_blocks(looked_up, len(pairs), block=block))
     if not found:
         return np.zeros(0, np.int64), codes[:0]
     return np.concatenate([r for r, _ in found]), np.concatenate([g for _, g in found])
 
 
-def pair_group_blocks(pairs: pd.DataFrame, keys: pa.ChunkedArray, codes: np.ndarray, *,
+def pair_lookups(pairs: pd.DataFrame, keys: pa.ChunkedArray, codes: np.ndarray
+                 ) -> list[Callable[[int, int], np.ndarray]]:
+    """For ``account_a`` and ``account_b`` of ``pairs``, the code (of ``codes``, ``-1`` when
+    not one of ``keys``) of each row of a block ``[start, stop)``, as a function of the block
+    (:func:`pair_group_blocks`); a categorical's categories are looked up here, once."""
+    return [_block_lookup(pairs[name], keys, codes) for name in ("account_a", "account_b")]
+
+
+def pair_group_blocks(looked_up: list[Callable[[int, int], np.ndarray]], n: int, *,
                       block: int = PAIR_BLOCK) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Per ``block`` of rows of ``pairs``, the positions (int32 while they fit) of the rows
-    whose ``account_a`` and ``account_b`` are both ``keys`` of one code of ``codes``, and
-    that code (of ``codes``' dtype); a categorical's categories are looked up once.
+    """Per ``block`` of the ``n`` rows of a pairs table, the positions (int32 while they fit)
+    of the rows whose two accounts have one code (``looked_up``: :func:`pair_lookups`), and
+    that code; the lookups can be iterated so again.
 
     >>> pairs = pd.DataFrame({"account_a": ["a", "x", "a"], "account_b": ["b", "b", "b"]})
     >>> keys, codes = pa.chunked_array([["a", "b"]]), np.array([3, 3], np.int32)
-    >>> [(r.tolist(), g.tolist()) for r, g in pair_group_blocks(pairs, keys, codes, block=2)]
+    >>> looked_up = pair_lookups(pairs, keys, codes)
+    >>> [(r.tolist(), g.tolist()) for r, g in pair_group_blocks(looked_up, 3, block=2)]
     [([0], [3]), ([2], [3])]
     """
-    looked_up = [_block_lookup(pairs[name], keys, codes) for name in ("account_a", "account_b")]
-    n = len(pairs)
     for start in range(0, n, block):
         a, b = (look(start, min(start + block, n)) for look in looked_up)
         keep = (a == b) & (a >= 0)

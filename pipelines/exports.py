@@ -28,6 +28,7 @@ from graphs.lookup import (
     lookup_codes,
     narrow_dtype,
     pair_group_blocks,
+    pair_lookups,
     sorted_codes,
     text_array,
 )
@@ -253,11 +254,11 @@ def flagged_evidence_rows(memberships: pd.DataFrame, evidence: pd.DataFrame,
     members = memberships[memberships["cohort_id"].isin(flagged)]
     keys = text_array(members["account_id"])
     group = np.searchsorted(flagged, members["cohort_id"].to_numpy(dtype="int64"))
-    group = group.astype(np.int32)
+    looked_up = pair_lookups(evidence, keys, group.astype(np.int32))  # once, for both passes
     sizes = np.zeros(len(flagged), np.int64)
-    for _, inside in pair_group_blocks(evidence, keys, group, block=EVIDENCE_BLOCK):
+    for _, inside in pair_group_blocks(looked_up, len(evidence), block=EVIDENCE_BLOCK):
         sizes += np.bincount(inside, minlength=len(flagged))
-    rows = grouped_rows(pair_group_blocks(evidence, keys, group, block=EVIDENCE_BLOCK), sizes)
+    rows = grouped_rows(pair_group_blocks(looked_up, len(evidence), block=EVIDENCE_BLOCK), sizes)
     cohort = np.repeat(flagged.astype(narrow_dtype(flagged)), sizes)  # sorted: the grouping
     if in_pairs is not None:
         sort_runs(rows, *in_pairs)
