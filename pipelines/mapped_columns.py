@@ -39,21 +39,6 @@ _SERIAL = itertools.count()
 """Numbers the files: a file is never written over (a map of a file cut short faults)."""
 
 
-def mapped_columns(frame: pd.DataFrame, names: list[str], directory: Path) -> None:
-    """Replace each of ``names`` in ``frame`` (in place) by the same column read from a file
-    in ``directory`` as a memory map (:func:`mapped_column`); columns mapped already are
-    left as they are.
-
-    >>> import tempfile
-    >>> frame = pd.DataFrame({"t": [1.5, 2.5]})
-    >>> mapped_columns(frame, ["t"], Path(tempfile.mkdtemp())); is_mapped(frame["t"])
-    True
-    """
-    for name in names:
-        if name in frame.columns and not is_mapped(frame[name]):
-            frame[name] = mapped_column(frame[name], directory).set_axis(frame.index)
-
-
 def mapped_column(column: pd.Series, directory: Path) -> pd.Series:
     """``column`` (a NumPy number dtype, or UTC times) written to a new ``.npy`` file in
     ``directory`` and read back as a read-only memory map: the same values and dtype, its
@@ -190,7 +175,7 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table:
 
     >>> import tempfile
     >>> frame = pd.DataFrame({"t": pd.to_datetime([0, 9], unit="s", utc=True), "n": [1, 2]})
-    >>> mapped_columns(frame, ["t"], Path(tempfile.mkdtemp()))
+    >>> frame["t"] = mapped_column(frame["t"], Path(tempfile.mkdtemp()))
     >>> arrow_table(frame).equals(pa.Table.from_pandas(frame, preserve_index=False))
     True
     """

@@ -13,7 +13,6 @@ from pipelines.mapped_columns import (
     dropped_pages,
     is_mapped,
     mapped_column,
-    mapped_columns,
     taken_rows,
 )
 from pipelines.set_aside import mapped_aside
@@ -98,15 +97,6 @@ def test_files_are_never_written_over(tmp_path, made):
     assert len(made) == 2 and (tmp_path / "column-1.npy").read_bytes() == b"another's"
 
 
-def test_mapped_columns_replace_in_place_and_leave_mapped_ones(tmp_path, made):
-    frame = pd.DataFrame({"a": [1.0, 2.0], "b": [3, 4], "c": ["x", "y"]})
-    mapped_columns(frame, ["a", "b", "missing"], tmp_path)
-    assert is_mapped(frame["a"]) and is_mapped(frame["b"]) and not is_mapped(frame["c"])
-    mapped_columns(frame, ["a"], tmp_path)  # mapped already: no new file
-    assert len(made) == 2
-    assert frame["a"].tolist() == [1.0, 2.0] and list(frame.columns) == ["a", "b", "c"]
-
-
 def test_dropped_pages_leave_the_resident_set_and_the_values(tmp_path):
     n = 1 << 20  # 8 MiB of int64
     column = mapped_column(pd.Series(np.arange(n, dtype=np.int64)), tmp_path)
@@ -141,7 +131,8 @@ def test_taken_rows_equal_take_and_drop_the_pages_of_each_range(tmp_path, monkey
     frame = pd.DataFrame({"t": pd.to_datetime(np.arange(11), unit="s", utc=True),
                           "id": pd.Categorical(list("abcabcabcab")), "x": np.arange(11.0)},
                          index=np.arange(100, 111))
-    mapped_columns(frame, ["t"], tmp_path)
+    for name in ["t"]:  # the same values, read from files
+        frame[name] = mapped_column(frame[name], tmp_path).set_axis(frame.index)
     rows = np.array([0, 1, 5, 9, 10])
     pd.testing.assert_frame_equal(taken_rows(frame, rows), frame.take(rows))
     assert len(drops) == 3  # rows in the ranges [0, 4), [4, 8), [8, 12)
@@ -172,7 +163,8 @@ def test_arrow_table_is_from_pandas_s_table_and_schema(tmp_path, monkeypatch, bl
     monkeypatch.setattr(module, "ROWS_PER_READ", block)
     frame = _frame_of_every_kind()
     expected = pa.Table.from_pandas(frame, preserve_index=False)
-    mapped_columns(frame, ["time_a", "time_b", "dt_s"], tmp_path)
+    for name in ["time_a", "time_b", "dt_s"]:  # the same values, read from files
+        frame[name] = mapped_column(frame[name], tmp_path).set_axis(frame.index)
     found = module.arrow_table(frame)
     assert found.equals(expected) and found.schema.equals(expected.schema, check_metadata=True)
     buffer = found.column("time_a").chunk(0).buffers()[1]
@@ -191,7 +183,8 @@ def test_arrow_table_of_mapped_columns_with_missing_values_is_pyarrow_s(tmp_path
     frame.loc[[2, 30], "time_a"] = pd.NaT
     frame.loc[[0, 8, 9, 36], "dt_s"] = np.nan
     expected = pa.Table.from_pandas(frame, preserve_index=False)
-    mapped_columns(frame, ["time_a", "dt_s"], tmp_path)
+    for name in ["time_a", "dt_s"]:  # the same values, read from files
+        frame[name] = mapped_column(frame[name], tmp_path).set_axis(frame.index)
     found = module.arrow_table(frame)
     assert found.equals(expected) and found.schema.equals(expected.schema, check_metadata=True)
     assert found.column("time_a").null_count == 2 and found.column("dt_s").null_count == 4

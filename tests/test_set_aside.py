@@ -192,11 +192,11 @@ def test_a_frame_given_twice_is_taken_once(tmp_path):
 
 
 def test_columns_read_from_files_stay_in_their_frames(tmp_path):
-    from pipelines.mapped_columns import is_mapped, mapped_columns
     from pipelines.set_aside import frames_aside
 
     frame = pd.DataFrame({"a": [1, 2], "dt_s": [0.5, 1.5], "b": ["x", "y"]})
-    mapped_columns(frame, ["dt_s"], tmp_path)
+    for name in ["dt_s"]:  # the same values, read from files
+        frame[name] = mapped_column(frame[name], tmp_path).set_axis(frame.index)
     back = frames_aside([frame], tmp_path / "f.pickle", "extra")
     assert list(frame.columns) == ["dt_s"] and is_mapped(frame["dt_s"])  # on disk already
     assert back() == "extra" and list(frame.columns) == ["a", "dt_s", "b"]
