@@ -127,15 +127,18 @@ def spliced_tables(edges: pd.DataFrame, evidence: pd.DataFrame, splice: Splice, 
     ``evidence`` once its spliced copy is built (they end empty): with no other holder of
     them, one column is copied at a time instead of both tables (at 10M rows 3.5M edges and
     10.9M evidence rows, ≈ 1.9 GiB), Arrow-backed text (the edges' ``targets``) included.
-    ``placed(name, column)``, when given, is what an evidence column becomes once placed
-    (the run moves the times and gaps to files there, before the next column is placed);
-    ``after_column()``, when given, is called after each column.
+    ``placed(name, column)``, when given, is what a column of either table becomes once
+    placed, ``q_value`` once recomputed (the run moves the number and time columns to files
+    there, before the next column is placed); ``after_column()``, when given, is called after
+    each column.
     """
     if splice.at is None:
         return splice.edges, splice.evidence
     evidence = _spliced_rows(evidence, splice.evidence, splice.at, after_column, placed)
-    edges = _spliced_edges(edges, splice.edges, after_column)
-    edges["q_value"] = bh_q_values(edges["p_value"].to_numpy(), n_tests=max(splice.n_tests, 1))
+    edges = _spliced_edges(edges, splice.edges, after_column, placed)
+    q_values = pd.Series(bh_q_values(edges["p_value"].to_numpy(),
+                                     n_tests=max(splice.n_tests, 1)), copy=False)
+    edges["q_value"] = q_values if placed is None else placed("q_value", q_values)
     return edges, evidence
 
 
@@ -153,7 +156,9 @@ def _pairs_fused(projections: dict[str, CoEngagement], pairs: pd.DataFrame,
 
 
 def _spliced_edges(fused: pd.DataFrame, changed: pd.DataFrame,
-                   after_column: Callable[[], None] | None = None) -> pd.DataFrame:
+                   after_column: Callable[[], None] | None = None,
+                   placed: Callable[[str, pd.Series], pd.Series] | None = None,
+                   ) -> pd.DataFrame:
     """``fused`` with the rows of ``changed`` replacing those of the same pair or inserted
     in (account_a, account_b) order, and its new per-layer columns (zero elsewhere); the
     columns of ``fused`` are moved one at a time (:func:`_placed_columns`)."""
@@ -166,7 +171,8 @@ def _spliced_edges(fused: pd.DataFrame, changed: pd.DataFrame,
         fused[c] = 0 if c.startswith("ties:") else 0.0
     placement = _placement(len(fused), lo[~present], np.flatnonzero(~present),
                            replaced=lo[present], replacing=np.flatnonzero(present))
-    return _placed_columns(fused, changed, placement, list(changed.columns), after_column)
+    return _placed_columns(fused, changed, placement, list(changed.columns), after_column,
+                           placed)
 
 
 def _insert_at(fused: pd.DataFrame, added: pd.DataFrame) -> np.ndarray:
@@ -255,12 +261,13 @@ def _placed_columns(table: pd.DataFrame, added: pd.DataFrame, placement: _Placem
                     ) -> pd.DataFrame:
     """``columns`` of ``table`` and ``added`` placed by ``placement``, each popped from
     ``table`` as its spliced copy is built (the old one is freed then, when nothing else
-    holds it) and passed through ``placed(name, column)`` when given, ``after_column()``
-    called after each (the run gives the freed pages back there: glibc keeps them, and the
-    next columns did not fit in them)."""
+    holds it) and passed through ``placed(name, column)`` when given (Arrow-backed text then
+    comes as slices of the old and the added, for ``placed`` to join: the run writes them
+    into a file), ``after_column()`` called after each (the run gives the freed pages back
+    there: glibc keeps them, and the next columns did not fit in them)."""
     out = {}
     for c in columns:
-        out[c] = _placed(table.pop(c), added[c], placement)
+        out[c] = _placed(table.pop(c), added[c], placement, joined=placed is None)
         if placed is not None:
             out[c] = placed(c, out[c])
         if after_column is not None:
@@ -268,14 +275,16 @@ def _placed_columns(table: pd.DataFrame, added: pd.DataFrame, placement: _Placem
     return pd.DataFrame(out, copy=False)
 
 
-def _placed(old: pd.Series, new: pd.Series, placement: _Placement) -> pd.Series:
+def _placed(old: pd.Series, new: pd.Series, placement: _Placement, *,
+            joined: bool = True) -> pd.Series:
     """``old`` and ``new`` placed by ``placement``: what stacking the two
     (:func:`graphs.lookup.stacked_column`) and taking the rows in ``placement.order()``
     gives, built as one new array: columns of one NumPy or UTC time dtype and categoricals
     written into place; Arrow-backed text joined once from slices of ``old``'s chunks and
     ``new``'s (stacking then taking held three copies of it; left as slices, every later
-    ``take`` of the column joined them all again: 0.7 s and a copy per take at 5M rows).
-    Other columns are stacked and taken."""
+    ``take`` of the column joined them all again: 0.7 s and a copy per take at 5M rows;
+    ``joined=False``: left as slices, for the caller to join). Other columns are stacked and
+    taken."""
     if isinstance(old.dtype, pd.CategoricalDtype):
         # the stacked dtype (old's, or the sorted union of both's categories), as stacking
         # all of old would give: its choice depends on old's categories, not on its rows
@@ -295,8 +304,9 @@ def _placed(old: pd.Series, new: pd.Series, placement: _Placement) -> pd.Series:
         return utc_times(ticks, old.dtype.unit)
     if isinstance(old.array, pd.arrays.ArrowStringArray) and old.dtype == new.dtype:
         text = _placed_text(old.array._pa_array, new.array._pa_array, placement)
-        return pd.Series(type(old.array)(pa.chunked_array([text]), dtype=old.dtype),
-                         copy=False)
+        if joined:
+            text = pa.chunked_array([text.combine_chunks()])
+        return pd.Series(type(old.array)(text, dtype=old.dtype), copy=False)
     return stacked_column([old, new]).take(placement.order()).reset_index(drop=True)
 
 
@@ -309,20 +319,19 @@ def _placed_values(old: np.ndarray, new: np.ndarray, placement: _Placement) -> n
 
 
 def _placed_text(old: pa.ChunkedArray, new: pa.ChunkedArray, placement: _Placement
-                 ) -> pa.Array:
-    """The rows of ``old`` then ``new`` in ``placement.order()``, joined once from slices of
-    their chunks: each run (:meth:`_Placement.runs`) is one slice (a splice adds few rows:
-    few slices)."""
+                 ) -> pa.ChunkedArray:
+    """The rows of ``old`` then ``new`` in ``placement.order()``, as slices of their chunks:
+    each run (:meth:`_Placement.runs`) is one slice (a splice adds few rows: few slices)."""
     n, total = len(old), placement.kept.size
     starts, firsts = placement.runs()
     if not len(starts):
-        return old.slice(0, 0).combine_chunks()
+        return old.slice(0, 0)
     ends = np.append(starts[1:], total)
     chunks = []
     for start, end, first in zip(starts.tolist(), ends.tolist(), firsts.tolist(), strict=True):
         source, first = (old, first) if first < n else (new, first - n)
         chunks.extend(source.slice(first, end - start).chunks)
-    return pa.chunked_array(chunks, type=old.type).combine_chunks()
+    return pa.chunked_array(chunks, type=old.type)
 
 
 def labelled(evidence: pd.DataFrame, name: str) -> pd.DataFrame:

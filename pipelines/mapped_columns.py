@@ -29,9 +29,9 @@ import pyarrow as pa
 
 from graphs.utc_times import utc_times
 
-_MAPS: weakref.WeakSet[mmap.mmap] = weakref.WeakSet()
-"""Every live map made here (a map is closed when the last array over it is freed, and
-leaves this then)."""
+_MAPS: weakref.WeakKeyDictionary[mmap.mmap, tuple[int, int]] = weakref.WeakKeyDictionary()
+"""Every live map made here, with the addresses of its values (first, past the last): a map
+is closed when the last array over it is freed, and leaves this then."""
 ROWS_PER_READ = 1 << 22
 """Rows of a frame whose mapped pages :func:`taken_rows` reads before dropping them (at 8
 bytes per value, 32 MiB per column)."""
@@ -40,9 +40,9 @@ _SERIAL = itertools.count()
 
 
 def mapped_column(column: pd.Series, directory: Path) -> pd.Series:
-    """``column`` (a NumPy number dtype, or UTC times) written to a new ``.npy`` file in
-    ``directory`` and read back as a read-only memory map: the same values and dtype, its
-    index a range.
+    """``column`` (a NumPy number dtype, UTC times, or Arrow-backed text) written to a new
+    ``.npy`` file in ``directory`` (text: two, :func:`_mapped_text`) and read back as a
+    read-only memory map: the same values and dtype, its index a range.
 
     >>> import tempfile
     >>> times = pd.Series(pd.to_datetime([0, 5], unit="s", utc=True))
@@ -55,9 +55,11 @@ def mapped_column(column: pd.Series, directory: Path) -> pd.Series:
         values = column.array.asi8
     elif isinstance(dtype, np.dtype) and dtype.kind in "biuf":
         values = column.to_numpy()
+    elif isinstance(column.array, pd.arrays.ArrowStringArray):
+        return _mapped_text(column, directory)
     else:
         raise TypeError(f"mapped_column: column {column.name!r} is {dtype}, not a NumPy "
-                        "number or UTC times")
+                        "number, UTC times or Arrow-backed text")
     try:
         path = _new_file(directory)
         with open(path, "wb") as fh:
@@ -71,6 +73,19 @@ def mapped_column(column: pd.Series, directory: Path) -> pd.Series:
     if isinstance(dtype, pd.DatetimeTZDtype):
         return utc_times(values, dtype.unit).rename(column.name)
     return pd.Series(values, name=column.name, copy=False)
+
+
+def mappable(column: pd.Series) -> bool:
+    """Whether :func:`mapped_column` can write ``column`` to a file: a NumPy number dtype,
+    UTC times, or Arrow-backed text.
+
+    >>> mappable(pd.Series([1.5])), mappable(pd.Series(["x"])), mappable(pd.Series([None]))
+    (True, True, False)
+    """
+    dtype = column.dtype
+    return ((isinstance(dtype, np.dtype) and dtype.kind in "biuf")
+            or (isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) == "UTC")
+            or isinstance(column.array, pd.arrays.ArrowStringArray))
 
 
 def mapped_array(directory: Path, n: int, dtype: np.dtype | type = np.int64) -> np.ndarray:
@@ -94,18 +109,66 @@ def mapped_array(directory: Path, n: int, dtype: np.dtype | type = np.int64) -> 
     return mapped.view(np.ndarray)
 
 
+def _mapped_text(column: pd.Series, directory: Path) -> pd.Series:
+    """Arrow-backed text as one Arrow array (``large_string``, as pandas holds it) over two
+    new files of ``directory``, its offsets and its bytes, written a range of
+    :data:`ROWS_PER_READ` rows at a time from ``column``'s chunks (slices of others, or
+    maps: their pages are dropped after each range); missing values keep their mask, in
+    memory (one bit per row)."""
+    chunks = [chunk.cast(pa.large_string()) for chunk in column.array._pa_array.chunks]
+    n = len(column)
+    sizes = [_text_bounds(chunk) for chunk in chunks]
+    total = sum(int(hi - lo) for lo, hi in sizes)
+    offsets, data = mapped_array(directory, n + 1, np.int64), mapped_array(
+        directory, max(total, 1), np.uint8)
+    offsets[0] = row = at = 0
+    for chunk in chunks:
+        for start in range(0, len(chunk), ROWS_PER_READ):
+            piece = chunk.slice(start, ROWS_PER_READ)
+            lo, hi = _text_bounds(piece)
+            ends = np.frombuffer(piece.buffers()[1], np.int64)[
+                piece.offset + 1:piece.offset + len(piece) + 1]
+            offsets[row + 1:row + len(piece) + 1] = ends - lo + at
+            if hi > lo:
+                data[at:at + hi - lo] = np.frombuffer(piece.buffers()[2], np.uint8)[lo:hi]
+            row, at = row + len(piece), at + int(hi - lo)
+            dropped_pages()
+    nulls = column.array._pa_array.null_count
+    valid = None
+    if nulls:
+        mask = np.concatenate([c.is_valid().to_numpy(zero_copy_only=False) for c in chunks])
+        valid = pa.py_buffer(np.packbits(mask, bitorder="little"))
+    text = pa.Array.from_buffers(pa.large_string(), n, [valid, pa.py_buffer(offsets),
+                                                         pa.py_buffer(data)], null_count=nulls)
+    array = type(column.array)(pa.chunked_array([text]), dtype=column.dtype)
+    return pd.Series(array, name=column.name, copy=False)
+
+
+def _text_bounds(chunk: pa.Array) -> tuple[int, int]:
+    """The first and past-the-last byte of a ``large_string`` array's values in its data."""
+    if not len(chunk):
+        return 0, 0
+    offsets = np.frombuffer(chunk.buffers()[1], np.int64)
+    return int(offsets[chunk.offset]), int(offsets[chunk.offset + len(chunk)])
+
+
 def _registered(mapped: np.memmap, path: Path) -> None:
     """Note ``mapped``'s map (what every view of it keeps alive, not the memmap itself) and
-    remove its file's name: the file lives on, nameless, as long as the map (the system
-    reads and writes its pages there), and its disk space is freed with the map."""
-    _MAPS.add(mapped._mmap)
+    where its values are, and remove its file's name: the file lives on, nameless, as long
+    as the map (the system reads and writes its pages there), and its disk space is freed
+    with the map."""
+    first = mapped.__array_interface__["data"][0]
+    _MAPS[mapped._mmap] = (first, first + mapped.nbytes)
     with contextlib.suppress(OSError):  # where an open file cannot be removed: at the end
         path.unlink()
 
 
 def is_mapped(column: pd.Series) -> bool:
     """Whether ``column``'s values are those of a map made here (:func:`mapped_column`,
-    :func:`mapped_array`)."""
+    :func:`mapped_array`); Arrow-backed text: whether each chunk's bytes are."""
+    if isinstance(column.array, pd.arrays.ArrowStringArray):
+        chunks = column.array._pa_array.chunks
+        return bool(chunks) and all(_in_a_map(chunk.buffers()[-1]) for chunk in chunks)
     if hasattr(column.array, "asi8"):
         values = column.array.asi8
     elif isinstance(column.dtype, np.dtype):
@@ -115,6 +178,14 @@ def is_mapped(column: pd.Series) -> bool:
     while isinstance(values, np.ndarray):  # to what owns the memory
         values = values.base
     return isinstance(values, mmap.mmap) and values in _MAPS
+
+
+def _in_a_map(buffer: pa.Buffer | None) -> bool:
+    """Whether ``buffer`` lies in a map made here."""
+    if buffer is None:
+        return False
+    first, last = buffer.address, buffer.address + buffer.size
+    return any(lo <= first and last <= hi for lo, hi in list(_MAPS.values()))
 
 
 def dropped_pages() -> None:

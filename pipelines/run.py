@@ -65,7 +65,7 @@ from pipelines.report_evidence import cohort_rows
 from pipelines.report_tables import paged_cohorts
 from pipelines.set_aside import (
     Aside,
-    column_aside,
+    columns_mapped,
     frames_aside,
     mapped_aside,
     rows_of_accounts,
@@ -213,17 +213,20 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
             weights = {name: layer.weight for name, layer in layers.items()}
             projected = fused_co_engagement(per_layer, weights)
             del incidences, layers
+    # from here on the edges' columns but their codes are read from files as memory maps
+    # (pipelines.mapped_columns; by size ≈ 3.9 GB of the 1 h pass's fused edges at 100M rows,
+    # besides the per-layer ones)
+    columns_mapped([p.edges for p in (projected, *per_layer.values())], spill)
+    release_freed()
     check_resident_memory("projection", max_memory_gb)
-    # not read by clustering or scoring: the edges' targets (JSON text, ≈ 40 bytes per edge)
-    # and the 1 h pass's evidence times (the slow pass's are coded apart; 0.3 GB at 10M rows),
-    # which from then on are read from files as memory maps (pipelines.mapped_columns)
-    put_back = [column_aside([p.edges for p in (projected, *per_layer.values())], "targets",
-                             spill / "targets.pickle"),
-                *(mapped_aside([p.evidence for p in (projected, *per_layer.values())], column,
-                               spill) for column in TIME_COLUMNS)]
+    # not read by clustering or scoring: the 1 h pass's evidence times (the slow pass's are
+    # coded apart; 0.3 GB at 10M rows), put back as maps of their files
+    put_back = [mapped_aside([p.evidence for p in (projected, *per_layer.values())], column,
+                             spill) for column in TIME_COLUMNS]
     with _step("clustering", timings):
         clustered = clustered_edges(projected.edges[CLUSTER_COLUMNS],  # a lazy selection
                                     max_edge_p=config.max_cluster_edge_p)
+        dropped_pages()  # of the maps it read (p_value)
         projected.stats["edges_clustered"] = int(len(clustered))
         projected.stats["clustered_because"] = (
             "all kept edges" if config.max_cluster_edge_p >= 1 else

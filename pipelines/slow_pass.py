@@ -30,7 +30,7 @@ from graphs.projection import CoEngagement, targets_json
 from graphs.scoring import ScoredCohorts, scored_cohorts
 from pipelines.config import RunConfig
 from pipelines.limits import check_layers_memory, release_freed
-from pipelines.mapped_columns import dropped_pages, mapped_column
+from pipelines.mapped_columns import dropped_pages, mappable, mapped_column
 
 SLOW_LAYER = "slow"
 """Layer name of the slow pass's ties in the output edges and evidence."""
@@ -261,17 +261,20 @@ def with_slow_evidence(projected: CoEngagement, splice: Splice | None,
     The freed pages go back to the system after each column (:func:`release_freed`): glibc
     kept them, and the next columns were placed beside them (at 10M rows a trim after the
     evidence's splice gave back 0.27 GiB). With a ``spill`` directory the evidence's
-    :data:`MAPPED_COLUMNS` are written there as each is placed and read as memory maps
-    (:func:`pipelines.mapped_columns.mapped_column`), as the projections made them."""
+    :data:`MAPPED_COLUMNS` and the edges' number columns are written there as each is placed
+    and read as memory maps (:func:`pipelines.mapped_columns.mapped_column`), as the
+    projections and the run made them."""
     if splice is None:
         return projected
 
     def placed(name: str, column: pd.Series) -> pd.Series:
-        mapped = spill is not None and name in MAPPED_COLUMNS
+        assert spill is not None
+        mapped = name in MAPPED_COLUMNS or mappable(column)  # the edges' too
         return mapped_column(column.rename(name), spill) if mapped else column
 
     edges, evidence = spliced_tables(projected.edges, projected.evidence, splice,
-                                     after_column=release_freed, placed=placed)
+                                     after_column=release_freed,
+                                     placed=None if spill is None else placed)
     stats: dict[str, Any] = {**projected.stats, "edges_kept": int(len(edges)),
                              "layers": splice.layer_stats}
     return projected._replace(edges=edges, evidence=evidence, stats=stats)

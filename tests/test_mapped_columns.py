@@ -6,12 +6,14 @@ import gc
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from pipelines.mapped_columns import (
     _MAPS,
     dropped_pages,
     is_mapped,
+    mappable,
     mapped_column,
     taken_rows,
 )
@@ -72,13 +74,52 @@ def test_a_mapped_column_has_the_values_dtype_and_name(tmp_path, made, column):
     assert len(made) == 1 and not list(tmp_path.iterdir())  # its name removed once mapped
 
 
+def _text(*chunks: list) -> pd.Series:
+    """Arrow-backed text (pandas' ``str``) of the given chunks."""
+    array = pa.chunked_array([pa.array(c, pa.large_string()) for c in chunks],
+                             type=pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(array, dtype=pd.StringDtype("pyarrow",
+                                                                            na_value=np.nan)),
+                     name="targets")
+
+
 @pytest.mark.parametrize("column", [
-    pd.Series(["a", "b"], name="text"),
+    _text(['["p","q"]', "é", ""], ['["r"]']),
+    _text(["a", None, "b"], [None]),
+    _text([]),
+    pd.Series(pd.arrays.ArrowStringArray(  # slices of a chunk, as the splice leaves them
+        pa.chunked_array([pa.array(list("abcdef"), pa.large_string()).slice(1, 2),
+                          pa.array(list("xyz"), pa.large_string()).slice(2)]),
+        dtype=pd.StringDtype("pyarrow", na_value=np.nan)), name="t"),
+])
+def test_mapped_text_is_one_arrow_array_over_two_files(tmp_path, made, column):
+    back = mapped_column(column, tmp_path)
+    pd.testing.assert_series_equal(back, column)
+    assert back.array._pa_array.num_chunks == 1 and back.array._pa_array.type == pa.large_string()
+    assert is_mapped(back) and not is_mapped(column) and mappable(column)
+    assert len(made) == 2 and not list(tmp_path.iterdir())  # offsets and bytes, names removed
+    dropped_pages()
+    assert back.tolist() == column.tolist()  # read from the files again
+
+
+def test_mapped_text_is_written_a_range_at_a_time(tmp_path, monkeypatch):
+    import pipelines.mapped_columns as module
+
+    drops = []
+    monkeypatch.setattr(module, "ROWS_PER_READ", 2)
+    monkeypatch.setattr(module, "dropped_pages", lambda: drops.append(1))
+    back = mapped_column(_text(list("abcde"), ["f"]), tmp_path)
+    assert back.tolist() == list("abcdef") and len(drops) == 4  # ranges 2, 2, 1 and 1
+
+
+@pytest.mark.parametrize("column", [
+    pd.Series(["a", "b"], dtype=object, name="text"),
     pd.Series(pd.Categorical(["a"]), name="ids"),
     pd.Series(pd.to_datetime([0], unit="s", utc=True).tz_convert("Europe/Berlin"), name="z"),
     pd.Series(pd.to_datetime([0], unit="s"), name="naive"),
 ])
 def test_other_columns_are_refused_by_name(tmp_path, column):
+    assert not mappable(column)
     with pytest.raises(TypeError, match=f"column '{column.name}'"):
         mapped_column(column, tmp_path)
 

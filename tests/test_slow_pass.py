@@ -111,7 +111,7 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
     monkeypatch.setattr(slow_module, "mapped_column", mapping)  # the splice's
     monkeypatch.setattr(run_module, "mapped_array", array)  # the 1 h projection's
     monkeypatch.setattr(run_module, "Aside", Recorded)
-    monkeypatch.setattr(set_aside_module, "Aside", Recorded)  # column_aside's
+    monkeypatch.setattr(set_aside_module, "Aside", Recorded)  # frames_aside's
     monkeypatch.setattr(run_module, "leiden_clusters",
                         noted("fast clustering", run_module.leiden_clusters))
     monkeypatch.setattr(slow_module, "leiden_clusters",
@@ -119,18 +119,25 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
     monkeypatch.setattr(slow_module, "scored_cohorts",
                         noted("scoring", slow_module.scored_cohorts))
     result = _run(world, "aside")
-    assert [p.name for p in paths] == ["slow_pass.pickle", "targets.pickle",
-                                       "fast_pass.pickle"]
-    # the 1 h edges' targets through every clustering and scoring; the evidence times and
-    # gaps written into files by the projections (the slow pass's, then the 1 h pass's; its
-    # times out of the frames until scored, then put back as maps of them)
-    made = ("array",) * 6
-    assert seen == [("fast clustering", {"slow_pass.pickle", "targets.pickle"}, made),
-                    ("scoring", {"slow_pass.pickle", "targets.pickle"}, made),  # 1 h pass
-                    ("slow clustering", {"fast_pass.pickle", "targets.pickle"}, made),
-                    ("scoring", {"fast_pass.pickle", "targets.pickle"}, made)]  # slow pass
+    assert [p.name for p in paths] == ["slow_pass.pickle", "fast_pass.pickle"]
+    # the evidence times and gaps written into files by the projections (the slow pass's,
+    # then the 1 h pass's; its times out of the frames until scored, then put back as maps
+    # of them), and the 1 h edges' columns but their codes once fused (a column the fused
+    # edges share with the layer's once: weight is the layer's times its weight, so twice)
+    made = ("array",) * 6 + ("shared_targets", "weight", "weight", "median_dt_s", "targets",
+                             "expected_ties", "p_value", "q_value", "ties:engage",
+                             "weight:engage")
+    assert seen == [("fast clustering", {"slow_pass.pickle"}, made),
+                    ("scoring", {"slow_pass.pickle"}, made),  # 1 h pass
+                    ("slow clustering", {"fast_pass.pickle"}, made),
+                    ("scoring", {"fast_pass.pickle"}, made)]  # slow pass
     assert not any(p.exists() for p in paths)
-    assert [n for n, _ in mapped] == [*made, "time_a", "time_b", "dt_s"]  # spliced: again
+    # spliced: again, the evidence's times and gaps, then the edges' columns, and
+    # q_value once more as recomputed over every edge
+    assert [n for n, _ in mapped] == [
+        *made, "time_a", "time_b", "dt_s", "shared_targets", "weight", "median_dt_s",
+        "targets", "expected_ties", "p_value", "q_value", "ties:engage", "ties:slow",
+        "weight:engage", "weight:slow", "q_value"]
     flagged = pd.read_csv(result.out / "flagged_accounts.csv")
     assert set(flagged["account_id"]) <= set(FARM) and len(flagged) >= 20
     edges = pd.read_parquet(result.out / "edges.parquet")  # the targets back in their place
@@ -147,7 +154,6 @@ def test_the_slow_pass_is_dropped_once_scored(world, monkeypatch):
     import weakref
 
     import pipelines.run as run_module
-    import pipelines.set_aside as set_aside_module
     import pipelines.slow_pass as slow_module
 
     slow_evidence, alive = [], []
@@ -187,12 +193,10 @@ def test_the_slow_pass_is_dropped_once_scored(world, monkeypatch):
     monkeypatch.setattr(run_module, "slow_kept", kept)
     monkeypatch.setattr(slow_module, "scored_cohorts", score)
     monkeypatch.setattr(slow_module, "two_pass_cohorts", two_passes)
-    monkeypatch.setattr(run_module, "column_aside", noted(set_aside_module.column_aside))
     monkeypatch.setattr(run_module, "mapped_aside", noted(run_module.mapped_aside))
     result = _run(world, "dropped")
     # the 1 h pass's cohorts scored again without it, then its columns back
-    assert alive == [("scoring", False), ("time_b", False), ("time_a", False),
-                     ("targets", False)]
+    assert alive == [("scoring", False), ("time_b", False), ("time_a", False)]
     evidence = pd.read_parquet(result.out / "edge_evidence.parquet")
     assert evidence["layer"].eq("slow").sum() > 0  # its cohort's ties still spliced in
 
