@@ -98,7 +98,7 @@ class Aside(Generic[T]):
     Buffers the object shares (a table's columns that are also arrays of another field) are
     written once and shared again when read, so the object takes no more memory than before;
     that holds for NumPy arrays, not for pandas' Arrow-backed and datetime columns, which
-    pickle copies (:func:`column_aside` finds those shared columns itself).
+    pickle copies (:func:`frames_aside` finds those shared columns itself).
     An OSError names the directory, as :func:`set_aside`'s.
 
     >>> import tempfile
@@ -161,33 +161,12 @@ class Aside(Generic[T]):
         self.path.unlink(missing_ok=True)
 
 
-def column_aside(frames: list[pd.DataFrame], name: str, path: Path) -> Callable[[], None]:
-    """Take column ``name`` out of each of ``frames`` that has it and keep it at ``path``
-    (:class:`Aside`); return the function that puts each back in its place, once. A column
-    two frames share (a Series of one array in each, as the fused edges of one layer share
-    that layer's) is written once and shared again: :class:`Aside` cannot see that, because
-    pandas pickles Arrow-backed and datetime columns as copies.
-
-    The run sets the edges' ``targets`` and the 1 h evidence's ``time_a`` and ``time_b``
-    aside this way while clustering and scoring, which do not read them (0.3 GB at 10M rows).
-
-    >>> import tempfile
-    >>> frame = pd.DataFrame({"a": [1], "t": ["x"], "b": [2]})
-    >>> put_back = column_aside([frame], "t", Path(tempfile.mkdtemp()) / "t.pickle")
-    >>> list(frame.columns)
-    ['a', 'b']
-    >>> put_back(); list(frame.columns)
-    ['a', 't', 'b']
-    """
-    return frames_aside(frames, path, None, columns=[name])
-
-
 def mapped_aside(frames: list[pd.DataFrame], name: str, directory: Path) -> Callable[[], None]:
     """Take column ``name`` out of each of ``frames`` that has it and write it to
     ``directory`` (a column two frames share once); return the function that puts back,
     once, in each frame's same place, the column read from its file as a memory map
-    (:func:`pipelines.mapped_columns.mapped_column`). As :func:`column_aside`, but what is
-    put back stays in the file.
+    (:func:`pipelines.mapped_columns.mapped_column`). As :func:`frames_aside`, but for one
+    column, and what is put back stays in the file.
 
     >>> import tempfile
     >>> frame = pd.DataFrame({"a": [1], "t": [2.5], "b": [3]})
@@ -222,8 +201,8 @@ def columns_mapped(frames: list[pd.DataFrame], directory: Path) -> None:
     """Replace every column of ``frames`` that can be mapped (:func:`mappable`: NumPy
     numbers, UTC times, Arrow-backed text) by the same column written to ``directory`` and
     read from there as a memory map (:func:`pipelines.mapped_columns.mapped_column`), in its
-    place; a column two frames share (see :func:`column_aside`) is written once, a mapped
-    one not again.
+    place; a column two frames share (two Series of one array, as the fused edges of one
+    layer share that layer's) is written once, a mapped one not again.
 
     The run moves the edges' columns this way once they are fused: all but the account
     codes and ``layers`` (at 10M rows 128 of their ≈ 137 bytes per edge, ``targets`` 40 of
@@ -242,14 +221,14 @@ def columns_mapped(frames: list[pd.DataFrame], directory: Path) -> None:
                      directory)()
 
 
-def frames_aside(frames: list[pd.DataFrame], path: Path, extra: T, *,
-                 columns: list[str] | None = None) -> Callable[[], T]:
-    """Take ``columns`` (default: every column) out of each of ``frames`` and keep them at
-    ``path`` with ``extra`` (one :class:`Aside`); return the function that puts each column
-    back in its place and returns ``extra``, once. Columns read from files
-    (:mod:`pipelines.mapped_columns`) stay where they are: they are on disk already. Columns
-    shared by frames (see :func:`column_aside`), and buffers ``extra`` shares with them
-    (codes that are a categorical column's own), are written once and shared again.
+def frames_aside(frames: list[pd.DataFrame], path: Path, extra: T) -> Callable[[], T]:
+    """Take every column out of each of ``frames`` and keep them at ``path`` with ``extra``
+    (one :class:`Aside`); return the function that puts each column back in its place and
+    returns ``extra``, once. Columns read from files (:mod:`pipelines.mapped_columns`) stay
+    where they are: they are on disk already. Columns shared by frames (two Series of one
+    array: :class:`Aside` cannot see that, because pandas pickles Arrow-backed and datetime
+    columns as copies), and buffers ``extra`` shares with them (codes that are a categorical
+    column's own), are written once and shared again.
 
     The run keeps the 1 h pass's edges and evidence this way, with its codes, while the slow
     pass is clustered and scored (at 30M rows 1.4 GB).
@@ -264,8 +243,7 @@ def frames_aside(frames: list[pd.DataFrame], path: Path, extra: T, *,
     """
     frames = list({id(frame): frame for frame in frames}.values())  # each frame once
     taken = [(frame, name, frame.columns.get_loc(name)) for frame in frames
-             for name in (list(frame.columns) if columns is None else columns)
-             if name in frame.columns and not is_mapped(frame[name])]  # those: on disk
+             for name in frame.columns if not is_mapped(frame[name])]  # those: on disk
     distinct: list[pd.Series] = []
     which = []  # each taken column's place in distinct
     for column in (frame.pop(name) for frame, name, _ in taken):

@@ -9,7 +9,7 @@ import pipelines.set_aside as set_aside_module
 from pipelines.mapped_columns import is_mapped, mapped_column
 from pipelines.set_aside import (
     Aside,
-    column_aside,
+    columns_mapped,
     frames_aside,
     mapped_aside,
     rows_of_accounts,
@@ -96,51 +96,56 @@ def test_a_truncated_aside_file_is_an_error_naming_it(tmp_path):
         aside.taken_back()
 
 
-def test_a_column_waits_on_disk_and_comes_back_in_its_place(tmp_path):
+def test_the_edges_columns_move_to_files_in_their_places_shared_ones_once(tmp_path, monkeypatch):
     """The fused edges' ``targets`` and every layer's (one column shared by two frames, as
-    with a single layer, and one of a frame's own) leave the tables, wait in one file, and
-    come back in place, the shared column still shared; nothing is held afterwards."""
+    with a single layer, and one of a frame's own) and their numbers: each frame keeps its
+    columns in order and values, read from files; the shared column written once and still
+    shared; the ids' codes stay in memory."""
+    import pipelines.set_aside as module
+
     def buffer(frame: pd.DataFrame) -> int:
         return frame["targets"].array._pa_array.chunk(0).buffers()[-1].address
 
-    engage = pd.DataFrame({"account_a": ["a", "b"],
+    written, real = [], module.mapped_column
+    monkeypatch.setattr(module, "mapped_column",
+                        lambda column, directory: written.append(column.name) or real(
+                            column, directory))
+    ids = pd.CategoricalDtype(["a", "b"])
+    engage = pd.DataFrame({"account_a": pd.Categorical(["a", "b"], dtype=ids),
                            "targets": pd.Series(['["p","q"]', '["q"]'], dtype="str")})
     fused = engage.assign(weight=[1.0, 2.0])
     url = pd.DataFrame({"targets": pd.Series(['["u"]'], dtype="str"), "weight": [3.0]})
     assert buffer(fused) == buffer(engage)
     before = [frame.copy() for frame in (fused, engage, url)]
-    put_back = column_aside([fused, engage, url, pd.DataFrame({"weight": [1.0]})], "targets",
-                            tmp_path / "targets.pickle")
-    assert [list(f.columns) for f in (fused, engage, url)] == [
-        ["account_a", "weight"], ["account_a"], ["weight"]]
-    assert [p.name for p in tmp_path.iterdir()] == ["targets.pickle"]
-    put_back()
+    columns_mapped([fused, engage, url], tmp_path)
     for frame, was in zip((fused, engage, url), before, strict=True):
         pd.testing.assert_frame_equal(frame, was)
-    assert not any(tmp_path.iterdir())
+        assert [is_mapped(frame[c]) for c in frame.columns] == [
+            c != "account_a" for c in frame.columns]
+    assert written == ["targets", "targets", "weight", "weight"]  # engage's with fused's
     assert buffer(fused) == buffer(engage)
-    assert put_back.__closure__ is not None and not any(
-        isinstance(c.cell_contents, dict) and c.cell_contents for c in put_back.__closure__)
+    assert not any(tmp_path.iterdir())  # the files' names removed once mapped
+    columns_mapped([fused], tmp_path)
+    assert len(written) == 4  # mapped ones are not written again
 
 
 def test_columns_of_numpy_datetimes_come_back_shared_and_in_order(tmp_path):
-    """Two columns set aside one after the other and put back in reverse order, as the run
-    does with the evidence times: the same columns, order and dtype, and the column the two
-    frames shared still shared."""
+    """Two columns taken out one after the other and put back in reverse order, as the run
+    does with the evidence times: the same columns, order and dtype, read from files, and
+    the column the two frames shared still shared."""
     times = pd.Series(pd.to_datetime([1, 2, 3], unit="s", utc=True))
     engage = pd.DataFrame({"a": [1, 2, 3], "time_a": times,
                            "time_b": times + pd.Timedelta(seconds=5), "x": [1.0, 2.0, 3.0]})
     fused = engage.assign(layer="engage")
     before = [fused.copy(), engage.copy()]
-    backs = [column_aside([fused, engage], name, tmp_path / f"{name}.pickle")
-             for name in ("time_a", "time_b")]
+    backs = [mapped_aside([fused, engage], name, tmp_path) for name in ("time_a", "time_b")]
     assert list(fused.columns) == ["a", "x", "layer"]
     for back in reversed(backs):
         back()
     pd.testing.assert_frame_equal(fused, before[0])
     pd.testing.assert_frame_equal(engage, before[1])
     assert np.shares_memory(fused["time_a"].array.asi8, engage["time_a"].array.asi8)
-    assert not any(tmp_path.iterdir())
+    assert is_mapped(fused["time_b"]) and not any(tmp_path.iterdir())
 
 
 def test_overlapping_columns_are_not_taken_for_one_column(tmp_path):
@@ -150,7 +155,7 @@ def test_overlapping_columns_are_not_taken_for_one_column(tmp_path):
     first = pd.DataFrame({"x": pd.Series(values[:3], copy=False)}, copy=False)
     second = pd.DataFrame({"x": pd.Series(values[1:4], copy=False)}, copy=False)
     assert np.shares_memory(first["x"].to_numpy(), second["x"].to_numpy())
-    column_aside([first, second], "x", tmp_path / "x.pickle")()
+    frames_aside([first, second], tmp_path / "x.pickle", None)()
     assert first["x"].tolist() == [0.0, 1.0, 2.0] and second["x"].tolist() == [1.0, 2.0, 3.0]
 
 
