@@ -79,7 +79,9 @@ def spliced_layer(fused: CoEngagement, projections: dict[str, CoEngagement], nam
 
 
 def layer_splice(fused: CoEngagement, projections: dict[str, CoEngagement], name: str,
-                 layer: CoEngagement, weights: dict[str, float] | None = None) -> Splice:
+                 layer: CoEngagement, weights: dict[str, float] | None = None, *,
+                 take: Callable[[pd.DataFrame, np.ndarray], pd.DataFrame] | None = None,
+                 ) -> Splice:
     """What adding the layer ``name`` to ``fused`` changes: only its pairs are fused anew.
 
     Parameters
@@ -94,6 +96,11 @@ def layer_splice(fused: CoEngagement, projections: dict[str, CoEngagement], name
         The added layer's projection (edges sorted by pair, evidence by pair and target).
     weights : dict of str to float, optional
         Multiplier of each layer's edge weights (default 1).
+    take : callable, optional
+        ``take(frame, rows)`` gives ``frame``'s rows at the ascending positions ``rows``
+        (default ``frame.take(rows)``): the rows of the added pairs in the fused evidence
+        and the layers' edges (the run takes them a range at a time from columns read from
+        files, :func:`pipelines.mapped_columns.taken_rows`).
 
     Returns
     -------
@@ -108,10 +115,11 @@ def layer_splice(fused: CoEngagement, projections: dict[str, CoEngagement], name
     stats = {n: dict(every[n].stats) for n in names}
     if fused.edges.empty or layer.edges.empty:  # nothing to keep, or nothing to add
         return Splice(*fused_tables(every, weights, names), None, _n_tests(every), stats)
+    take = take or _taken
     added = labelled(layer.evidence, name)
-    near = fused.evidence.iloc[_ranges(*_pair_bounds(fused.evidence, layer.edges[KEY]))]
+    near = take(fused.evidence, _ranges(*_pair_bounds(fused.evidence, layer.edges[KEY])))
     pair_evidence = _spliced_rows(near, added, _insert_at(near, added))
-    changed = _pairs_fused(every, layer.edges[KEY], pair_evidence, weights, names)
+    changed = _pairs_fused(every, layer.edges[KEY], pair_evidence, weights, names, take)
     return Splice(changed, added, _insert_at(fused.evidence, added), _n_tests(every), stats)
 
 
@@ -142,16 +150,21 @@ def spliced_tables(edges: pd.DataFrame, evidence: pd.DataFrame, splice: Splice, 
     return edges, evidence
 
 
+def _taken(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    return frame.take(rows)
+
+
 def _pairs_fused(projections: dict[str, CoEngagement], pairs: pd.DataFrame,
-                 evidence: pd.DataFrame, weights: dict[str, float],
-                 names: list[str]) -> pd.DataFrame:
+                 evidence: pd.DataFrame, weights: dict[str, float], names: list[str],
+                 take: Callable[[pd.DataFrame, np.ndarray], pd.DataFrame] = _taken,
+                 ) -> pd.DataFrame:
     """The fused edges of ``pairs`` only (sorted), from their spliced ``evidence`` rows: the
     same rows and per-pair sums as the general path, whose per-pair values depend on that
     pair's rows alone (``q_value`` excepted, recomputed over all edges by the caller)."""
     frames = []
     for n in names:
         lo, hi = _pair_bounds(projections[n].edges, pairs)
-        frames.append((n, projections[n].edges.iloc[lo[hi > lo]]))
+        frames.append((n, take(projections[n].edges, lo[hi > lo])))
     return _fused_edges(_stacked(frames, weights), evidence, names, 1)
 
 

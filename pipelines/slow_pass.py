@@ -30,7 +30,7 @@ from graphs.projection import CoEngagement, targets_json
 from graphs.scoring import ScoredCohorts, scored_cohorts
 from pipelines.config import RunConfig
 from pipelines.limits import check_layers_memory, release_freed
-from pipelines.mapped_columns import dropped_pages, mappable, mapped_column
+from pipelines.mapped_columns import dropped_pages, mappable, mapped_column, taken_rows
 
 SLOW_LAYER = "slow"
 """Layer name of the slow pass's ties in the output edges and evidence."""
@@ -246,10 +246,13 @@ def slow_splice(per_layer: dict[str, CoEngagement], weights: dict[str, float],
     """The slow layer's ``ties`` (:func:`slow_ties`) spliced into the fused tables
     ``projected`` of the ``per_layer`` projections; ``None`` when there are none. Applied by
     :func:`with_slow_evidence` (same tables as fusing every layer anew,
-    :func:`graphs.layer_fusion.spliced_layer`)."""
+    :func:`graphs.layer_fusion.spliced_layer`). The rows of the added pairs are taken a
+    range at a time from the columns read from files, their pages dropped after each
+    (:func:`pipelines.mapped_columns.taken_rows`): taken at once, rows of pairs all over
+    the edges touched nearly every page of their columns (at 10M rows +0.39 GiB)."""
     if ties is None:
         return None
-    return layer_splice(projected, per_layer, SLOW_LAYER, ties, weights)
+    return layer_splice(projected, per_layer, SLOW_LAYER, ties, weights, take=taken_rows)
 
 
 def with_slow_evidence(projected: CoEngagement, splice: Splice | None,

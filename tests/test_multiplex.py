@@ -274,6 +274,32 @@ def test_splicing_a_layer_equals_fusing_it(seed, fast_layers):
     assert expected.edges["q_value"].min() < 0.1  # q values the added layer's tests change
 
 
+def test_a_splice_takes_its_rows_through_the_take_given_in_ascending_order():
+    """``take`` (the run's takes ranges of rows from mapped columns) gets each table's rows
+    ascending, and rows taken in pieces give the same splice."""
+    from graphs.layer_fusion import layer_splice, spliced_tables
+
+    fast = layer_projections({"engage": Layer(_with_farm(_random_likes(1200, 7)), 1800)})
+    whole = layer_projections({"s": Layer(_with_farm(_random_likes(900, 7)), 86400)})["s"]
+    slow = _inside(whole, {f"u{i}" for i in range(0, 60, 3)} | {f"farm{i}" for i in range(4)})
+    asked = []
+
+    def in_pieces(frame, rows):
+        asked.append((len(frame), rows.copy()))
+        return pd.concat([frame.take(rows[i:i + 3]) for i in range(0, len(rows), 3)]
+                         or [frame.iloc[:0]])
+
+    fused = fused_co_engagement(fast)
+    tables = [spliced_tables(fused.edges.copy(deep=False), fused.evidence.copy(deep=False),
+                             layer_splice(fused, fast, "slow", slow, take=take))
+              for take in (None, in_pieces)]
+    for got, expected in zip(tables[1], tables[0], strict=True):
+        pd.testing.assert_frame_equal(got, expected)
+    assert [n for n, _ in asked] == [len(fused.evidence), len(fast["engage"].edges),
+                                     len(slow.edges)]  # each layer's edges of the pairs
+    assert all(len(rows) > 3 and (np.diff(rows) > 0).all() for _, rows in asked)
+
+
 def test_splicing_checks_the_layer_name():
     from graphs.layer_fusion import spliced_layer
 
