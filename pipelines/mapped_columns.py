@@ -40,9 +40,9 @@ _SERIAL = itertools.count()
 
 
 def mapped_column(column: pd.Series, directory: Path) -> pd.Series:
-    """``column`` (a NumPy number dtype, UTC times, or Arrow-backed text) written to a new
-    ``.npy`` file in ``directory`` (text: two, :func:`_mapped_text`) and read back as a
-    read-only memory map: the same values and dtype, its index a range.
+    """``column`` (a NumPy number dtype, UTC times, a categorical's codes, or Arrow-backed
+    text) written to a new ``.npy`` file in ``directory`` (text: two, :func:`_mapped_text`)
+    and read back as a read-only memory map: the same values and dtype, its index a range.
 
     >>> import tempfile
     >>> times = pd.Series(pd.to_datetime([0, 5], unit="s", utc=True))
@@ -55,11 +55,13 @@ def mapped_column(column: pd.Series, directory: Path) -> pd.Series:
         values = column.array.asi8
     elif isinstance(dtype, np.dtype) and dtype.kind in "biuf":
         values = column.to_numpy()
+    elif isinstance(dtype, pd.CategoricalDtype):
+        values = column.array.codes  # the categories stay in memory, shared by the dtype
     elif isinstance(column.array, pd.arrays.ArrowStringArray):
         return _mapped_text(column, directory)
     else:
         raise TypeError(f"mapped_column: column {column.name!r} is {dtype}, not a NumPy "
-                        "number, UTC times or Arrow-backed text")
+                        "number, UTC times, a categorical or Arrow-backed text")
     try:
         path = _new_file(directory)
         with open(path, "wb") as fh:
@@ -72,12 +74,15 @@ def mapped_column(column: pd.Series, directory: Path) -> pd.Series:
     values = mapped.view(np.ndarray)  # a plain array over the map, as the column held
     if isinstance(dtype, pd.DatetimeTZDtype):
         return utc_times(values, dtype.unit).rename(column.name)
+    if isinstance(dtype, pd.CategoricalDtype):  # codes of pandas' dtype for them: no copy
+        return pd.Series(pd.Categorical.from_codes(values, dtype=dtype, validate=False),
+                         name=column.name, copy=False)
     return pd.Series(values, name=column.name, copy=False)
 
 
 def mappable(column: pd.Series) -> bool:
     """Whether :func:`mapped_column` can write ``column`` to a file: a NumPy number dtype,
-    UTC times, or Arrow-backed text.
+    UTC times, a categorical (its codes), or Arrow-backed text.
 
     >>> mappable(pd.Series([1.5])), mappable(pd.Series(["x"])), mappable(pd.Series([None]))
     (True, True, False)
@@ -85,6 +90,7 @@ def mappable(column: pd.Series) -> bool:
     dtype = column.dtype
     return ((isinstance(dtype, np.dtype) and dtype.kind in "biuf")
             or (isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) == "UTC")
+            or isinstance(dtype, pd.CategoricalDtype)
             or isinstance(column.array, pd.arrays.ArrowStringArray))
 
 
@@ -171,6 +177,8 @@ def is_mapped(column: pd.Series) -> bool:
         return bool(chunks) and all(_in_a_map(chunk.buffers()[-1]) for chunk in chunks)
     if hasattr(column.array, "asi8"):
         values = column.array.asi8
+    elif isinstance(column.dtype, pd.CategoricalDtype):
+        values = column.array.codes
     elif isinstance(column.dtype, np.dtype):
         values = column.to_numpy()
     else:

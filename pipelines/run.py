@@ -213,10 +213,12 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
             weights = {name: layer.weight for name, layer in layers.items()}
             projected = fused_co_engagement(per_layer, weights)
             del incidences, layers
-    # from here on the edges' columns but their codes are read from files as memory maps
-    # (pipelines.mapped_columns; by size ≈ 3.9 GB of the 1 h pass's fused edges at 100M rows,
-    # besides the per-layer ones)
-    columns_mapped([p.edges for p in (projected, *per_layer.values())], spill)
+    # from here on the edges and the evidence are read from files as memory maps, but for
+    # the ids of their codes and the edges' layers (pipelines.mapped_columns; by size
+    # ≈ 4 GB of the 1 h pass's fused edges at 100M rows and ≈ 1.5 GB of its evidence's codes,
+    # besides the per-layer ones; the evidence's times and gaps were written so already)
+    for tables in ("edges", "evidence"):
+        columns_mapped([getattr(p, tables) for p in (projected, *per_layer.values())], spill)
     release_freed()
     check_resident_memory("projection", max_memory_gb)
     # not read by clustering or scoring: the 1 h pass's evidence times (the slow pass's are

@@ -199,7 +199,8 @@ def mapped_aside(frames: list[pd.DataFrame], name: str, directory: Path) -> Call
 
 def columns_mapped(frames: list[pd.DataFrame], directory: Path) -> None:
     """Replace every column of ``frames`` that can be mapped (:func:`mappable`: NumPy
-    numbers, UTC times, Arrow-backed text) by the same column written to ``directory`` and
+    numbers, UTC times, categoricals, Arrow-backed text) by the same column written to
+    ``directory`` and
     read from there as a memory map (:func:`pipelines.mapped_columns.mapped_column`), in its
     place; a column two frames share (two Series of one array, as the fused edges of one
     layer share that layer's) is written once, a mapped one not again.
@@ -209,10 +210,10 @@ def columns_mapped(frames: list[pd.DataFrame], directory: Path) -> None:
     them), the 1 h pass's fused edges and the per-layer ones it keeps until the splice.
 
     >>> import tempfile
-    >>> frame = pd.DataFrame({"c": pd.Categorical(["x"]), "t": ["y"], "w": [2.5]})
+    >>> frame = pd.DataFrame({"c": pd.Categorical(["x"]), "t": ["y"], "o": [None]})
     >>> columns_mapped([frame], Path(tempfile.mkdtemp()))
     >>> list(frame.columns), [is_mapped(frame[c]) for c in frame.columns]
-    (['c', 't', 'w'], [False, True, True])
+    (['c', 't', 'o'], [True, True, False])
     """
     names = dict.fromkeys(c for frame in frames for c in frame.columns
                           if mappable(frame[c]) and not is_mapped(frame[c]))

@@ -66,6 +66,9 @@ def _map_range(column: pd.Series) -> str:
     pd.Series([1.5, float("nan"), -2.0], name="f"),
     pd.Series(np.array([3, -1], dtype=np.int32), name="i"),
     pd.Series(np.array([True, False]), name="b"),
+    pd.Series(pd.Categorical(["x", "y", "x", None]), name="ids"),
+    pd.Series(pd.Categorical.from_codes(np.arange(300) % 290, categories=[
+        f"id{k}" for k in range(290)]), name="ids16"),  # int16 codes
 ])
 def test_a_mapped_column_has_the_values_dtype_and_name(tmp_path, made, column):
     back = mapped_column(column, tmp_path)
@@ -114,7 +117,6 @@ def test_mapped_text_is_written_a_range_at_a_time(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("column", [
     pd.Series(["a", "b"], dtype=object, name="text"),
-    pd.Series(pd.Categorical(["a"]), name="ids"),
     pd.Series(pd.to_datetime([0], unit="s", utc=True).tz_convert("Europe/Berlin"), name="z"),
     pd.Series(pd.to_datetime([0], unit="s"), name="naive"),
 ])

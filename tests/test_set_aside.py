@@ -98,9 +98,9 @@ def test_a_truncated_aside_file_is_an_error_naming_it(tmp_path):
 
 def test_the_edges_columns_move_to_files_in_their_places_shared_ones_once(tmp_path, monkeypatch):
     """The fused edges' ``targets`` and every layer's (one column shared by two frames, as
-    with a single layer, and one of a frame's own) and their numbers: each frame keeps its
-    columns in order and values, read from files; the shared column written once and still
-    shared; the ids' codes stay in memory."""
+    with a single layer, and one of a frame's own), their numbers and their ids' codes:
+    each frame keeps its columns in order and values, read from files; the shared column
+    written once and still shared; the ids themselves stay in memory."""
     import pipelines.set_aside as module
 
     def buffer(frame: pd.DataFrame) -> int:
@@ -120,13 +120,13 @@ def test_the_edges_columns_move_to_files_in_their_places_shared_ones_once(tmp_pa
     columns_mapped([fused, engage, url], tmp_path)
     for frame, was in zip((fused, engage, url), before, strict=True):
         pd.testing.assert_frame_equal(frame, was)
-        assert [is_mapped(frame[c]) for c in frame.columns] == [
-            c != "account_a" for c in frame.columns]
-    assert written == ["targets", "targets", "weight", "weight"]  # engage's with fused's
+        assert all(is_mapped(frame[c]) for c in frame.columns)
+    assert written == ["account_a", "targets", "targets", "weight", "weight"]  # engage's with
+    assert fused["account_a"].dtype is engage["account_a"].dtype  # fused's; the ids in memory
     assert buffer(fused) == buffer(engage)
     assert not any(tmp_path.iterdir())  # the files' names removed once mapped
     columns_mapped([fused], tmp_path)
-    assert len(written) == 4  # mapped ones are not written again
+    assert len(written) == 5  # mapped ones are not written again
 
 
 def test_columns_of_numpy_datetimes_come_back_shared_and_in_order(tmp_path):

@@ -122,22 +122,26 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
     assert [p.name for p in paths] == ["slow_pass.pickle", "fast_pass.pickle"]
     # the evidence times and gaps written into files by the projections (the slow pass's,
     # then the 1 h pass's; its times out of the frames until scored, then put back as maps
-    # of them), and the 1 h edges' columns but their codes once fused (a column the fused
-    # edges share with the layer's once: weight is the layer's times its weight, so twice)
-    made = ("array",) * 6 + ("shared_targets", "weight", "weight", "median_dt_s", "targets",
-                             "expected_ties", "p_value", "q_value", "ties:engage",
-                             "weight:engage")
+    # of them), and the 1 h pass's other columns once fused: the edges' (a column the fused
+    # edges share with the layer's once: weight is the layer's times its weight, so twice),
+    # then the evidence's (the fused evidence's layer its own)
+    made = ("array",) * 6 + (
+        "account_a", "account_b", "shared_targets", "weight", "weight", "median_dt_s",
+        "targets", "expected_ties", "p_value", "q_value", "layers", "ties:engage",
+        "weight:engage", "account_a", "account_b", "target_id", "action_a", "action_b",
+        "layer")
     assert seen == [("fast clustering", {"slow_pass.pickle"}, made),
                     ("scoring", {"slow_pass.pickle"}, made),  # 1 h pass
                     ("slow clustering", {"fast_pass.pickle"}, made),
                     ("scoring", {"fast_pass.pickle"}, made)]  # slow pass
     assert not any(p.exists() for p in paths)
-    # spliced: again, the evidence's times and gaps, then the edges' columns, and
-    # q_value once more as recomputed over every edge
+    # spliced: again, every column of the evidence, then of the edges, and q_value once
+    # more as recomputed over every edge
     assert [n for n, _ in mapped] == [
-        *made, "time_a", "time_b", "dt_s", "shared_targets", "weight", "median_dt_s",
-        "targets", "expected_ties", "p_value", "q_value", "ties:engage", "ties:slow",
-        "weight:engage", "weight:slow", "q_value"]
+        *made, "account_a", "account_b", "target_id", "time_a", "time_b", "action_a",
+        "action_b", "dt_s", "layer", "account_a", "account_b", "shared_targets", "weight",
+        "median_dt_s", "targets", "expected_ties", "p_value", "q_value", "layers",
+        "ties:engage", "ties:slow", "weight:engage", "weight:slow", "q_value"]
     flagged = pd.read_csv(result.out / "flagged_accounts.csv")
     assert set(flagged["account_id"]) <= set(FARM) and len(flagged) >= 20
     edges = pd.read_parquet(result.out / "edges.parquet")  # the targets back in their place
