@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graphs.interactions import decoded
-from pipelines.mapped_columns import is_mapped, mappable, mapped_column
+from pipelines.mapped_columns import dropped_pages, is_mapped, mappable, mapped_column
 
 T = TypeVar("T")
 
@@ -226,7 +226,9 @@ def frames_aside(frames: list[pd.DataFrame], path: Path, extra: T) -> Callable[[
     """Take every column out of each of ``frames`` and keep them at ``path`` with ``extra``
     (one :class:`Aside`); return the function that puts each column back in its place and
     returns ``extra``, once. Columns read from files (:mod:`pipelines.mapped_columns`) stay
-    where they are: they are on disk already. Columns shared by frames (two Series of one
+    where they are: they are on disk already, and the pages read of them are dropped
+    (:func:`pipelines.mapped_columns.dropped_pages`: else what the 1 h pass's scoring read
+    stays resident through the slow pass's). Columns shared by frames (two Series of one
     array: :class:`Aside` cannot see that, because pandas pickles Arrow-backed and datetime
     columns as copies), and buffers ``extra`` shares with them (codes that are a categorical
     column's own), are written once and shared again.
@@ -254,6 +256,7 @@ def frames_aside(frames: list[pd.DataFrame], path: Path, extra: T) -> Callable[[
             distinct.append(column)
     held = {"taken": taken, "back": Aside((distinct, extra), path).taken_back}
     del distinct, extra
+    dropped_pages()  # what was read of the columns left in their files
 
     def put_back() -> T:
         """Once: afterwards nothing here holds the frames or their columns (the run's splice
