@@ -183,17 +183,24 @@ def is_mapped(column: pd.Series) -> bool:
         values = column.to_numpy()
     else:
         return False
-    while isinstance(values, np.ndarray):  # to what owns the memory
-        values = values.base
-    return isinstance(values, mmap.mmap) and values in _MAPS
+    return in_a_map(values.__array_interface__["data"][0], values.nbytes)
 
 
 def _in_a_map(buffer: pa.Buffer | None) -> bool:
     """Whether ``buffer`` lies in a map made here."""
-    if buffer is None:
-        return False
-    first, last = buffer.address, buffer.address + buffer.size
-    return any(lo <= first and last <= hi for lo, hi in list(_MAPS.values()))
+    return buffer is not None and in_a_map(buffer.address, buffer.size)
+
+
+def in_a_map(address: int, size: int) -> bool:
+    """Whether the ``size`` bytes at ``address`` lie in a map made here.
+
+    >>> import tempfile
+    >>> values = mapped_array(Path(tempfile.mkdtemp()), 4)
+    >>> address = values.__array_interface__["data"][0]
+    >>> in_a_map(address + 8, 16), in_a_map(address, 40), in_a_map(id(values), 1)
+    (True, False, False)
+    """
+    return any(lo <= address and address + size <= hi for lo, hi in list(_MAPS.values()))
 
 
 def dropped_pages() -> None:

@@ -73,7 +73,6 @@ from pipelines.set_aside import (
 )
 from pipelines.side_tables import SideTable, read_accounts, read_posts
 from pipelines.slow_pass import (
-    MAPPED_COLUMNS,
     TIME_COLUMNS,
     SlowKept,
     SlowPass,
@@ -394,11 +393,10 @@ def _projections(layers: dict, config: RunConfig, incidences: dict | None = None
         after_chunk=None if spill is None else dropped_pages)
 
 
-def _mapped_evidence(spill: Path, name: str, n: int, dtype: np.dtype) -> np.ndarray | None:
-    """The projections' evidence columns that the run reads from files
-    (:data:`pipelines.slow_pass.MAPPED_COLUMNS`, :func:`pipelines.mapped_columns.mapped_array`);
-    ``None``: the others."""
-    return mapped_array(spill, n, dtype) if name in MAPPED_COLUMNS else None
+def _mapped_evidence(spill: Path, name: str, n: int, dtype: np.dtype) -> np.ndarray:
+    """Each evidence column of the projections, written into a file of ``spill`` as made and
+    read from it (:func:`pipelines.mapped_columns.mapped_array`)."""
+    return mapped_array(spill, n, dtype)
 
 
 @contextlib.contextmanager

@@ -24,7 +24,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graphs.interactions import decoded
-from pipelines.mapped_columns import dropped_pages, is_mapped, mappable, mapped_column
+from pipelines.mapped_columns import (
+    dropped_pages,
+    in_a_map,
+    is_mapped,
+    mappable,
+    mapped_column,
+)
 
 T = TypeVar("T")
 
@@ -98,7 +104,9 @@ class Aside(Generic[T]):
     Buffers the object shares (a table's columns that are also arrays of another field) are
     written once and shared again when read, so the object takes no more memory than before;
     that holds for NumPy arrays, not for pandas' Arrow-backed and datetime columns, which
-    pickle copies (:func:`frames_aside` finds those shared columns itself).
+    pickle copies (:func:`frames_aside` finds those shared columns itself). Buffers in maps
+    of files (:mod:`pipelines.mapped_columns`) are on disk already: they are not written or
+    read, and come back as the same maps (reading them made every page of them resident).
     An OSError names the directory, as :func:`set_aside`'s.
 
     >>> import tempfile
@@ -122,29 +130,39 @@ class Aside(Generic[T]):
                 first[key] = len(unique)
                 unique.append(raw)
             uses.append(first[key])
+        kept = {i: raw for i, raw in enumerate(unique) if in_a_map(
+            np.frombuffer(raw, np.uint8).__array_interface__["data"][0], raw.nbytes)}
         try:
             with open(path, "wb") as fh:
-                pickle.dump((head, [raw.nbytes for raw in unique], uses), fh, protocol=5)
-                for raw in unique:
-                    fh.write(raw)
+                pickle.dump((head, [-1 if i in kept else raw.nbytes
+                                    for i, raw in enumerate(unique)], uses), fh, protocol=5)
+                for i, raw in enumerate(unique):
+                    if i not in kept:
+                        fh.write(raw)
         except OSError as exc:
             raise _spill_error("a table", path, exc) from exc
         self.path = path
+        self._kept = kept  # by index in the file's list of buffers
         self._back: list[T] = []
 
     def taken_back(self) -> T:
-        """The object again (its arrays writable, in memory, not mapped)."""
+        """The object again (its arrays writable, in memory; those that were maps of files
+        the same maps)."""
         if self._back:
             return self._back[0]
         with open(self.path, "rb") as fh:
             head, sizes, uses = pickle.load(fh)
-            memory = []
-            for size in sizes:
+            memory: list[np.ndarray | memoryview] = []
+            for i, size in enumerate(sizes):
+                if size < 0:
+                    memory.append(self._kept[i])
+                    continue
                 buf = np.empty(size, np.uint8)
                 if fh.readinto(memoryview(buf)) != size:
                     raise OSError(f"{self.path}: truncated (the run's spill directory changed)")
                 memory.append(buf)
         self.path.unlink()
+        self._kept = {}
         self._back.append(pickle.loads(head, buffers=[memory[u] for u in uses]))
         return self._back[0]
 
@@ -158,6 +176,7 @@ class Aside(Generic[T]):
         False
         """
         self._back.clear()
+        self._kept = {}
         self.path.unlink(missing_ok=True)
 
 

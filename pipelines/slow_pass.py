@@ -36,9 +36,6 @@ SLOW_LAYER = "slow"
 """Layer name of the slow pass's ties in the output edges and evidence."""
 TIME_COLUMNS = ("time_a", "time_b")
 """The evidence's columns that clustering and scoring do not read (set aside meanwhile)."""
-MAPPED_COLUMNS = (*TIME_COLUMNS, "dt_s")
-"""The evidence's columns a run reads from files (24 bytes per row), written there as the
-projections make them and again as the splice places them."""
 UNSCORED = ["targets", "p_value", "q_value"]
 """Edge columns the slow pass does not keep: only its cohorts' edges need ``targets`` (spelled
 again from their evidence), and the splice recomputes ``p_value`` and ``q_value``."""
@@ -263,17 +260,16 @@ def with_slow_evidence(projected: CoEngagement, splice: Splice | None,
     hold no other reference to them (nor to the per-layer projections, which share them).
     The freed pages go back to the system after each column (:func:`release_freed`): glibc
     kept them, and the next columns were placed beside them (at 10M rows a trim after the
-    evidence's splice gave back 0.27 GiB). With a ``spill`` directory the evidence's
-    :data:`MAPPED_COLUMNS` and the edges' number columns are written there as each is placed
-    and read as memory maps (:func:`pipelines.mapped_columns.mapped_column`), as the
+    evidence's splice gave back 0.27 GiB). With a ``spill`` directory the columns but the
+    ids themselves (:func:`pipelines.mapped_columns.mappable`) are written there as each is
+    placed and read as memory maps (:func:`pipelines.mapped_columns.mapped_column`), as the
     projections and the run made them."""
     if splice is None:
         return projected
 
     def placed(name: str, column: pd.Series) -> pd.Series:
         assert spill is not None
-        mapped = name in MAPPED_COLUMNS or mappable(column)  # the edges' too
-        return mapped_column(column.rename(name), spill) if mapped else column
+        return mapped_column(column.rename(name), spill) if mappable(column) else column
 
     edges, evidence = spliced_tables(projected.edges, projected.evidence, splice,
                                      after_column=release_freed,

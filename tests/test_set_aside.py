@@ -235,3 +235,22 @@ def test_mapped_aside_leaves_frames_without_the_column_alone(tmp_path):
     frame = pd.DataFrame({"x": [1]})
     mapped_aside([frame], "t", tmp_path)()
     assert list(frame.columns) == ["x"] and not list(tmp_path.iterdir())
+
+
+def test_aside_keeps_buffers_of_maps_where_they_are(tmp_path):
+    """Arrays over maps of files (a mapped column's codes, say) are neither written nor read:
+    they come back as the same maps; the others are written and read into fresh memory."""
+    from pipelines.mapped_columns import mapped_array
+
+    mapped = mapped_array(tmp_path, 100_000, np.int32)
+    mapped[:] = np.arange(100_000)
+    ids = pd.Series(pd.Categorical.from_codes(mapped[:1000] % 7, categories=list("abcdefg")))
+    column = mapped_column(ids, tmp_path)
+    own = np.arange(50, dtype=np.int64)
+    aside = Aside({"mapped": mapped, "ids": column, "own": own}, tmp_path / "o.pickle")
+    assert (tmp_path / "o.pickle").stat().st_size < 2_000  # own's 400 bytes and the head
+    back = aside.taken_back()
+    assert np.shares_memory(back["mapped"], mapped) and back["mapped"].flags.writeable
+    assert is_mapped(back["ids"]) and back["ids"].equals(column)
+    assert back["own"].tolist() == own.tolist() and not np.shares_memory(back["own"], own)
+    assert not (tmp_path / "o.pickle").exists()
