@@ -147,10 +147,12 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
     ``on_slow_scored(slow, memberships)``, when given, is called once the slow pass is
     scored, with its flagged cohorts' memberships, before the 1 h pass's cohorts are scored
     again: the run keeps what it needs of the slow pass then (:func:`slow_kept`) and drops
-    it."""
+    it. The pages read of columns in files are dropped after each scoring
+    (:func:`pipelines.mapped_columns.dropped_pages`)."""
     score = partial(scored_cohorts, posts=posts, accounts=accounts, **config.scoring_rules())
     fast_codes: PassCodes | None = pass_codes(projected.edges, projected.evidence,
                                               projected.activity, posts)
+    dropped_pages()  # read of the columns in files: each step below reads what it needs
     fast_back: Callable[[], PassCodes] | None = None  # while cluster_slow set them aside
 
     def score_fast(c: pd.DataFrame) -> ScoredCohorts:
@@ -159,8 +161,10 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
             assert fast_back is not None
             fast_codes = fast_back()._replace(edges=projected.edges,
                                               evidence=projected.evidence)
-        return score(c, projected.edges, projected.evidence, projected.activity,
-                     n_actions=projected.stats["n_actions"], codes=fast_codes)
+        scored = score(c, projected.edges, projected.evidence, projected.activity,
+                       n_actions=projected.stats["n_actions"], codes=fast_codes)
+        dropped_pages()
+        return scored
 
     def score_slow(c: pd.DataFrame) -> ScoredCohorts:
         assert slow is not None
@@ -168,6 +172,7 @@ def scored_passes(config: RunConfig, projected: CoEngagement, clusters: pd.DataF
         scored = score(c, found.projection.edges, found.projection.evidence,
                        found.projection.activity, n_actions=found.projection.stats["n_actions"],
                        codes=found.codes, **slow_rules(config), require_farm_sign=True)
+        dropped_pages()
         if on_slow_scored is not None:  # the members two_pass_cohorts keeps
             members = scored.memberships
             on_slow_scored(found, members[in_values(members["account_id"], set(
