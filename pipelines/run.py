@@ -191,8 +191,9 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
         with _step("projection", timings):
             kernels_ready()
             incidences = layer_incidences(layers)
-            check_layers_memory(layers, max_crowd=config.max_crowd,
-                                max_memory_gb=max_memory_gb, incidences=incidences)
+            pairs_bound = check_layers_memory(layers, max_crowd=config.max_crowd,
+                                              max_memory_gb=max_memory_gb,
+                                              incidences=incidences)
             slow_skip = slow_skipped(layers, config)
             # The projections read the incidences; only the report reads the interactions
             # again (its members' rows): on disk, and the layers without their rows
@@ -211,6 +212,7 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
                                      spill=spill)
             weights = {name: layer.weight for name, layer in layers.items()}
             projected = fused_co_engagement(per_layer, weights)
+            projected.stats["pairs_bound"] = pairs_bound  # what the memory guard counted
             del incidences, layers
     # from here on the edges and the evidence are read from files as memory maps, but for
     # the ids of their codes and the edges' layers (pipelines.mapped_columns; by size

@@ -53,6 +53,8 @@ def test_outputs_follow_the_contract(world_files, tmp_path):
     tied = set(edges["account_a"]) | set(edges["account_b"])
     assert projection["accounts_clustered"] == len(tied)
     assert projection["leiden_resolution"] == 1.0  # a small graph: the plain resolution
+    # the memory guard's count of the pairs the window could make: at least those made
+    assert projection["pairs_bound"] >= projection["action_pairs_enumerated"] > 0
     assert not list(tmp_path.glob(".out.partial-*"))
 
 
