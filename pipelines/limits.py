@@ -13,18 +13,20 @@ the memory available when the run starts):
 
 ``BYTES_PER_PAIR`` was measured (docs/robustness.md). The projection no longer materialises
 pairs (its work memory is bounded per chunk of accounts); what grows with the pairs is the
-kept output. On the generator the whole run peaked at ≈ 12 bytes per enumerated pair at 10M
-rows (3.75 GiB) and ≈ 10 at 30M (10.3 GiB for 1.02G pairs), and since the passes wait on
-disk by turns (:mod:`pipelines.set_aside`) at ≈ 10 and ≈ 8 (2.97 and 7.75 GiB); on
-2026-12-06 at ≈ 8.7 (10M, 2.64 GiB), ≈ 6.0 (30M, 5.70 GiB) and ≈ 6.2 (100M, 19.6 GiB for
-3.42G pairs: refused at 12, run with the guard lowered in a measurement script); 12 bytes is
-used (it was 32 when the run peaked at ≈ 28, then 16, which refused the 30M log under the
-default limit on a 24 GiB machine), the margin kept for logs that keep more of their pairs.
+kept output, and since 2026-12-06 (the twenty-fourth session) that lives in files once the
+passes are projected (:mod:`pipelines.mapped_columns`): what a run holds per pair is mostly
+the projection's own output before it moves there. On the generator the runs peaked at
+≈ 12 bytes per pair of the 1 h pass's bound at 10M rows (3.75 GiB) when the guard assumed
+32, then 16 and 12; on 2026-12-06 at ≈ 4.3 (30M, 4.25 GiB for 1.07G pairs) and, with the
+edges and evidence in files, ≈ 3.3 (100M, 10.82 GiB for 3.57G pairs, the 1 h projection the
+highest step; measured with the guard lowered in a measurement script). 4 bytes is used
+(12 refused the 100M log under any limit below ≈ 40 GB, the default here included), the
+rate of the largest logs: a small log's peak is mostly the libraries' fixed part (10M rows:
+1.8 GiB, ≈ 5.7 bytes per pair), which the first check does not budget.
 So the first check refuses a log that would not fit if it kept as large a share of its pairs
-as the generator's logs do. A log whose pairs are nearly all kept holds
-more (≈ 40 bytes per pair in its evidence alone); the second check is what stops it: the run
-checks its resident memory after every chunk of the projection
-(:func:`check_resident_memory`, from the projection's progress callback in
+as the generator's logs do. A log whose pairs are nearly all kept holds more; the second
+check is what stops it: the run checks its resident memory after every chunk of the
+projection (:func:`check_resident_memory`, from the projection's progress callback in
 :mod:`pipelines.run`), not only between steps.
 """
 
@@ -47,7 +49,7 @@ from graphs.projection import pairs_bound
 from pipelines.ingest import InputError
 from pipelines.mapped_columns import dropped_pages
 
-BYTES_PER_PAIR = 12
+BYTES_PER_PAIR = 4
 GB = 1 << 30
 DUCKDB_SHARE = 0.5
 """Part of ``max_memory_gb`` given to DuckDB's ``memory_limit`` (it spills beyond it). Its

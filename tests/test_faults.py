@@ -161,12 +161,12 @@ def test_pair_bound_is_exact_on_a_crowd_below_max_crowd():
 
 
 def test_memory_guard_refuses_an_adversarial_target_before_enumerating():
-    inc = hot_target(40_000, 7.3)  # ≈ 2e7 pairs ≈ 0.22 GB at 12 bytes per pair
+    inc = hot_target(40_000, 7.3)  # ≈ 2e7 pairs ≈ 0.07 GB at 4 bytes per pair
     with pytest.raises(InputError, match=r"^the projection would enumerate up to 19,598,229 "
-                       r"action pairs \(≈ 0\.2 GB\), more than max_memory_gb = 0\.2; lower "
+                       r"action pairs \(≈ 0\.1 GB\), more than max_memory_gb = 0\.05; lower "
                        r"max_crowd \(now 1000\) or the window \(now 3600 s\), or raise "
                        r"--max-memory$"):
-        check_projection_memory(inc, window_s=3600, max_crowd=1000, max_memory_gb=0.2)
+        check_projection_memory(inc, window_s=3600, max_crowd=1000, max_memory_gb=0.05)
 
 
 def test_a_million_accounts_on_one_target_are_skipped_as_hub_actions():
@@ -179,10 +179,10 @@ def test_max_memory_flag_stops_the_run_with_exit_1(tmp_path):
     log.write_text("account_id,target_id,action,timestamp\n" + "".join(
         f"a{i},hot,like,{1793527200 + 8 * i}\n" for i in range(4000)))  # crowd 901
     result = CliRunner().invoke(app, ["run", str(log), "--out", str(tmp_path / "out"),
-                                      "--max-memory", "0.01"])
+                                      "--max-memory", "0.002"])  # ≈ 1.8M pairs ≈ 0.007 GB
     assert result.exit_code == 1
     assert "error: the projection would enumerate up to" in result.stderr
-    assert "more than max_memory_gb = 0.01" in result.stderr
+    assert "more than max_memory_gb = 0.002" in result.stderr
     assert not (tmp_path / "out").exists()
 
 
