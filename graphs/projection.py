@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import mmap
 from collections.abc import Callable
-from functools import partial
 from typing import NamedTuple
 
 import numba
@@ -145,8 +144,7 @@ class _Ties(NamedTuple):
 
 
 ColumnArrays = Callable[[str, int, np.dtype], "np.ndarray | None"]
-"""``column_arrays(name, n, dtype)`` of :func:`co_engagement`: an array of ``n`` values for
-evidence column ``name``, or for a chunk's kept ties (``name`` ``"ties"``)."""
+"""``column_arrays(name, n, dtype)`` of :func:`co_engagement`."""
 
 
 class _Found(NamedTuple):
@@ -159,13 +157,8 @@ class _Found(NamedTuple):
 
 
 def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
-               chunk_ties: int, on_progress: Callable[[int, int], None] | None = None,
-               column_arrays: ColumnArrays | None = None,
-               after_chunk: Callable[[], None] | None = None) -> _Ties:
-    """Run the account-by-account kernel over chunks of accounts of bounded work memory; each
-    chunk's kept ties are gathered into ``column_arrays("ties", n, dtype)``'s arrays when it
-    gives them (the run's are files: the ties wait there, not in memory, until the pass is
-    assembled), ``after_chunk()`` called after each chunk."""
+               chunk_ties: int, on_progress: Callable[[int, int], None] | None = None) -> _Ties:
+    """Run the account-by-account kernel over chunks of accounts of bounded work memory."""
     n_accounts, n_targets = len(inc.account_ids), max(len(inc.target_ids), 1)
     starts = np.zeros(n_accounts + 1, dtype=np.int64)
     starts[1:] = np.cumsum(np.bincount(inc.account, minlength=n_accounts))
@@ -195,25 +188,21 @@ def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
         chunk_ties_kernel(first, last, offsets, starts, order, partner, inc.target, inc.time,
                           back, ahead, min_shared, n_targets, out_e, out_ef, out_v,
                           counts, tables, np.zeros((threads, 2), np.int64), where)
-        gathered = partial(_gathered_pages, column_arrays=column_arrays)
         parts.append((first, counts[:, 0].copy(),
-                      gathered(where[:, 0], where[:, 1], counts[:, 0], out_e),
-                      gathered(where[:, 0], where[:, 1], counts[:, 0], out_ef)))
+                      _gathered_pages(where[:, 0], where[:, 1], counts[:, 0], out_e),
+                      _gathered_pages(where[:, 0], where[:, 1], counts[:, 0], out_ef)))
         found.append(_Found(first, counts[:, 1].copy(),
-                            gathered(where[:, 0], where[:, 2], counts[:, 1], out_v)))
+                            _gathered_pages(where[:, 0], where[:, 2], counts[:, 1], out_v)))
         totals[:3] += counts[:, 2:].sum(axis=0)
         totals[3] += 1
         first = last
-        if after_chunk is not None:
-            after_chunk()
         if on_progress is not None:
             on_progress(int(cum[last]), int(cum[-1]))
     return _assembled(parts, found, totals)
 
 
 def _gathered_pages(thread: np.ndarray, start: np.ndarray, lengths: np.ndarray,
-                    values: np.ndarray, column_arrays: ColumnArrays | None = None
-                    ) -> np.ndarray:
+                    values: np.ndarray) -> np.ndarray:
     """The chunk's rows of each account (:func:`graphs.pair_kernel.gather_into`) on pages of
     their own (:func:`sparse_empty`), which go back to the system as soon as the array is
     freed.
@@ -223,14 +212,9 @@ def _gathered_pages(thread: np.ndarray, start: np.ndarray, lengths: np.ndarray,
     by chunk, each freed chunk stayed resident beside them, so the projections' peaks held
     the ties and the frame at once (at 100M rows +6.89 GiB in the evidence frame, +3.94
     now). One mapping per array: three per chunk, 5,136 for the 100M log's 1 h pass, against
-    Linux's default limit of 65,530 per process (``vm.max_map_count``). With
-    ``column_arrays``, its ``"ties"`` array instead when it gives one (the run's: a file).
+    Linux's default limit of 65,530 per process (``vm.max_map_count``).
     """
-    shape = (int(lengths.sum()),) + values.shape[2:]
-    size = int(np.prod(shape))
-    given = None if column_arrays is None or not size else column_arrays(
-        "ties", size, values.dtype)
-    out = sparse_empty(shape, values.dtype) if given is None else given.reshape(shape)
+    out = sparse_empty((int(lengths.sum()),) + values.shape[2:], values.dtype)
     gather_into(thread, start, lengths, values, out)
     return out
 
@@ -317,12 +301,11 @@ def co_engagement(
         pass spells them again for its cohorts' edges only).
     column_arrays, after_chunk : callable, optional
         ``column_arrays(name, n, dtype)`` makes the array of ``n`` rows of evidence column
-        ``name``, and the array of ``n`` values a chunk's kept ties are gathered into
-        (``name`` ``"ties"``; ``None``, or no function: memory), and ``after_chunk()`` is
-        called after each chunk of the kernel and of rows written into the columns: the run
-        gives arrays over files and drops the pages written
-        (:mod:`pipelines.mapped_columns`), so that the kept ties and the evidence stay out
-        of its memory until read.
+        ``name`` (``None``, or no function: ``np.empty``), and ``after_chunk()`` is called
+        after each chunk of rows is written into the columns: the run gives arrays over
+        files for the times and gaps and drops the pages written
+        (:mod:`pipelines.mapped_columns`), so that they (24 bytes per row) stay out of its
+        heap.
 
     Returns
     -------
@@ -347,8 +330,7 @@ def co_engagement(
                          f">= 1, got {min_shared_targets}, {max_crowd}, {chunk_ties}")
     back, ahead, crowd = _bounds(inc, window_s)
     ties = _kept_ties(inc, back, ahead, max_crowd=max_crowd, min_shared=min_shared_targets,
-                      chunk_ties=chunk_ties, on_progress=on_progress,
-                      column_arrays=column_arrays, after_chunk=after_chunk)
+                      chunk_ties=chunk_ties, on_progress=on_progress)
     del back, ahead  # each array is freed as soon as it is used up (10M rows: ≈ 0.1 GB each)
     hub = crowd > max_crowd
     actions, crowds = _activity(inc, crowd, paired=~hub)

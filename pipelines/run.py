@@ -396,9 +396,8 @@ def _projections(layers: dict, config: RunConfig, incidences: dict | None = None
 
 
 def _mapped_evidence(spill: Path, name: str, n: int, dtype: np.dtype) -> np.ndarray:
-    """Each evidence column of the projections and each chunk's kept ties (``name``
-    ``"ties"``), written into a file of ``spill`` as made and read from it
-    (:func:`pipelines.mapped_columns.mapped_array`)."""
+    """Each evidence column of the projections, written into a file of ``spill`` as made and
+    read from it (:func:`pipelines.mapped_columns.mapped_array`)."""
     return mapped_array(spill, n, dtype)
 
 

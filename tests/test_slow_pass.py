@@ -122,14 +122,11 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
     assert [p.name for p in paths] == ["slow_pass.pickle", "fast_pass.pickle"]
     # every evidence column written into a file by the projections (the slow pass's eight,
     # then the 1 h pass's; its times out of the frames until scored, then put back as maps
-    # of them), and the kernel's kept ties of each chunk (three arrays a chunk), and the 1 h
-    # pass's other columns once fused: the edges' (a column the fused edges share with the
-    # layer's once: weight is the layer's times its weight, so twice), then the evidence's
-    # (its layer a new column; the codes of this small world's ids are pandas' int16 copies
-    # of the int32 ones the projection wrote, so they are written too)
-    arrays = [n for n, _ in mapped].count("array")
-    assert arrays >= 16 + 2 * 3 and (arrays - 16) % 3 == 0
-    made = ("array",) * arrays + (
+    # of them), and the 1 h pass's other columns once fused: the edges' (a column the fused
+    # edges share with the layer's once: weight is the layer's times its weight, so twice),
+    # then the evidence's (its layer a new column; the codes of this small world's ids are
+    # pandas' int16 copies of the int32 ones the projection wrote, so they are written too)
+    made = ("array",) * 16 + (
         "account_a", "account_b", "shared_targets", "weight", "weight", "median_dt_s",
         "targets", "expected_ties", "p_value", "q_value", "layers", "ties:engage",
         "weight:engage", "account_a", "account_b", "target_id", "action_a", "action_b",
