@@ -379,7 +379,7 @@ def _projections(layers: dict, config: RunConfig, incidences: dict | None = None
     """Per-layer projections with the DuckDB engine's kernel; its progress is shown as
     ``<label><layer> pairs``, and the resident memory is checked against ``max_memory_gb``
     after every chunk. ``targets=False``: edges without ``targets`` (the slow pass's). With
-    ``spill``, the kernel's kept ties and the evidence's columns are written into files there
+    ``spill``, the evidence's columns are written into files there
     as they are made and read as memory maps (:mod:`pipelines.mapped_columns`)."""
     def on_progress(name: str, done: int, total: int) -> None:
         """After each chunk of accounts: the progress bar, and the memory limit (the kept
