@@ -52,17 +52,12 @@ def mapped_column(column: pd.Series, directory: Path) -> pd.Series:
     (True, True)
     """
     dtype = column.dtype
-    if isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) == "UTC":
-        values = column.array.asi8
-    elif isinstance(dtype, np.dtype) and dtype.kind in "biuf":
-        values = column.to_numpy()
-    elif isinstance(dtype, pd.CategoricalDtype):
-        values = column.array.codes  # the categories stay in memory, shared by the dtype
-    elif isinstance(column.array, pd.arrays.ArrowStringArray):
-        return _mapped_text(column, directory)
-    else:
+    if not mappable(column):
         raise TypeError(f"mapped_column: column {column.name!r} is {dtype}, not a NumPy "
                         "number, UTC times, a categorical or Arrow-backed text")
+    if isinstance(column.array, pd.arrays.ArrowStringArray):
+        return _mapped_text(column, directory)
+    values = held_values(column)  # a categorical's codes: its categories stay in the dtype
     try:
         path = _new_file(directory)
         with open(path, "wb") as fh:
@@ -170,21 +165,33 @@ def _registered(mapped: np.memmap, path: Path) -> None:
         path.unlink()
 
 
+def held_values(column: pd.Series) -> object:
+    """What holds a column's values: a NumPy array (for datetimes their int64 ticks, for a
+    categorical its codes), else the Arrow array of an Arrow-backed column.
+
+    >>> held_values(pd.Series(pd.Categorical(["b", "a", "b"]))).tolist()
+    [1, 0, 1]
+    """
+    array = column.array
+    if hasattr(array, "asi8"):
+        return array.asi8
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return array.codes
+    if isinstance(column.dtype, np.dtype):
+        return column.to_numpy()
+    return array.__arrow_array__() if hasattr(array, "__arrow_array__") else array
+
+
 def is_mapped(column: pd.Series) -> bool:
     """Whether ``column``'s values are those of a map made here (:func:`mapped_column`,
-    :func:`mapped_array`); Arrow-backed text: whether each chunk's bytes are."""
-    if isinstance(column.array, pd.arrays.ArrowStringArray):
-        chunks = column.array._pa_array.chunks
-        return bool(chunks) and all(_in_a_map(chunk.buffers()[-1]) for chunk in chunks)
-    if hasattr(column.array, "asi8"):
-        values = column.array.asi8
-    elif isinstance(column.dtype, pd.CategoricalDtype):
-        values = column.array.codes
-    elif isinstance(column.dtype, np.dtype):
-        values = column.to_numpy()
-    else:
-        return False
-    return in_a_map(values.__array_interface__["data"][0], values.nbytes)
+    :func:`mapped_array`); Arrow-backed: whether each chunk's bytes are."""
+    values = held_values(column)
+    if isinstance(values, np.ndarray):
+        return in_a_map(values.__array_interface__["data"][0], values.nbytes)
+    if isinstance(values, pa.ChunkedArray):
+        return bool(values.num_chunks) and all(_in_a_map(chunk.buffers()[-1])
+                                               for chunk in values.chunks)
+    return False
 
 
 def _in_a_map(buffer: pa.Buffer | None) -> bool:

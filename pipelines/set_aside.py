@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from graphs.interactions import decoded
 from pipelines.mapped_columns import (
     dropped_pages,
+    held_values,
     in_a_map,
     is_mapped,
     mappable,
@@ -219,14 +220,13 @@ def mapped_aside(frames: list[pd.DataFrame], name: str, directory: Path) -> Call
 def columns_mapped(frames: list[pd.DataFrame], directory: Path) -> None:
     """Replace every column of ``frames`` that can be mapped (:func:`mappable`: NumPy
     numbers, UTC times, categoricals, Arrow-backed text) by the same column written to
-    ``directory`` and
-    read from there as a memory map (:func:`pipelines.mapped_columns.mapped_column`), in its
-    place; a column two frames share (two Series of one array, as the fused edges of one
-    layer share that layer's) is written once, a mapped one not again.
+    ``directory`` and read from there as a memory map
+    (:func:`pipelines.mapped_columns.mapped_column`), in its place; a column two frames
+    share (two Series of one array, as the fused edges of one layer share that layer's) is
+    written once, a mapped one not again.
 
-    The run moves the edges' columns this way once they are fused: all but the account
-    codes and ``layers`` (at 10M rows 128 of their ≈ 137 bytes per edge, ``targets`` 40 of
-    them), the 1 h pass's fused edges and the per-layer ones it keeps until the splice.
+    The run moves the 1 h pass's fused and per-layer edges and evidence this way once they
+    are fused: every column but the ids themselves (the categoricals' categories).
 
     >>> import tempfile
     >>> frame = pd.DataFrame({"c": pd.Categorical(["x"]), "t": ["y"], "o": [None]})
@@ -294,21 +294,8 @@ def _same_data(one: pd.Series, other: pd.Series) -> bool:
     and layout, not merely overlapping memory."""
     if one.dtype != other.dtype:
         return False
-    held = [_held(s) for s in (one, other)]
+    held = [held_values(s) for s in (one, other)]  # a categorical's codes: same dtypes
     if all(isinstance(h, np.ndarray) for h in held):
         layouts = [(h.__array_interface__["data"][0], h.shape, h.strides) for h in held]
         return layouts[0] == layouts[1]
     return held[0] is held[1]
-
-
-def _held(column: pd.Series) -> object:
-    """What holds a column's values: a NumPy array (for datetimes their int64 view), else
-    the Arrow array of an Arrow-backed column."""
-    array = column.array
-    if hasattr(array, "asi8"):
-        return array.asi8
-    if isinstance(column.dtype, pd.CategoricalDtype):  # its codes (the same categories:
-        return array.codes  # _same_data compares the dtypes first)
-    if isinstance(column.dtype, np.dtype):
-        return column.to_numpy()
-    return array.__arrow_array__() if hasattr(array, "__arrow_array__") else array

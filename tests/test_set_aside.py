@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 import pipelines.set_aside as set_aside_module
-from pipelines.mapped_columns import is_mapped, mapped_column
+from pipelines.mapped_columns import held_values, is_mapped, mapped_column
 from pipelines.set_aside import (
     Aside,
     columns_mapped,
@@ -179,7 +179,7 @@ def test_frames_aside_takes_every_column_and_gives_back_shared_codes_shared(tmp_
         pd.testing.assert_frame_equal(frame, was)
     assert not any(tmp_path.iterdir())
     for column in ("account_a", "dt_s", "time_a"):
-        held = [set_aside_module._held(f[column]) for f in (fused, engage)]
+        held = [held_values(f[column]) for f in (fused, engage)]
         assert np.shares_memory(held[0], held[1]), column
     assert np.shares_memory(again["evidence_a"], engage["account_a"].array.codes)
     assert again["evidence_a"].tolist() == [3, 1, 39_999]
