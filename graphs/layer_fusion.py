@@ -136,9 +136,9 @@ def spliced_tables(edges: pd.DataFrame, evidence: pd.DataFrame, splice: Splice, 
     them, one column is copied at a time instead of both tables (at 10M rows 3.5M edges and
     10.9M evidence rows, ≈ 1.9 GiB), Arrow-backed text (the edges' ``targets``) included.
     ``placed(name, column)``, when given, is what a column of either table becomes once
-    placed, ``q_value`` once recomputed (the run moves the number and time columns to files
-    there, before the next column is placed); ``after_column()``, when given, is called after
-    each column.
+    placed, ``q_value`` once recomputed (the run moves every column but the ids themselves
+    to files there, before the next column is placed); ``after_column()``, when given, is
+    called after each column.
     """
     if splice.at is None:
         return splice.edges, splice.evidence
@@ -156,7 +156,7 @@ def _taken(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
 
 def _pairs_fused(projections: dict[str, CoEngagement], pairs: pd.DataFrame,
                  evidence: pd.DataFrame, weights: dict[str, float], names: list[str],
-                 take: Callable[[pd.DataFrame, np.ndarray], pd.DataFrame] = _taken,
+                 take: Callable[[pd.DataFrame, np.ndarray], pd.DataFrame],
                  ) -> pd.DataFrame:
     """The fused edges of ``pairs`` only (sorted), from their spliced ``evidence`` rows: the
     same rows and per-pair sums as the general path, whose per-pair values depend on that
