@@ -55,6 +55,8 @@ INNER = ("pipelines.slow_pass:scored_cohorts", "pipelines.slow_pass:leiden_clust
          "graphs.projection:_bounds", "graphs.projection:_kept_ties",
          "graphs.projection:_evidence_frame", "graphs.projection:_edges_frame",
          "graphs.projection:_with_significance", "graphs.projection:targets_json",
+         "graphs.projection:_significance", "graphs.projection:_chunk_appended",
+         "graphs.edge_targets:targets_json", "graphs.projection:_present_ends",
          "graphs.projection:_activity", "pipelines.slow_pass:slow_pass",
          "pipelines.slow_pass:coded_evidence",
          # the same calls before graphs/pass_codes.py (to profile an older tree)

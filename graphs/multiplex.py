@@ -21,11 +21,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graphs.bipartite import Incidence, bipartite_incidence
+from graphs.held_columns import ColumnStore
 from graphs.interactions import decoded
 from graphs.layer_fusion import fused_tables, labelled, one_value
 from graphs.lookup import pair_groups
 from graphs.order_windows import EPOCH, rank_clock
-from graphs.projection import CoEngagement, ColumnArrays, co_engagement
+from graphs.projection import CoEngagement, co_engagement
 from graphs.text_layer import text_posts
 from graphs.url_layer import url_shares
 
@@ -185,8 +186,7 @@ def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,
                       incidences: dict[str, Incidence] | None = None,
                       on_progress: Callable[[str, int, int], None] | None = None,
                       targets: bool = True,
-                      column_arrays: ColumnArrays | None = None,
-                      after_chunk: Callable[[], None] | None = None,
+                      columns: ColumnStore | None = None,
                       ) -> dict[str, CoEngagement]:
     """Project every non-empty layer with its own window (layers sorted by name).
 
@@ -195,8 +195,8 @@ def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,
     A layer whose incidence is given is projected from it alone, so its rows may have been
     dropped (:func:`rowless_layers`).
     ``on_progress(layer, done, total)`` is :func:`graphs.projection.co_engagement`'s, with
-    the layer's name; ``targets``, ``column_arrays`` and ``after_chunk`` too (``targets=False``:
-    edges without ``targets``).
+    the layer's name; ``targets`` and ``columns`` too (``targets=False``: edges without
+    ``targets``).
 
     Examples
     --------
@@ -220,7 +220,7 @@ def layer_projections(layers: dict[str, Layer], *, max_crowd: int = 1000,
                                   min_shared_targets=min_shared_targets,
                                   on_progress=None if on_progress is None
                                   else partial(on_progress, name), targets=targets,
-                                  column_arrays=column_arrays, after_chunk=after_chunk)
+                                  columns=columns)
     return out
 
 

@@ -15,7 +15,6 @@ evidence, in chunks of accounts whose work memory stays below ``chunk_ties`` tie
 
 from __future__ import annotations
 
-import json
 import mmap
 from collections.abc import Callable
 from typing import NamedTuple
@@ -27,6 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graphs.bipartite import BLOCK, Incidence, bipartite_incidence
+from graphs.edge_targets import targets_json
+from graphs.held_columns import ColumnStore, HeldColumns
 from graphs.lookup import same_categories, text_array
 from graphs.pair_kernel import (
     account_bounds,
@@ -137,28 +138,23 @@ def windowed_pairs(inc: Incidence, *, window_s: int, max_crowd: int) -> pa.Table
 
 
 class _Ties(NamedTuple):
-    edges: np.ndarray  # a, b, shared
-    edge_values: np.ndarray  # weight, median dt
-    evidence: list[_Found]  # per chunk of accounts; emptied by _evidence_frame
+    code: np.dtype  # of the account and target codes (evidence_dtype)
     counts: np.ndarray  # action pairs, (pair, target) ties, candidate pairs, chunks
 
 
-ColumnArrays = Callable[[str, int, np.dtype], "np.ndarray | None"]
-"""``column_arrays(name, n, dtype)`` of :func:`co_engagement`."""
+EDGE_COLUMNS = ("account_a", "account_b", "shared_targets", "weight", "median_dt_s")
+"""The kernel's edge columns, appended to the :class:`ColumnStore` as ``edges.<name>``."""
+EVIDENCE_COLUMNS = ("account_a", "account_b", "target_id", "dt_s", "time_a", "time_b",
+                    "action_a", "action_b")
+"""The evidence columns, appended as ``evidence.<name>``."""
 
 
-class _Found(NamedTuple):
-    """One chunk's evidence ties: accounts ``first, first + 1, …`` with ``per_account`` rows
-    each, and the rows' (b, target, dt, ia, ib) (int32 when they fit: :func:`evidence_dtype`)."""
-
-    first: int
-    per_account: np.ndarray
-    rows: np.ndarray
-
-
-def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
-               chunk_ties: int, on_progress: Callable[[int, int], None] | None = None) -> _Ties:
-    """Run the account-by-account kernel over chunks of accounts of bounded work memory."""
+def _kept_ties(inc: Incidence, back, ahead, columns: ColumnStore, *, max_crowd: int,
+               min_shared: int, chunk_ties: int,
+               on_progress: Callable[[int, int], None] | None = None) -> _Ties:
+    """Run the account-by-account kernel over chunks of accounts of bounded work memory;
+    each chunk's edges and evidence rows are appended to ``columns`` as soon as it is done
+    (:func:`_chunk_appended`), so that only the kernel's work memory is held here."""
     n_accounts, n_targets = len(inc.account_ids), max(len(inc.target_ids), 1)
     starts = np.zeros(n_accounts + 1, dtype=np.int64)
     starts[1:] = np.cumsum(np.bincount(inc.account, minlength=n_accounts))
@@ -167,14 +163,13 @@ def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
         np.int32)  # hub entries -1: one load per neighbour instead of three
     cum = np.zeros(n_accounts + 1, dtype=np.int64)
     cum[1:] = np.cumsum(account_bounds(starts, order, back, ahead, max_crowd))
-    parts: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
-    found: list[_Found] = []
     totals, first = np.zeros(4, dtype=np.int64), 0
     threads = numba.get_num_threads()
     tables = np.zeros((threads, TABLE_SLOTS, 5), dtype=np.int32)
     tables[:, :, 0] = -1  # empty slots of the per-thread hash tables (graphs.pair_kernel)
+    code = np.dtype(evidence_dtype(inc))
     buffers = (np.empty((threads, 0, 2), np.int64), np.empty((threads, 0, 2)),
-               np.empty((threads, 0, 5), evidence_dtype(inc)))
+               np.empty((threads, 0, 5), code))
     while first < n_accounts:
         last = int(np.searchsorted(cum, cum[first] + chunk_ties, side="right")) - 1
         last = min(max(last, first + 1), n_accounts)
@@ -188,32 +183,52 @@ def _kept_ties(inc: Incidence, back, ahead, *, max_crowd: int, min_shared: int,
         chunk_ties_kernel(first, last, offsets, starts, order, partner, inc.target, inc.time,
                           back, ahead, min_shared, n_targets, out_e, out_ef, out_v,
                           counts, tables, np.zeros((threads, 2), np.int64), where)
-        parts.append((first, counts[:, 0].copy(),
-                      _gathered_pages(where[:, 0], where[:, 1], counts[:, 0], out_e),
-                      _gathered_pages(where[:, 0], where[:, 1], counts[:, 0], out_ef)))
-        found.append(_Found(first, counts[:, 1].copy(),
-                            _gathered_pages(where[:, 0], where[:, 2], counts[:, 1], out_v)))
+        _chunk_appended(inc, columns, np.arange(first, last, dtype=code), counts, where,
+                        buffers)
         totals[:3] += counts[:, 2:].sum(axis=0)
         totals[3] += 1
         first = last
         if on_progress is not None:
             on_progress(int(cum[last]), int(cum[-1]))
-    return _assembled(parts, found, totals)
+    return _Ties(code, totals)
+
+
+def _chunk_appended(inc: Incidence, columns: ColumnStore, accounts: np.ndarray,
+                    counts: np.ndarray, where: np.ndarray,
+                    buffers: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    """Append one chunk's edges and evidence rows to ``columns``: the rows of each of its
+    ``accounts`` gathered from the threads' ``buffers`` (:func:`_gathered_pages`), then
+    spelled as the frames' columns (codes, gaps, times in microseconds, action codes)."""
+    out_e, out_ef, out_v = buffers
+    edges = _gathered_pages(where[:, 0], where[:, 1], counts[:, 0], out_e)
+    columns.append("edges.account_a", np.repeat(accounts, counts[:, 0]))
+    columns.append("edges.account_b", edges[:, 0].astype(accounts.dtype))
+    columns.append("edges.shared_targets", edges[:, 1].copy())
+    del edges
+    values = _gathered_pages(where[:, 0], where[:, 1], counts[:, 0], out_ef)
+    columns.append("edges.weight", values[:, 0].copy())
+    columns.append("edges.median_dt_s", values[:, 1].copy())
+    del values
+    rows = _gathered_pages(where[:, 0], where[:, 2], counts[:, 1], out_v)
+    columns.append("evidence.account_a", np.repeat(accounts, counts[:, 1]))
+    columns.append("evidence.account_b", rows[:, 0].copy())
+    columns.append("evidence.target_id", rows[:, 1].copy())
+    columns.append("evidence.dt_s", rows[:, 2].astype(float))
+    for side, k in (("a", 3), ("b", 4)):
+        times = inc.time[rows[:, k]]
+        times *= 10**6  # microseconds, as pandas reads seconds
+        columns.append(f"evidence.time_{side}", times)
+    for side, k in (("a", 3), ("b", 4)):
+        columns.append(f"evidence.action_{side}", inc.action[rows[:, k]])
 
 
 def _gathered_pages(thread: np.ndarray, start: np.ndarray, lengths: np.ndarray,
                     values: np.ndarray) -> np.ndarray:
     """The chunk's rows of each account (:func:`graphs.pair_kernel.gather_into`) on pages of
     their own (:func:`sparse_empty`), which go back to the system as soon as the array is
-    freed.
-
-    A chunk's ties (≈ 1 MB) would otherwise come from the C heap, and the heap keeps what is
-    freed: when the evidence frame's and the edges' columns (new mappings) were filled chunk
-    by chunk, each freed chunk stayed resident beside them, so the projections' peaks held
-    the ties and the frame at once (at 100M rows +6.89 GiB in the evidence frame, +3.94
-    now). One mapping per array: three per chunk, 5,136 for the 100M log's 1 h pass, against
-    Linux's default limit of 65,530 per process (``vm.max_map_count``).
-    """
+    freed (a chunk's ties from the C heap stayed resident after they were freed, beside the
+    columns filled after them: at 100M rows +6.89 GiB in the evidence frame, when the chunks
+    were held until the kernel's end)."""
     out = sparse_empty((int(lengths.sum()),) + values.shape[2:], values.dtype)
     gather_into(thread, start, lengths, values, out)
     return out
@@ -252,30 +267,10 @@ def evidence_dtype(inc: Incidence) -> type:
     return np.int32 if largest < 2**31 else np.int64
 
 
-def _assembled(parts: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]],
-               found: list[_Found], totals: np.ndarray) -> _Ties:
-    """Stack the chunks' (first account, edges per account, edges, edge values) into
-    :class:`_Ties`, each chunk copied into place and released (no concatenated
-    intermediates); the evidence stays in its chunks until :func:`_evidence_frame` writes
-    them into the frame's columns."""
-    n_edges = sum(len(p[2]) for p in parts)
-    edges, values = np.empty((n_edges, 3), np.int64), np.empty((n_edges, 2))
-    at_e = 0
-    while parts:
-        first, per_account, e, ef = parts.pop(0)
-        edges[at_e:at_e + len(e), 0] = np.repeat(
-            np.arange(first, first + len(per_account), dtype=np.int64), per_account)
-        edges[at_e:at_e + len(e), 1:] = e
-        values[at_e:at_e + len(e)] = ef
-        at_e += len(e)
-    return _Ties(edges, values, found, totals)
-
-
 def co_engagement(
     inc: Incidence, *, window_s: int = 3600, max_crowd: int = 1000, min_shared_targets: int = 2,
     chunk_ties: int = CHUNK_TIES, on_progress: Callable[[int, int], None] | None = None,
-    targets: bool = True, column_arrays: ColumnArrays | None = None,
-    after_chunk: Callable[[], None] | None = None,
+    targets: bool = True, columns: ColumnStore | None = None,
 ) -> CoEngagement:
     """Project the incidence onto accounts: weighted co-engagement edges with evidence.
 
@@ -299,13 +294,12 @@ def co_engagement(
     targets : bool
         Whether the edges get their ``targets`` (each a JSON list, ≈ 40 bytes; the slow
         pass spells them again for its cohorts' edges only).
-    column_arrays, after_chunk : callable, optional
-        ``column_arrays(name, n, dtype)`` makes the array of ``n`` rows of evidence column
-        ``name`` (``None``, or no function: ``np.empty``), and ``after_chunk()`` is called
-        after each chunk of rows is written into the columns: the run gives arrays over
-        files for the times and gaps and drops the pages written
-        (:mod:`pipelines.mapped_columns`), so that they (24 bytes per row) stay out of its
-        heap.
+    columns : ColumnStore, optional
+        Where the edges' and the evidence's columns live (:mod:`graphs.held_columns`; in
+        memory without one): each chunk's rows are appended as the kernel finds them, the
+        significance and ``targets`` are written a block of edges at a time. The run's
+        store keeps them in files read as memory maps, so that a pass's edges and evidence
+        (at 100M rows ≈ 5 GB for the 1 h pass) are never in its heap.
 
     Returns
     -------
@@ -328,19 +322,32 @@ def co_engagement(
     if min_shared_targets < 1 or max_crowd < 1 or chunk_ties < 1:
         raise ValueError("co_engagement: min_shared_targets, max_crowd and chunk_ties must be "
                          f">= 1, got {min_shared_targets}, {max_crowd}, {chunk_ties}")
+    columns = HeldColumns() if columns is None else columns
     back, ahead, crowd = _bounds(inc, window_s)
-    ties = _kept_ties(inc, back, ahead, max_crowd=max_crowd, min_shared=min_shared_targets,
-                      chunk_ties=chunk_ties, on_progress=on_progress)
+    ties = _kept_ties(inc, back, ahead, columns, max_crowd=max_crowd,
+                      min_shared=min_shared_targets, chunk_ties=chunk_ties,
+                      on_progress=on_progress)
     del back, ahead  # each array is freed as soon as it is used up (10M rows: ≈ 0.1 GB each)
     hub = crowd > max_crowd
     actions, crowds = _activity(inc, crowd, paired=~hub)
     del crowd
     n_paired = int(inc.account.size - hub.sum())
-    evidence = _evidence_frame(inc, ties.evidence,  # empties ties.evidence as it goes
-                               column_arrays=column_arrays, after_chunk=after_chunk)
-    edges = _with_significance(_edges_frame(inc, ties, evidence["target_id"].array.codes
-                                            if targets else None, evidence["account_a"].dtype),
-                               ties.edges, actions, crowds, n_paired, int(ties.counts[2]))
+    evidence = _evidence_frame(inc, columns, ties.code)
+    kept = {name: columns.column(f"edges.{name}", dtype) for name, dtype in (
+        ("account_a", ties.code), ("account_b", ties.code), ("shared_targets", np.int64),
+        ("weight", np.float64), ("median_dt_s", np.float64))}
+    in_edges = _present_ends(kept["account_a"], kept["account_b"], len(inc.account_ids),
+                             columns)
+    significance = _significance(kept, actions, crowds, n_paired, int(ties.counts[2]),
+                                 columns)
+    accounts = evidence["account_a"].dtype
+    edges = pd.DataFrame({
+        "account_a": coded_ids(accounts, kept.pop("account_a")),
+        "account_b": coded_ids(accounts, kept.pop("account_b")), **kept,
+        **({"targets": targets_json(inc.target_ids, evidence["target_id"].array.codes,
+                                    kept["shared_targets"], columns=columns)}
+           if targets else {}),
+        **significance}, copy=False)
     stats = {
         "n_actions": n_paired,
         "n_actions_total": int(inc.account.size),
@@ -353,7 +360,6 @@ def co_engagement(
                                                         minlength=len(inc.target_ids)))),
         "projection_chunks": int(ties.counts[3]),
     }
-    in_edges = _present(ties.edges[:, :2].ravel(), len(inc.account_ids))
     activity = pd.DataFrame({"account_id": _ids(inc.account_ids, in_edges),
                              "n_actions": actions[in_edges], "crowd_sum": crowds[in_edges]})
     return CoEngagement(edges=edges, evidence=evidence, activity=activity, stats=stats)
@@ -373,26 +379,37 @@ def _activity(inc: Incidence, crowd: np.ndarray, *, paired: np.ndarray
     return actions, crowds
 
 
-def _with_significance(edges: pd.DataFrame, kept: np.ndarray, actions: np.ndarray,
-                       crowds: np.ndarray, n_actions: int, n_candidates: int) -> pd.DataFrame:
-    """Add ``expected_ties``, ``p_value`` and ``q_value`` (see graphs.significance), the first
-    two a block of edges at a time (their operands were arrays of every edge: at 30M
-    rows, the 1 h projection's peak)."""
-    shared = edges["shared_targets"].to_numpy()
-    expected, p_values = np.empty(len(kept)), np.empty(len(kept))
-    for start in range(0, len(kept), BLOCK):
+def _significance(kept: dict[str, np.ndarray], actions: np.ndarray, crowds: np.ndarray,
+                  n_actions: int, n_candidates: int, columns: ColumnStore
+                  ) -> dict[str, np.ndarray]:
+    """``expected_ties``, ``p_value`` and ``q_value`` of the ``kept`` edges (see
+    graphs.significance) in arrays of ``columns``, the first two a block of edges at a time
+    (their operands were arrays of every edge: at 30M rows, the 1 h projection's peak)."""
+    a, b, shared = kept["account_a"], kept["account_b"], kept["shared_targets"]
+    out = {name: columns.array(f"edges.{name}", len(a), np.dtype(np.float64))
+           for name in ("expected_ties", "p_value", "q_value")}
+    expected, p_values = out["expected_ties"], out["p_value"]
+    for start in range(0, len(a), BLOCK):
         at = slice(start, start + BLOCK)
-        a, b = kept[at, 0], kept[at, 1]
-        expected[at] = expected_ties(actions[a], actions[b], crowds[a], crowds[b], n_actions)
+        ends = a[at], b[at]
+        expected[at] = expected_ties(actions[ends[0]], actions[ends[1]], crowds[ends[0]],
+                                     crowds[ends[1]], n_actions)
         p_values[at] = tie_p_values(shared[at], expected[at])
-    return edges.assign(expected_ties=expected, p_value=p_values,
-                        q_value=bh_q_values(p_values, n_tests=n_candidates))
+        columns.release()
+    bh_q_values(p_values, n_tests=n_candidates, out=out["q_value"])
+    columns.release()
+    return out
 
 
-def _present(codes: np.ndarray, n: int) -> np.ndarray:
-    """The distinct values of ``codes`` (integers in ``0..n-1``), sorted: ``np.unique``
-    by counting instead of sorting (10M values: 1.3 s of argsort)."""
-    return np.flatnonzero(np.bincount(codes, minlength=n))
+def _present_ends(a: np.ndarray, b: np.ndarray, n: int, columns: ColumnStore) -> np.ndarray:
+    """The distinct codes (integers in ``0..n-1``) of ``a`` and ``b``, sorted: ``np.unique``
+    by marking instead of sorting (10M values: 1.3 s of argsort), a block at a time."""
+    seen = np.zeros(n, dtype=bool)
+    for start in range(0, len(a), BLOCK):
+        seen[a[start:start + BLOCK]] = True
+        seen[b[start:start + BLOCK]] = True
+        columns.release()
+    return np.flatnonzero(seen)
 
 
 def _ids(ids: pa.Array, codes: np.ndarray) -> pd.Series:
@@ -403,56 +420,22 @@ def _ids(ids: pa.Array, codes: np.ndarray) -> pd.Series:
     return ids.take(pa.array(codes)).to_pandas()
 
 
-def _evidence_frame(inc: Incidence, found: list[_Found], *,
-                    column_arrays: ColumnArrays | None = None,
-                    after_chunk: Callable[[], None] | None = None) -> pd.DataFrame:
-    """The evidence rows; ids as categoricals over the incidence's sorted ids (integer codes
-    and one dictionary: at 10M rows 0.45 GB instead of 1.0 GB of text, and sorted the same).
+def _evidence_frame(inc: Incidence, columns: ColumnStore, code: np.dtype) -> pd.DataFrame:
+    """The evidence rows from ``columns``; ids as categoricals over the incidence's sorted ids
+    (integer codes and one dictionary: at 10M rows 0.45 GB instead of 1.0 GB of text, and
+    sorted the same), the times the columns' own ticks (no copy: graphs.utc_times)."""
+    def column(name: str, dtype: np.dtype) -> np.ndarray:
+        return columns.column(f"evidence.{name}", np.dtype(dtype))
 
-    Each column is written chunk by chunk from ``found``, which is emptied as it goes: no
-    stacked copy of the chunks (the columns' codes were views of one (rows, 6) array that
-    stayed alive with the frame, 24 bytes per row for 12 used). A column is
-    ``column_arrays(name, n, dtype)``'s array when that gives one (:func:`co_engagement`),
-    ``after_chunk()`` called after each chunk.
-    """
-    n = sum(len(f.rows) for f in found)
-    code = found[0].rows.dtype if found else np.int64
-    column = {}
-    for name, dtype in (("account_a", code), ("account_b", code), ("target_id", code),
-                        ("dt_s", np.dtype(float)), ("time_a", np.dtype(np.int64)),
-                        ("time_b", np.dtype(np.int64)), ("action_a", inc.action.dtype),
-                        ("action_b", inc.action.dtype)):
-        given = None if column_arrays is None else column_arrays(name, n, np.dtype(dtype))
-        if given is not None and (given.shape != (n,) or given.dtype != dtype):
-            raise ValueError(f"column_arrays({name!r}, {n}, {np.dtype(dtype)}) gave "
-                             f"{given.dtype} of shape {given.shape}")
-        column[name] = np.empty(n, dtype) if given is None else given
-    at = 0
-    found.reverse()  # taken from the end: each chunk is released once written
-    while found:
-        first, per_account, rows = found.pop()
-        into = slice(at, at + len(rows))
-        column["account_a"][into] = np.repeat(
-            np.arange(first, first + len(per_account), dtype=code), per_account)
-        for name, k in (("account_b", 0), ("target_id", 1), ("dt_s", 2)):
-            column[name][into] = rows[:, k]
-        for side, k in (("a", 3), ("b", 4)):
-            column[f"time_{side}"][into] = inc.time[rows[:, k]]
-            column[f"time_{side}"][into] *= 10**6  # microseconds, as pandas reads seconds
-            column[f"action_{side}"][into] = inc.action[rows[:, k]]
-        at += len(rows)
-        del rows
-        if after_chunk is not None:
-            after_chunk()
     accounts, actions = id_categories(inc.account_ids), id_categories(inc.action_names)
-    frame = {"account_a": coded_ids(accounts, column.pop("account_a")),
-             "account_b": coded_ids(accounts, column.pop("account_b")),
-             "target_id": coded_ids(id_categories(inc.target_ids), column.pop("target_id"))}
-    for side in ("a", "b"):  # the columns' own ticks: no copy (graphs.utc_times)
-        frame[f"time_{side}"] = utc_times(column.pop(f"time_{side}"))
+    frame = {"account_a": coded_ids(accounts, column("account_a", code)),
+             "account_b": coded_ids(accounts, column("account_b", code)),
+             "target_id": coded_ids(id_categories(inc.target_ids), column("target_id", code))}
     for side in ("a", "b"):
-        frame[f"action_{side}"] = coded_ids(actions, column.pop(f"action_{side}"))
-    frame["dt_s"] = column.pop("dt_s")
+        frame[f"time_{side}"] = utc_times(column(f"time_{side}", np.int64))
+    for side in ("a", "b"):
+        frame[f"action_{side}"] = coded_ids(actions, column(f"action_{side}", inc.action.dtype))
+    frame["dt_s"] = column("dt_s", float)
     return pd.DataFrame(frame, copy=False)
 
 
@@ -472,60 +455,6 @@ def coded_ids(dtype: pd.CategoricalDtype, codes: np.ndarray) -> pd.Series:
     ['b', 'b', 'a']
     """
     return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False))
-
-
-def _edges_frame(inc: Incidence, ties: _Ties, targets: np.ndarray | None,
-                 accounts: pd.CategoricalDtype) -> pd.DataFrame:
-    """The kept edges; ``targets`` holds the target code of each evidence row (the frame's
-    own categorical codes: ``.cat.codes`` would copy them; ``None``: no ``targets``
-    column)."""
-    return pd.DataFrame({
-        "account_a": coded_ids(accounts, ties.edges[:, 0]),
-        "account_b": coded_ids(accounts, ties.edges[:, 1]),
-        "shared_targets": ties.edges[:, 2],
-        "weight": ties.edge_values[:, 0],
-        "median_dt_s": ties.edge_values[:, 1],
-    } | ({} if targets is None else {
-        "targets": targets_json(inc.target_ids, targets, ties.edges[:, 2])}))
-
-
-def targets_json(target_ids: pa.Array, codes: np.ndarray,
-                 shared: np.ndarray) -> pd.Series | np.ndarray:
-    """Per edge, the JSON list of the targets of its evidence rows, in row order.
-
-    ``codes`` index ``target_ids``, one per evidence row, each edge's rows together and in
-    edge order; ``shared`` is each edge's number of rows. Only the distinct targets are
-    quoted (``json.dumps``); an Arrow-backed column (no Python str per edge), or an empty
-    array. The lists are joined for blocks of edges of about :data:`graphs.bipartite.BLOCK`
-    evidence rows at a time, one chunk of the column each (whole, the quoted target of
-    every row and two copies of the text were held at once: at 30M rows 1.4 GB for the
-    slow pass's 42M evidence rows).
-
-    >>> targets_json(pa.array(["p", "q"]), np.array([1, 0, 1]), np.array([2, 1])).tolist()
-    ['["q","p"]', '["q"]']
-    """
-    offsets = np.zeros(len(shared) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum(shared)
-    if offsets[-1] != len(codes):
-        raise ValueError(f"targets_json: {len(codes)} evidence rows, but the edges' shared "
-                         f"targets add up to {offsets[-1]}")
-    if len(shared) == 0:
-        return pa.array([], pa.string()).to_numpy(zero_copy_only=False)
-    present = _present(codes, len(target_ids))
-    rank = np.zeros(len(target_ids), dtype=np.int32)
-    rank[present] = np.arange(present.size, dtype=np.int32)
-    quoted = pa.array([json.dumps(t, ensure_ascii=False)
-                       for t in target_ids.take(pa.array(present)).to_pylist()], pa.string())
-    chunks, first = [], 0
-    while first < len(shared):  # edges first..last-1: at least one, rows up to about BLOCK
-        last = max(int(np.searchsorted(offsets, offsets[first] + BLOCK, side="right")) - 1,
-                   first + 1)
-        ends = offsets[first:last + 1]
-        lists = pa.ListArray.from_arrays(pa.array((ends - ends[0]).astype(np.int32)),
-                                         quoted.take(pa.array(rank[codes[ends[0]:ends[-1]]])))
-        chunks.append(pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", ""))
-        first = last
-    return pa.chunked_array(chunks).to_pandas()
 
 
 def clustered_edges(edges: pd.DataFrame, *, max_edge_p: float = 1.0) -> pd.DataFrame:

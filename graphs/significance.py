@@ -41,11 +41,14 @@ RANK_BLOCK = 1 << 20
 """Ranks divided at a time by :func:`bh_q_values`."""
 
 
-def bh_q_values(p_values: np.ndarray, n_tests: int | None = None) -> np.ndarray:
+def bh_q_values(p_values: np.ndarray, n_tests: int | None = None, *,
+                out: np.ndarray | None = None) -> np.ndarray:
     """Benjamini–Hochberg adjusted p-values (q-values).
 
     ``n_tests`` may exceed ``len(p_values)`` when only a subset of the tests is at hand;
     ranks are then taken within the subset, which can only raise q (conservative).
+    ``out``: the array the q-values are written into and returned (one of every test less
+    in memory: the projection's are over a file).
 
     >>> bh_q_values(np.array([0.01, 0.04, 0.03]), n_tests=3).round(3).tolist()
     [0.03, 0.04, 0.04]
@@ -53,7 +56,7 @@ def bh_q_values(p_values: np.ndarray, n_tests: int | None = None) -> np.ndarray:
     p = np.asarray(p_values, dtype=float)
     m = max(n_tests or p.size, p.size)
     if p.size == 0:
-        return p
+        return p if out is None else out
     # any sort: tied p-values get one q-value whichever ranks they take (the running
     # minimum from the top rank of the tie down); the default sort is ≈ 4× the stable one
     order = np.argsort(p)
@@ -65,6 +68,6 @@ def bh_q_values(p_values: np.ndarray, n_tests: int | None = None) -> np.ndarray:
     backwards = ranked[::-1]
     np.minimum.accumulate(backwards, out=backwards)
     np.minimum(ranked, 1.0, out=ranked)
-    q = np.empty_like(ranked)
+    q = np.empty_like(ranked) if out is None else out
     q[order] = ranked
     return q

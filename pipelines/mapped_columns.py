@@ -23,6 +23,7 @@ import json
 import mmap
 import weakref
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -109,6 +110,62 @@ def mapped_array(directory: Path, n: int, dtype: np.dtype | type = np.int64) -> 
                       "space there or point TMPDIR at a larger disk") from exc
     _registered(mapped, path)
     return mapped.view(np.ndarray)
+
+
+class FileColumns:
+    """A :class:`graphs.held_columns.ColumnStore` over files of ``directory``: each column's
+    chunks are written at the end of a file of its own as they come (through the page
+    cache: the process holds none of them), and the column is read back whole as a
+    writable memory map (:func:`mapped_array`'s, no ``.npy`` header); its pages stay
+    resident only until :func:`dropped_pages` (``release``).
+
+    >>> import tempfile
+    >>> store = FileColumns(Path(tempfile.mkdtemp()))
+    >>> store.append("x", np.array([1, 2])); store.append("x", np.array([3]))
+    >>> x = store.column("x", np.dtype(np.int64)); store.release()
+    >>> x.tolist(), is_mapped(pd.Series(x, copy=False))
+    ([1, 2, 3], True)
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._open: dict[str, tuple[BinaryIO, Path, np.dtype]] = {}
+
+    def append(self, name: str, values: np.ndarray) -> None:
+        if name not in self._open:
+            path = _new_file(self.directory)
+            self._open[name] = (open(path, "wb"), path, values.dtype)  # noqa: SIM115
+        fh, _, dtype = self._open[name]
+        if values.dtype != dtype:
+            raise TypeError(f"FileColumns: column {name!r} is {dtype}, got {values.dtype}")
+        try:
+            np.ascontiguousarray(values).tofile(fh)
+        except OSError as exc:
+            raise OSError(f"cannot write column {name!r} to {self.directory} ({exc}); free "
+                          "space there or point TMPDIR at a larger disk") from exc
+
+    def column(self, name: str, dtype: np.dtype) -> np.ndarray:
+        if name not in self._open:
+            return np.empty(0, dtype)
+        fh, path, written = self._open.pop(name)
+        n = fh.tell() // written.itemsize
+        fh.close()
+        if written != dtype:
+            path.unlink()
+            raise TypeError(f"FileColumns: column {name!r} was written as {written}, "
+                            f"asked for as {np.dtype(dtype)}")
+        if n == 0:
+            path.unlink()
+            return np.empty(0, dtype)
+        mapped = np.memmap(path, dtype=dtype, mode="r+", shape=(n,))
+        _registered(mapped, path)
+        return mapped.view(np.ndarray)
+
+    def array(self, name: str, n: int, dtype: np.dtype) -> np.ndarray:
+        return mapped_array(self.directory, n, dtype) if n else np.empty(0, dtype)
+
+    def release(self) -> None:
+        dropped_pages()
 
 
 def _mapped_text(column: pd.Series, directory: Path) -> pd.Series:

@@ -17,7 +17,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -57,7 +56,7 @@ from pipelines.limits import (
     default_memory_gb,
     release_freed,
 )
-from pipelines.mapped_columns import dropped_pages, mapped_array
+from pipelines.mapped_columns import FileColumns, dropped_pages
 from pipelines.outputs import atomic_directory, sha256_file, write_csv, write_json, write_parquet
 from pipelines.pseudonyms import shareable_tables
 from pipelines.report import MIN_PARALLEL_PAGES, report_tasks, run_tasks
@@ -379,8 +378,8 @@ def _projections(layers: dict, config: RunConfig, incidences: dict | None = None
     """Per-layer projections with the DuckDB engine's kernel; its progress is shown as
     ``<label><layer> pairs``, and the resident memory is checked against ``max_memory_gb``
     after every chunk. ``targets=False``: edges without ``targets`` (the slow pass's). With
-    ``spill``, the evidence's columns are written into files there
-    as they are made and read as memory maps (:mod:`pipelines.mapped_columns`)."""
+    ``spill``, the edges' and the evidence's columns are written into files there as they
+    are made and read as memory maps (:class:`pipelines.mapped_columns.FileColumns`)."""
     def on_progress(name: str, done: int, total: int) -> None:
         """After each chunk of accounts: the progress bar, and the memory limit (the kept
         ties grow with the log's share of kept pairs, which the guard's bound cannot know)."""
@@ -391,14 +390,7 @@ def _projections(layers: dict, config: RunConfig, incidences: dict | None = None
     return layer_projections(
         layers, max_crowd=config.max_crowd, min_shared_targets=config.min_shared_targets,
         incidences=incidences, on_progress=on_progress, targets=targets,
-        column_arrays=None if spill is None else partial(_mapped_evidence, spill),
-        after_chunk=None if spill is None else dropped_pages)
-
-
-def _mapped_evidence(spill: Path, name: str, n: int, dtype: np.dtype) -> np.ndarray:
-    """Each evidence column of the projections, written into a file of ``spill`` as made and
-    read from it (:func:`pipelines.mapped_columns.mapped_array`)."""
-    return mapped_array(spill, n, dtype)
+        columns=None if spill is None else FileColumns(spill))
 
 
 @contextlib.contextmanager

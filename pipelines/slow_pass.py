@@ -13,6 +13,7 @@ import pandas as pd
 
 from graphs.bipartite import Incidence
 from graphs.clustering import leiden_clusters, split_large_clusters
+from graphs.edge_targets import targets_json
 from graphs.layer_fusion import Splice, layer_splice, spliced_tables
 from graphs.lookup import in_values
 from graphs.multiplex import Layer
@@ -26,7 +27,7 @@ from graphs.pass_codes import (
     spelled_evidence,
 )
 from graphs.passes import two_pass_cohorts
-from graphs.projection import CoEngagement, targets_json
+from graphs.projection import CoEngagement
 from graphs.scoring import ScoredCohorts, scored_cohorts
 from pipelines.config import RunConfig
 from pipelines.limits import check_layers_memory, release_freed

@@ -26,9 +26,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from graphs.edge_targets import targets_json
 from graphs.lookup import run_codes, sorted_codes
 from graphs.multiplex import layer_of_action
-from graphs.projection import CoEngagement, coded_ids, id_categories, targets_json
+from graphs.projection import CoEngagement, coded_ids, id_categories
 from graphs.significance import bh_q_values, expected_ties, tie_p_values
 from pipelines.config import RunConfig, layer_windows_s
 from pipelines.ingest import InputError

@@ -11,6 +11,7 @@ import pytest
 
 from pipelines.mapped_columns import (
     _MAPS,
+    FileColumns,
     dropped_pages,
     is_mapped,
     mappable,
@@ -250,3 +251,58 @@ def test_a_mapped_array_is_written_into_then_read_as_a_mapped_column(tmp_path, m
     assert len(made) == 1 and is_mapped(frame["t"]) and not list(tmp_path.iterdir())
     with pytest.raises(OSError, match="cannot write a column of 3 values to .*missing"):
         mapped_array(tmp_path / "missing", 3)
+
+
+def test_a_projection_into_file_columns_is_the_same_and_all_mapped(tmp_path):
+    """co_engagement with the run's store: the same edges and evidence, every column over a
+    file (the edges' ``targets`` too; the categoricals' codes are pandas' int8 copies of the
+    int32 codes written, with so few ids), no file left by name."""
+    import datetime as dt
+
+    from graphs.bipartite import bipartite_incidence
+    from graphs.projection import co_engagement
+
+    rng = np.random.default_rng(3)
+    n = 400
+    t0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    inc = bipartite_incidence(pa.table({
+        "account_id": [f"u{i}" for i in rng.integers(0, 30, n)],
+        "target_id": [f"p{i}" for i in rng.integers(0, 12, n)], "action": ["like"] * n,
+        "timestamp": [t0 + dt.timedelta(seconds=int(s)) for s in rng.integers(0, 7200, n)]}))
+    plain = co_engagement(inc, window_s=900, max_crowd=30, chunk_ties=50)
+    filed = co_engagement(inc, window_s=900, max_crowd=30, chunk_ties=50,
+                          columns=FileColumns(tmp_path))
+    assert len(plain.edges) > 10 and plain.stats["projection_chunks"] > 1
+    assert filed.edges.equals(plain.edges) and filed.evidence.equals(plain.evidence)
+    for frame in (filed.edges, filed.evidence):
+        coded = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+        assert all(is_mapped(frame[c]) for c in frame.columns if c not in coded)
+        assert {str(frame[c].cat.codes.dtype) for c in coded} == {"int8"}
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_file_columns_refuse_another_dtype_and_give_empty_columns(tmp_path):
+    store = FileColumns(tmp_path)
+    store.append("x", np.array([1, 2], np.int32))
+    with pytest.raises(TypeError, match="column 'x' is int32, got float64"):
+        store.append("x", np.array([1.5]))
+    with pytest.raises(TypeError, match="column 'x' was written as int32, asked for as int64"):
+        store.column("x", np.dtype(np.int64))
+    assert list(tmp_path.iterdir()) == []  # its file removed
+    store.append("y", np.array([], np.int64))
+    for name in ("x", "y", "never"):
+        assert store.column(name, np.dtype(np.int64)).shape == (0,)
+    assert store.array("z", 0, np.dtype(np.uint8)).shape == (0,)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_write_into_file_columns_that_fails_names_the_column(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    import pipelines.mapped_columns as module
+
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    monkeypatch.setattr(module, "_new_file", lambda directory: Path("/dev/full"))
+    with pytest.raises(OSError, match=r"cannot write column 'x' to .*TMPDIR"):
+        FileColumns(tmp_path).append("x", np.arange(1 << 16))

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from graphs.bipartite import bipartite_incidence
+from graphs.held_columns import HeldColumns
 from graphs.projection import clustered_edges, co_engagement, sparse_empty, windowed_pairs
 
 T = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
@@ -108,52 +109,62 @@ def test_edges_without_targets_are_the_same_edges():
     assert bare.evidence.equals(spelled.evidence) and bare.stats == spelled.stats
 
 
-def test_columns_made_by_the_caller_hold_the_same_evidence():
-    """``column_arrays`` makes the columns it is asked for (the run's times and gaps are over
-    files): the evidence is the same, those columns are its arrays, and ``after_chunk``
-    follows each chunk."""
+class _Recording(HeldColumns):
+    """A store in memory that notes what the projection does with it."""
+
+    def __init__(self):
+        super().__init__()
+        self.appended, self.asked, self.made, self.released = {}, [], [], 0
+
+    def append(self, name, values):
+        self.appended.setdefault(name, set()).add(str(values.dtype))
+        super().append(name, values)
+
+    def column(self, name, dtype):
+        self.asked.append(name)
+        return super().column(name, dtype)
+
+    def array(self, name, n, dtype):
+        self.made.append((name, n, str(np.dtype(dtype))))
+        return super().array(name, n, dtype)
+
+    def release(self):
+        self.released += 1
+
+
+def test_every_column_goes_through_the_store():
+    """Each chunk's edge and evidence rows are appended to the store, each column asked for
+    once, the significance and ``targets`` made as arrays of it; the result is the same."""
     rng = np.random.default_rng(7)
     rows = [(f"u{rng.integers(0, 30)}", f"p{rng.integers(0, 12)}", int(rng.integers(0, 7200)))
             for _ in range(400)]
     inc = _inc(rows)
-    made, asked, chunks = {}, [], []
-
-    def column_arrays(name, n, dtype):
-        asked.append((name, str(dtype)))
-        if name in ("time_a", "time_b", "dt_s"):
-            made[name] = np.full(n, -1, dtype=dtype)
-            return made[name]
-        return None
-
+    store = _Recording()
     plain = co_engagement(inc, window_s=900, max_crowd=30, chunk_ties=50)
-    given = co_engagement(inc, window_s=900, max_crowd=30, chunk_ties=50,
-                          column_arrays=column_arrays, after_chunk=lambda: chunks.append(1))
+    given = co_engagement(inc, window_s=900, max_crowd=30, chunk_ties=50, columns=store)
     assert given.evidence.equals(plain.evidence) and given.edges.equals(plain.edges)
-    assert len(chunks) == plain.stats["projection_chunks"] > 1
-    assert sorted(n for n, _ in asked) == sorted(plain.evidence.columns)
-    assert {n: d for n, d in asked if n in made} == {"time_a": "int64", "time_b": "int64",
-                                                     "dt_s": "float64"}
-    for name, array in made.items():
-        held = given.evidence[name]
-        assert np.shares_memory(held.array.asi8 if name != "dt_s" else held.to_numpy(), array)
-
-
-def test_column_arrays_of_another_shape_or_dtype_are_refused():
-    inc = _inc([("a", "x", 0), ("b", "x", 5), ("a", "y", 0), ("b", "y", 5)])
-    for wrong in (lambda name, n, dtype: np.empty(n, np.int32) if name == "time_a" else None,
-                  lambda name, n, dtype: np.empty(n + 1, dtype) if name == "dt_s" else None):
-        with pytest.raises(ValueError, match="column_arrays"):
-            co_engagement(inc, window_s=60, column_arrays=wrong)
+    assert plain.stats["projection_chunks"] > 1
+    expected = {f"evidence.{c}" for c in plain.evidence.columns} | {
+        f"edges.{c}" for c in ("account_a", "account_b", "shared_targets", "weight",
+                               "median_dt_s")}
+    assert set(store.appended) == expected and sorted(store.asked) == sorted(expected)
+    assert all(len(dtypes) == 1 for dtypes in store.appended.values())  # one dtype a column
+    n = len(plain.edges)
+    assert [m[:2] for m in store.made] == [
+        ("edges.expected_ties", n), ("edges.p_value", n), ("edges.q_value", n),
+        ("edges.targets.offsets", n + 1),
+        ("edges.targets.data", len("".join(plain.edges["targets"]).encode()))]
+    assert store.released > 0 and store.column("edges.weight", np.float64).size == 0
 
 
 @pytest.mark.parametrize("block", [1, 3, 1 << 22])  # 1: one edge per chunk
 def test_targets_json_in_blocks_is_the_whole_column(monkeypatch, block):
-    import graphs.projection as projection
+    import graphs.edge_targets as edge_targets
 
     ids = pa.array(["p", "q", 'é"x'])
     codes, shared = np.array([1, 0, 1, 2, 0, 2, 1]), np.array([2, 1, 3, 1])
-    monkeypatch.setattr(projection, "BLOCK", block)
-    out = projection.targets_json(ids, codes, shared)
+    monkeypatch.setattr(edge_targets, "BLOCK", block)
+    out = edge_targets.targets_json(ids, codes, shared)
     assert out.tolist() == ['["q","p"]', '["q"]', '["é\\"x","p","é\\"x"]', '["q"]']
     assert str(out.dtype) == "str"
     assert [json.loads(t) for t in out] == [["q", "p"], ["q"], ['é"x', "p", 'é"x'], ["q"]]

@@ -81,7 +81,7 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
     import pipelines.run as run_module
     import pipelines.set_aside as set_aside_module
     import pipelines.slow_pass as slow_module
-    from pipelines.mapped_columns import mapped_array, mapped_column
+    from pipelines.mapped_columns import FileColumns, mapped_column
 
     paths, seen = [], []
 
@@ -96,9 +96,14 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
         mapped.append((column.name, directory))
         return mapped_column(column, directory)
 
-    def array(directory, n, dtype):
-        mapped.append(("array", directory))
-        return mapped_array(directory, n, dtype)
+    class Files(FileColumns):  # the projections'
+        def column(self, name, dtype):
+            mapped.append((name, self.directory))
+            return super().column(name, dtype)
+
+        def array(self, name, n, dtype):
+            mapped.append((name, self.directory))
+            return super().array(name, n, dtype)
 
     def noted(step, fn):
         def call(*args, **kwargs):
@@ -109,7 +114,7 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
 
     monkeypatch.setattr(set_aside_module, "mapped_column", mapping)  # mapped_aside's
     monkeypatch.setattr(slow_module, "mapped_column", mapping)  # the splice's
-    monkeypatch.setattr(run_module, "mapped_array", array)  # the 1 h projection's
+    monkeypatch.setattr(run_module, "FileColumns", Files)
     monkeypatch.setattr(run_module, "Aside", Recorded)
     monkeypatch.setattr(set_aside_module, "Aside", Recorded)  # frames_aside's
     monkeypatch.setattr(run_module, "leiden_clusters",
@@ -120,17 +125,19 @@ def test_each_pass_waits_on_disk_while_the_other_is_clustered_and_scored(world, 
                         noted("scoring", slow_module.scored_cohorts))
     result = _run(world, "aside")
     assert [p.name for p in paths] == ["slow_pass.pickle", "fast_pass.pickle"]
-    # every evidence column written into a file by the projections (the slow pass's eight,
-    # then the 1 h pass's; its times out of the frames until scored, then put back as maps
-    # of them), and the 1 h pass's other columns once fused: the edges' (a column the fused
-    # edges share with the layer's once: weight is the layer's times its weight, so twice),
-    # then the evidence's (its layer a new column; the codes of this small world's ids are
-    # pandas' int16 copies of the int32 ones the projection wrote, so they are written too)
-    made = ("array",) * 16 + (
-        "account_a", "account_b", "shared_targets", "weight", "weight", "median_dt_s",
-        "targets", "expected_ties", "p_value", "q_value", "layers", "ties:engage",
-        "weight:engage", "account_a", "account_b", "target_id", "action_a", "action_b",
-        "layer")
+    # every column written into a file by the projections as they make it (the slow pass's
+    # evidence and edges, then the 1 h pass's, with its targets' offsets and bytes), and the
+    # 1 h pass's new columns once fused: the edges' (weight is the layer's times its weight)
+    # and the evidence's layer (the codes of this small world's ids are pandas' int16 copies
+    # of the int32 ones the projection wrote, so they are written again)
+    projected = (*(f"evidence.{c}" for c in ("account_a", "account_b", "target_id", "time_a",
+                                             "time_b", "action_a", "action_b", "dt_s")),
+                 *(f"edges.{c}" for c in ("account_a", "account_b", "shared_targets",
+                                          "weight", "median_dt_s", "expected_ties",
+                                          "p_value", "q_value")))
+    made = (*projected, *projected, "edges.targets.offsets", "edges.targets.data",
+            "account_a", "account_b", "weight", "layers", "weight:engage", "account_a",
+            "account_b", "target_id", "action_a", "action_b", "layer")
     assert seen == [("fast clustering", {"slow_pass.pickle"}, made),
                     ("scoring", {"slow_pass.pickle"}, made),  # 1 h pass
                     ("slow clustering", {"fast_pass.pickle"}, made),
