@@ -2,11 +2,12 @@
 
 Every column of the edges and the evidence but the ids themselves: numbers, UTC times, a
 categorical's codes (its categories stay in memory, in the dtype) and Arrow-backed text (the
-edges' ``targets``). The projections write the evidence's into ``.npy`` files in the run's
-spill directory as they make them (:func:`mapped_array`); the run moves the edges' there
-once the pass is fused (:func:`pipelines.set_aside.columns_mapped`), and the splice each
-column it places. The columns are read-only memory maps of those files (same dtype and
-values, no copy): their pages are the system's page cache, not the process's heap. A page
+edges' ``targets``). The projections write every edge and evidence column into files in the
+run's spill directory as they make them, a chunk of the kernel's rows at a time
+(:class:`FileColumns`); the run moves the fused edges' new columns there once the pass is
+fused (:func:`pipelines.set_aside.columns_mapped`), and the splice each column it places.
+The columns are memory maps of those files (same dtype and values, no copy): their pages
+are the system's page cache, not the process's heap. A page
 that a reader touches counts in the process's resident set until :func:`dropped_pages`
 unmaps it again (``madvise(MADV_DONTNEED)``; the data stays in the file and the page
 cache), which the readers call after each slice or step; without memory to spare, the
