@@ -454,7 +454,7 @@ def coded_ids(dtype: pd.CategoricalDtype, codes: np.ndarray) -> pd.Series:
     >>> coded_ids(id_categories(pa.array(["a", "b"])), np.array([1, 1, 0])).tolist()
     ['b', 'b', 'a']
     """
-    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False))
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False), copy=False)
 
 
 def clustered_edges(edges: pd.DataFrame, *, max_edge_p: float = 1.0) -> pd.DataFrame:

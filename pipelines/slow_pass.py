@@ -81,8 +81,9 @@ def slow_pass(found: CoEngagement, posts: pd.DataFrame | None) -> SlowPass:
     """The slow pass's projection ``found`` coded at once (with ``posts``' authors), as
     :func:`slow_projection` keeps it (either engine's; its edges with or without the
     :data:`UNSCORED` columns)."""
-    codes = coded_evidence(pass_codes(found.edges, found.evidence, found.activity, posts),
-                           after_block=dropped_pages)  # its times may be read from files
+    codes = pass_codes(found.edges, found.evidence, found.activity, posts)
+    dropped_pages()  # of the columns it read whole (over files in a run)
+    codes = coded_evidence(codes, after_block=dropped_pages)  # the times a block at a time
     codes = codes._replace(edges=found.edges.drop(columns=UNSCORED, errors="ignore"))
     return SlowPass(found._replace(edges=codes.edges, evidence=codes.evidence), codes)
 

@@ -343,3 +343,15 @@ def test_chunk_arrays_are_gathered_onto_pages_that_go_back_when_freed():
     rss = psutil.Process().memory_info().rss
     del paged  # 70 MB
     assert psutil.Process().memory_info().rss < rss - 50e6
+
+
+def test_coded_ids_keep_codes_of_pandas_dtype_without_a_copy():
+    """Codes already of the dtype pandas holds for the categories (int32 past 32,767 ids)
+    stay the caller's array: a run's are over files (pandas 3's Series copies by default)."""
+    from graphs.projection import coded_ids, id_categories
+
+    dtype = id_categories(pa.array([f"a{i:05d}" for i in range(40_000)]))
+    codes = np.array([39_999, 0, 7], dtype=np.int32)
+    column = coded_ids(dtype, codes)
+    assert column.tolist() == ["a39999", "a00000", "a00007"]
+    assert np.shares_memory(column.array.codes, codes)
