@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from graphs.bipartite import BLOCK
+from graphs.cluster_stats import cluster_medians
 from graphs.flag_features import pair_sizes
 from graphs.pass_codes import InnerRows, PassCodes, member_ties
 
@@ -59,7 +60,8 @@ def cohort_features(clusters: pd.DataFrame, members: np.ndarray, inner: InnerRow
     per_target = _tied_accounts(inner, len(codes.accounts) + 1, len(codes.targets))
     coverage = (per_target / size.reindex(per_target.index.get_level_values("cluster"))
                 .to_numpy()).groupby(level="cluster").mean()
-    dt_ratio = inner.evidence.groupby("cluster")["dt_s"].median() / codes.background_dt_s
+    dt_ratio = cluster_medians(inner.evidence["cluster"].to_numpy(),
+                               inner.evidence["dt_s"].to_numpy()) / codes.background_dt_s
     return pd.DataFrame({"lockstep_coverage": coverage, "dt_vs_background": dt_ratio,
                          "inside_share": _inside_share(clusters, members, inner, codes)}
                         ).reindex(size.index).round(6)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from graphs.account_context import burst_shares
+from graphs.cluster_stats import cluster_medians, cluster_shares
 from graphs.pass_codes import InnerRows, PassCodes
 
 
@@ -60,13 +61,16 @@ def flag_features(clusters: pd.DataFrame, inner: InnerRows, codes: PassCodes,
     evidence = inner.evidence
     per_target = pair_sizes(evidence, "target", len(codes.targets))
     out["shared_targets"] = per_target.groupby(level="cluster").size()
-    out["median_dt_s"] = evidence.groupby("cluster")["dt_s"].median()
+    cluster = evidence["cluster"].to_numpy()
+    out["median_dt_s"] = cluster_medians(cluster, evidence["dt_s"].to_numpy())
     out["effective_targets"] = _effective_number(per_target)
     out["action"] = _most_frequent_action(evidence, codes)
     out = out.join(_author_features(per_target, codes.authors))
     if codes.action_b is not None:  # evidence of one action column: unknown
-        same = (evidence["action_a"] == evidence["action_b"]) & (evidence["action_a"] >= 0)
-        out["same_action_share"] = same.groupby(evidence["cluster"]).mean()
+        a = evidence["action_a"].to_numpy()
+        same = a == evidence["action_b"].to_numpy()
+        same &= a >= 0
+        out["same_action_share"] = cluster_shares(cluster, same)
     out = out.join(_creation_features(clusters, accounts))
     out = out.fillna({"shared_targets": 0, "effective_targets": 0.0})
     return out.astype({"shared_targets": int})
