@@ -9,7 +9,8 @@ RSS sampled while it ran (so the step holding the run's peak is named), and the 
 user and system CPU seconds during the call (all its threads; not its child processes).
 ``--inner`` also wraps the calls inside the projections and scoring (:data:`INNER`,
 ``module:function`` where it is looked up; names a tree does not have are skipped) and
-prints their totals per name at the end. Calls made in the output pool's worker processes
+prints their totals per name at the end; ``--each`` does too, and prints a line for each
+of those calls as well. Calls made in the output pool's worker processes
 are marked ``(worker)``; their peak is the larger of their start and end RSS (the sampler
 runs in the parent only). Each task of the output pool also prints the file it wrote and its
 worker's high-water RSS so far (``ru_maxrss``, what ``/usr/bin/time`` reports of it). Not a
@@ -49,6 +50,9 @@ INNER = ("pipelines.slow_pass:scored_cohorts", "pipelines.slow_pass:leiden_clust
          "graphs.scoring:flag_features", "graphs.scoring:_group_test",
          "graphs.scoring:cohort_features", "graphs.scoring:ranked_cohorts",
          "graphs.scoring:bundles_uninformative", "graphs.passes:_rescored",
+         "graphs.flag_features:cluster_medians", "graphs.cohort_features:cluster_medians",
+         "graphs.flag_features:pair_sizes", "graphs.cohort_features:pair_sizes",
+         "graphs.cohort_features:_tied_accounts", "graphs.flag_features:_most_frequent_action",
          "graphs.passes:_merged", "graphs.pass_codes:sorted_codes",
          "graphs.clustering:sorted_codes",
          # inside each pass's projection (both passes' calls summed)
@@ -81,6 +85,10 @@ class Sampler(threading.Thread):
         return max(self.samples[mark:] + [self.proc.memory_info().rss])
 
 
+EACH = False
+"""``--each``: also print a line for every call of :data:`INNER` (``--inner`` sums them)."""
+
+
 def _wrap(name: str, fn, sampler: Sampler, totals: dict | None = None):
     @functools.wraps(fn)
     def timed(*args, **kwargs):
@@ -92,7 +100,7 @@ def _wrap(name: str, fn, sampler: Sampler, totals: dict | None = None):
         rss1, cpu1 = proc.memory_info().rss, proc.cpu_times()
         peak = max(rss0, rss1) if worker else sampler.peak_since(mark)
         seconds = time.time() - started
-        if totals is None:
+        if totals is None or EACH:
             label = f"{name} (worker)" if worker else name
             print(f"{label:24s} {seconds:8.2f} s  rss {rss0 / GIB:5.2f} -> "
                   f"{rss1 / GIB:5.2f} GiB  peak {peak / GIB:5.2f}  cpu "
@@ -137,8 +145,10 @@ def _wrap_inner(sampler: Sampler, totals: dict) -> None:
 
 def main() -> None:
     args = sys.argv[1:]
-    tables_only, inner = "--tables-only" in args, "--inner" in args
-    args = [a for a in args if a not in ("--tables-only", "--inner", "--")]
+    tables_only, inner = "--tables-only" in args, "--inner" in args or "--each" in args
+    global EACH
+    EACH = "--each" in args
+    args = [a for a in args if a not in ("--tables-only", "--inner", "--each", "--")]
     sampler = Sampler()
     sampler.start()
     totals: dict = {}
