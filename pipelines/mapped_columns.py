@@ -22,6 +22,7 @@ import contextlib
 import itertools
 import json
 import mmap
+import threading
 import weakref
 from pathlib import Path
 from typing import BinaryIO
@@ -278,9 +279,44 @@ def dropped_pages() -> None:
     """
     if not hasattr(mmap, "MADV_DONTNEED"):  # not Linux/BSD: the system decides
         return
-    for raw in list(_MAPS):
-        if not raw.closed:
+    for raw in list(_MAPS):  # (a strong reference each: none is unmapped meanwhile)
+        with contextlib.suppress(ValueError, OSError):  # closed since: nothing to drop
             raw.madvise(mmap.MADV_DONTNEED)
+
+
+class PagesTrimmed:
+    """A context in which a thread calls :func:`dropped_pages` every ``every_s`` seconds, so
+    that what the steps read of the maps (their columns read whole, gathered, sorted) stays
+    resident a moment, not to the end of the step: at 100M rows the scoring read ≈ 3 GB of
+    the 1 h pass's mapped columns and held them to its end. A page dropped while a reader
+    still needs it is read again from the page cache (a minor fault): the values never
+    change. ``stop()`` ends it early (before the output pool forks its workers).
+
+    >>> with PagesTrimmed(every_s=0.01) as trimmed:
+    ...     trimmed.stop()
+    """
+
+    def __init__(self, every_s: float = 0.25) -> None:
+        self.every_s = every_s
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._trim, name="cohortscan-pages",
+                                        daemon=True)
+
+    def _trim(self) -> None:
+        while not self._stopped.wait(self.every_s):
+            dropped_pages()
+
+    def __enter__(self) -> PagesTrimmed:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def _new_file(directory: Path) -> Path:

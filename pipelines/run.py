@@ -56,7 +56,7 @@ from pipelines.limits import (
     default_memory_gb,
     release_freed,
 )
-from pipelines.mapped_columns import FileColumns, dropped_pages
+from pipelines.mapped_columns import FileColumns, PagesTrimmed, dropped_pages
 from pipelines.outputs import atomic_directory, sha256_file, write_csv, write_json, write_parquet
 from pipelines.pseudonyms import shareable_tables
 from pipelines.report import MIN_PARALLEL_PAGES, report_tasks, run_tasks
@@ -166,6 +166,9 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
         rows = _row_accounting(counts, config)
         rows["side_tables"] = {name: _side_accounting(side) for name, side in
                                (("posts", posts), ("accounts", accounts)) if side is not None}
+    # from the projections to the splice, the pages read of columns in files are dropped
+    # every moment (pipelines.mapped_columns.PagesTrimmed), not only after a step
+    trimmed = held.enter_context(PagesTrimmed())
     window_scan = None
     if config.window_auto:
         with _step("window_scan", timings):
@@ -252,6 +255,7 @@ def _run(config: RunConfig, *, reader: Callable[..., Any],
         splice = slow_splice(per_layer, weights, projected, ties)
         del per_layer, ties  # the splice moves the fused tables' columns: no other holder
         projected = with_slow_evidence(projected, splice, spill)
+    trimmed.stop()  # before the output pool forks
     manifest = _manifest(config, files, rows, projected.stats, scored.cohorts, timings)
     if window_scan is not None:
         manifest["window_scan"] = window_scan

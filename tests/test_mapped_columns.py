@@ -306,3 +306,24 @@ def test_a_write_into_file_columns_that_fails_names_the_column(tmp_path, monkeyp
     monkeypatch.setattr(module, "_new_file", lambda directory: Path("/dev/full"))
     with pytest.raises(OSError, match=r"cannot write column 'x' to .*TMPDIR"):
         FileColumns(tmp_path).append("x", np.arange(1 << 16))
+
+
+def test_pages_read_are_dropped_every_moment_while_trimmed(tmp_path):
+    """Inside PagesTrimmed the pages a reader touched leave the resident set without a call
+    of dropped_pages; after stop() they stay."""
+    import time
+
+    from pipelines.mapped_columns import PagesTrimmed
+
+    n = 1 << 20
+    column = mapped_column(pd.Series(np.arange(n, dtype=np.int64)), tmp_path)
+    with PagesTrimmed(every_s=0.01) as trimmed:
+        assert int(column.sum()) == n * (n - 1) // 2
+        deadline = time.monotonic() + 5
+        while _resident_pages(column) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _resident_pages(column) == 0
+        trimmed.stop()
+        assert int(column.sum()) == n * (n - 1) // 2  # read again from the file, kept
+        time.sleep(0.05)
+        assert _resident_pages(column) >= n * 8 // 4096 - 1
