@@ -13,16 +13,18 @@ the memory available when the run starts):
 
 ``BYTES_PER_PAIR`` was measured (docs/robustness.md). The projection no longer materialises
 pairs (its work memory is bounded per chunk of accounts); what grows with the pairs is the
-kept output, and since 2026-12-06 (the twenty-fourth session) that lives in files once the
-passes are projected (:mod:`pipelines.mapped_columns`): what a run holds per pair is mostly
-the projection's own output before it moves there. On the generator the runs peaked at
-≈ 12 bytes per pair of the 1 h pass's bound at 10M rows (3.75 GiB) when the guard assumed
-32, then 16 and 12; on 2026-12-06 at ≈ 4.3 (30M, 4.25 GiB for 1.07G pairs) and, with the
-edges and evidence in files, ≈ 3.3 (100M, 10.82 GiB for 3.57G pairs, the 1 h projection the
-highest step; measured with the guard lowered in a measurement script). 4 bytes is used
-(12 refused the 100M log under any limit below ≈ 40 GB, the default here included), the
-rate of the largest logs: a small log's peak is mostly the libraries' fixed part (10M rows:
-1.8 GiB, ≈ 5.7 bytes per pair), which the first check does not budget.
+kept output, and since the twenty-fifth session (2026-12-06) the projections write it into
+files as the kernel finds it (:class:`pipelines.mapped_columns.FileColumns`): what a run
+holds per pair is now what grows with the kept edges after the projection (the clustering's
+graph, the scoring's arrays). On the generator the runs peaked at ≈ 12 bytes per pair of the
+1 h pass's bound at 10M rows (3.75 GiB) when the guard assumed 32, then 16 and 12; on
+2026-12-06 at ≈ 4.3 (30M, 4.25 GiB for 1.07G pairs), ≈ 3.3 with the edges and evidence
+moved to files after the projections (100M, 10.82 GiB for 3.57G pairs), and ≈ 2.15 once the
+projections wrote them there (100M, 7.15 GiB, tables only, under ``--max-memory 8``;
+measured with the guard lowered in a measurement script). 2 bytes is used (at 4 the 100M
+log was refused under ``--max-memory 8``, where it now runs), about the rate of the largest
+logs: a small log's peak is mostly the libraries' fixed part (10M rows: 1.7 GiB, ≈ 5.4 bytes
+per pair), which the first check does not budget.
 So the first check refuses a log that would not fit if it kept as large a share of its pairs
 as the generator's logs do. A log whose pairs are nearly all kept holds more; the second
 check is what stops it: the run checks its resident memory after every chunk of the
@@ -49,7 +51,7 @@ from graphs.projection import pairs_bound
 from pipelines.ingest import InputError
 from pipelines.mapped_columns import dropped_pages
 
-BYTES_PER_PAIR = 4
+BYTES_PER_PAIR = 2
 GB = 1 << 30
 DUCKDB_SHARE = 0.5
 """Part of ``max_memory_gb`` given to DuckDB's ``memory_limit`` (it spills beyond it). Its
@@ -172,7 +174,7 @@ def _check_pairs(pairs: int, *, window_s: int, max_crowd: int, max_memory_gb: fl
     need_gb = pairs * BYTES_PER_PAIR / GB
     if need_gb > max_memory_gb:
         raise InputError(
-            f"the projection would enumerate up to {pairs:,} action pairs (≈ {need_gb:.1f} GB), "
+            f"the projection would enumerate up to {pairs:,} action pairs (≈ {need_gb:.2g} GB), "
             f"more than max_memory_gb = {max_memory_gb:g}; lower max_crowd (now {max_crowd}) "
             f"or the window (now {window_s} s), or raise --max-memory")
 

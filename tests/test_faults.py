@@ -161,12 +161,12 @@ def test_pair_bound_is_exact_on_a_crowd_below_max_crowd():
 
 
 def test_memory_guard_refuses_an_adversarial_target_before_enumerating():
-    inc = hot_target(40_000, 7.3)  # ≈ 2e7 pairs ≈ 0.07 GB at 4 bytes per pair
+    inc = hot_target(40_000, 7.3)  # ≈ 2e7 pairs ≈ 0.037 GB at 2 bytes per pair
     with pytest.raises(InputError, match=r"^the projection would enumerate up to 19,598,229 "
-                       r"action pairs \(≈ 0\.1 GB\), more than max_memory_gb = 0\.05; lower "
+                       r"action pairs \(≈ 0\.037 GB\), more than max_memory_gb = 0\.03; lower "
                        r"max_crowd \(now 1000\) or the window \(now 3600 s\), or raise "
                        r"--max-memory$"):
-        check_projection_memory(inc, window_s=3600, max_crowd=1000, max_memory_gb=0.05)
+        check_projection_memory(inc, window_s=3600, max_crowd=1000, max_memory_gb=0.03)
 
 
 def test_a_million_accounts_on_one_target_are_skipped_as_hub_actions():
