@@ -28,31 +28,32 @@ def cluster_medians(cluster: np.ndarray, values: np.ndarray) -> pd.Series:
     ...                 np.array([4.0, 1.0, 9.0, 5.0, 2.0, 8.0])).to_dict()
     {0: 9.0, 1: 3.0}
     """
-    inside = cluster >= 0
     n_clusters = int(cluster.max()) + 1 if cluster.size else 0
     bounds = _whole_bounds(values)
     if bounds is None or n_clusters == 0 or (bounds[1] - bounds[0] + 1) * n_clusters >= 2**62:
+        inside = cluster >= 0
         found = pd.Series(values[inside]).groupby(cluster[inside]).median()
         return found.rename_axis("cluster").rename(None)
     lo, span = bounds[0], bounds[1] - bounds[0] + 1
-    rows, counts = np.zeros(n_clusters, np.int64), np.zeros(n_clusters, np.int64)
-    key = np.empty(cluster.size, dtype=np.int64)  # pages only as far as written
+    kind = np.uint32 if span * n_clusters < 2**32 else np.int64  # half the bytes, faster
+    rows = np.zeros(n_clusters, np.int64)
+    key = np.empty(cluster.size, dtype=kind)  # pages only as far as written
     at = 0
     for start in range(0, cluster.size, BLOCK):
         c, v = cluster[start:start + BLOCK], values[start:start + BLOCK]
-        rows += np.bincount(c[c >= 0], minlength=n_clusters)
-        kept = (c >= 0) & _known(v)
-        block = c[kept].astype(np.int64)
-        counts += np.bincount(block, minlength=n_clusters)
+        inside = c >= 0
+        rows += np.bincount(c[inside], minlength=n_clusters)
+        kept = inside & _known(v)
+        block = c[kept].astype(kind)
         block *= span
-        block += (v[kept] - lo).astype(np.int64)
+        block += (v[kept] - lo).astype(kind)
         key[at:at + block.size] = block
         at += block.size
     key = key[:at]
     key.sort()
     present = np.flatnonzero(rows)
-    n = counts[present]
-    first = np.cumsum(counts)[present] - n
+    first = np.searchsorted(key, present.astype(kind) * kind(span))  # each cluster's keys
+    n = np.searchsorted(key, (present + 1).astype(kind) * kind(span)) - first
     low, high = first + (n - 1) // 2, first + n // 2
     median = np.full(present.size, np.nan)
     some = n > 0

@@ -16,7 +16,7 @@ from graphs.pass_codes import InnerRows, PassCodes, member_ties
 
 
 def cohort_features(clusters: pd.DataFrame, members: np.ndarray, inner: InnerRows,
-                    codes: PassCodes) -> pd.DataFrame:
+                    codes: PassCodes, *, median_dt_s: pd.Series | None = None) -> pd.DataFrame:
     """Lockstep coverage, timing against the background, and how exclusive the ties are.
 
     Parameters
@@ -28,6 +28,9 @@ def cohort_features(clusters: pd.DataFrame, members: np.ndarray, inner: InnerRow
     inner, codes
         The pass's edges and evidence inside the clusters (:func:`graphs.pass_codes.inner_rows`)
         and its codes (:func:`graphs.pass_codes.pass_codes`: all its edges and evidence).
+    median_dt_s : pandas.Series, optional
+        The median gap of each cluster's evidence inside, when already known (the flag
+        rules' ``median_dt_s``: :func:`graphs.flag_features.flag_features`); else computed.
 
     Returns
     -------
@@ -60,8 +63,10 @@ def cohort_features(clusters: pd.DataFrame, members: np.ndarray, inner: InnerRow
     per_target = _tied_accounts(inner, len(codes.accounts) + 1, len(codes.targets))
     coverage = (per_target / size.reindex(per_target.index.get_level_values("cluster"))
                 .to_numpy()).groupby(level="cluster").mean()
-    dt_ratio = cluster_medians(inner.evidence["cluster"].to_numpy(),
-                               inner.evidence["dt_s"].to_numpy()) / codes.background_dt_s
+    if median_dt_s is None:
+        median_dt_s = cluster_medians(inner.evidence["cluster"].to_numpy(),
+                                      inner.evidence["dt_s"].to_numpy())
+    dt_ratio = median_dt_s / codes.background_dt_s
     return pd.DataFrame({"lockstep_coverage": coverage, "dt_vs_background": dt_ratio,
                          "inside_share": _inside_share(clusters, members, inner, codes)}
                         ).reindex(size.index).round(6)

@@ -120,7 +120,8 @@ def scored_cohorts(
     inner = inner_rows(codes, members, clusters["cluster"].to_numpy())
     features = flag_features(clusters, inner, codes, accounts)
     features = features.join(_group_test(clusters, members, inner.edges, codes, n_actions))
-    features = features.join(cohort_features(clusters, members, inner, codes))
+    features = features.join(cohort_features(clusters, members, inner, codes,
+                                             median_dt_s=features["median_dt_s"]))
     sign = posts is None if require_farm_sign is None else require_farm_sign
     if bundles_uninformative(codes, min_same_action_share):
         min_same_action_share = 0.0

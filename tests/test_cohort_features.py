@@ -75,3 +75,25 @@ def test_blocks_of_evidence_give_the_same_features(monkeypatch):
     monkeypatch.setattr(cohort_features_module, "BLOCK", 2)
     pd.testing.assert_frame_equal(_features(clusters, edges, evidence), whole)
     assert whole["lockstep_coverage"].tolist() == [1.0, pytest.approx(7 / 9)]
+
+
+def test_a_given_median_gap_is_the_one_computed():
+    """scored_cohorts passes flag_features' median_dt_s on: the same dt_vs_background as
+    computed here (a cluster without evidence inside: NaN either way)."""
+    from graphs.flag_features import flag_features
+
+    clusters = pd.DataFrame({"account_id": list("abcxy"), "cluster": [0, 0, 0, 1, 1]})
+    evidence = _pairs([("a", "b", "p", 5.0), ("a", "c", "p", 7.0), ("b", "c", "q", 20.0),
+                       ("x", "z", "p", 9.0)])
+    edges = (evidence.groupby(["account_a", "account_b"]).size()
+             .rename("shared_targets").reset_index()).assign(weight=1.0)
+    ids = sorted(set(edges["account_a"]) | set(edges["account_b"]) | {"y"})
+    codes = pass_codes(edges, evidence, pd.DataFrame({"account_id": ids, "n_actions": 1.0,
+                                                      "crowd_sum": 1.0}))
+    members = account_codes(codes, clusters["account_id"])
+    inner = inner_rows(codes, members, clusters["cluster"].to_numpy())
+    given = flag_features(clusters, inner, codes)["median_dt_s"]
+    assert given.loc[0] == 7.0 and pd.isna(given.loc[1])
+    computed = cohort_features(clusters, members, inner, codes)
+    passed = cohort_features(clusters, members, inner, codes, median_dt_s=given)
+    pd.testing.assert_frame_equal(passed, computed)
