@@ -355,3 +355,13 @@ def test_coded_ids_keep_codes_of_pandas_dtype_without_a_copy():
     column = coded_ids(dtype, codes)
     assert column.tolist() == ["a39999", "a00000", "a00007"]
     assert np.shares_memory(column.array.codes, codes)
+
+
+def test_id_categories_do_not_keep_the_hash_table_of_their_ids():
+    """The categories' Index drops the lookup table pandas built to check them (a Python str
+    per id, for the whole run); lookups still work, building it again."""
+    from graphs.projection import id_categories
+
+    dtype = id_categories(pa.array(["b", "a", "c"]))
+    assert "_engine" not in dtype.categories._cache
+    assert dtype.categories.get_loc("c") == 2 and dtype.categories.is_unique
