@@ -5,7 +5,7 @@ column as the kernel finds them, then asks for each column whole, and for arrays
 size for the columns it computes afterwards (significance, ``targets``), which it fills a
 block of rows at a time. A :class:`ColumnStore` decides where they live:
 :class:`HeldColumns` keeps them in memory; the run's store writes them into files and reads
-them as memory maps (:class:`pipelines.file_columns.FileColumns`), so that a pass's edges
+them as memory maps (:class:`pipelines.mapped_columns.FileColumns`), so that a pass's edges
 and evidence never sit in its heap whole.
 """
 
@@ -20,7 +20,8 @@ class ColumnStore(Protocol):
     """What :func:`graphs.projection.co_engagement` needs of the place its columns live."""
 
     def append(self, name: str, values: np.ndarray) -> None:
-        """Add ``values`` (one dimension) at the end of column ``name``."""
+        """Add ``values`` (one dimension, one dtype per column) at the end of column
+        ``name``; they are handed over (the caller does not change them afterwards)."""
 
     def column(self, name: str, dtype: np.dtype) -> np.ndarray:
         """Every value appended to ``name``, in order, as one array of ``dtype`` (empty when

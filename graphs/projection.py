@@ -142,13 +142,6 @@ class _Ties(NamedTuple):
     counts: np.ndarray  # action pairs, (pair, target) ties, candidate pairs, chunks
 
 
-EDGE_COLUMNS = ("account_a", "account_b", "shared_targets", "weight", "median_dt_s")
-"""The kernel's edge columns, appended to the :class:`ColumnStore` as ``edges.<name>``."""
-EVIDENCE_COLUMNS = ("account_a", "account_b", "target_id", "dt_s", "time_a", "time_b",
-                    "action_a", "action_b")
-"""The evidence columns, appended as ``evidence.<name>``."""
-
-
 def _kept_ties(inc: Incidence, back, ahead, columns: ColumnStore, *, max_crowd: int,
                min_shared: int, chunk_ties: int,
                on_progress: Callable[[int, int], None] | None = None) -> _Ties:
@@ -196,9 +189,10 @@ def _kept_ties(inc: Incidence, back, ahead, columns: ColumnStore, *, max_crowd: 
 def _chunk_appended(inc: Incidence, columns: ColumnStore, accounts: np.ndarray,
                     counts: np.ndarray, where: np.ndarray,
                     buffers: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
-    """Append one chunk's edges and evidence rows to ``columns``: the rows of each of its
-    ``accounts`` gathered from the threads' ``buffers`` (:func:`_gathered_pages`), then
-    spelled as the frames' columns (codes, gaps, times in microseconds, action codes)."""
+    """Append one chunk's edges and evidence rows to ``columns`` (``edges.<column>``,
+    ``evidence.<column>``): the rows of each of its ``accounts`` gathered from the threads'
+    ``buffers`` (:func:`_gathered_pages`), then spelled as the frames' columns (codes, gaps,
+    times in microseconds, action codes), each a new array handed over to the store."""
     out_e, out_ef, out_v = buffers
     edges = _gathered_pages(where[:, 0], where[:, 1], counts[:, 0], out_e)
     columns.append("edges.account_a", np.repeat(accounts, counts[:, 0]))
