@@ -3,9 +3,9 @@
 ``groupby("cluster")[column].median()`` over the 1 h pass's evidence factorizes the cluster
 of every row, sorts the rows by it and copies the values in that order (three arrays of
 every row: at 100M rows ≈ 2.4 GB), twice per scoring (the flag rules' ``median_dt_s`` and
-the cohort features' ``dt_vs_background``). The gaps are whole seconds, so each row here
-becomes one int64 key (its cluster, then its value) sorted in place; shares are counted a
-block of rows at a time.
+the cohort features' ``dt_vs_background``; the scoring now asks once). The gaps are whole
+seconds, so each row here becomes one integer key (its cluster, then its value; 4 bytes
+when they fit, else 8) sorted in place; shares are counted a block of rows at a time.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ def cluster_medians(cluster: np.ndarray, values: np.ndarray) -> pd.Series:
     ``pd.Series(values).groupby(cluster).median()`` gives for those clusters (NaN values
     left out, a cluster of NaN only: NaN), indexed ``cluster``.
 
-    Whole numbers whose span times the clusters fits an int64 key are sorted as keys; other
-    values go through pandas.
+    Whole numbers whose span times the clusters fits an integer key are sorted as keys;
+    other values go through pandas.
 
     >>> cluster_medians(np.array([1, 1, 0, -1, 1, 1]),
     ...                 np.array([4.0, 1.0, 9.0, 5.0, 2.0, 8.0])).to_dict()
