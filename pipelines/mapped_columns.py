@@ -36,6 +36,9 @@ from graphs.utc_times import utc_times
 _MAPS: weakref.WeakKeyDictionary[mmap.mmap, tuple[int, int]] = weakref.WeakKeyDictionary()
 """Every live map made here, with the addresses of its values (first, past the last): a map
 is closed when the last array over it is freed, and leaves this then."""
+_MAPS_LOCK = threading.Lock()
+"""Held to add a map to :data:`_MAPS` and to list them (:class:`PagesTrimmed`'s thread lists
+them while the run makes new ones; a dict changed while listed raises)."""
 ROWS_PER_READ = 1 << 22
 """Rows of a frame whose mapped pages :func:`taken_rows` reads before dropping them (at 8
 bytes per value, 32 MiB per column)."""
@@ -219,7 +222,8 @@ def _registered(mapped: np.memmap, path: Path) -> None:
     as the map (the system reads and writes its pages there), and its disk space is freed
     with the map."""
     first = mapped.__array_interface__["data"][0]
-    _MAPS[mapped._mmap] = (first, first + mapped.nbytes)
+    with _MAPS_LOCK:
+        _MAPS[mapped._mmap] = (first, first + mapped.nbytes)
     with contextlib.suppress(OSError):  # where an open file cannot be removed: at the end
         path.unlink()
 
@@ -267,7 +271,9 @@ def in_a_map(address: int, size: int) -> bool:
     >>> in_a_map(address + 8, 16), in_a_map(address, 40), in_a_map(id(values), 1)
     (True, False, False)
     """
-    return any(lo <= address and address + size <= hi for lo, hi in list(_MAPS.values()))
+    with _MAPS_LOCK:
+        spans = list(_MAPS.values())
+    return any(lo <= address and address + size <= hi for lo, hi in spans)
 
 
 def dropped_pages() -> None:
@@ -279,7 +285,9 @@ def dropped_pages() -> None:
     """
     if not hasattr(mmap, "MADV_DONTNEED"):  # not Linux/BSD: the system decides
         return
-    for raw in list(_MAPS):  # (a strong reference each: none is unmapped meanwhile)
+    with _MAPS_LOCK:
+        maps = list(_MAPS)  # a strong reference each: none is unmapped meanwhile
+    for raw in maps:
         with contextlib.suppress(ValueError, OSError):  # closed since: nothing to drop
             raw.madvise(mmap.MADV_DONTNEED)
 

@@ -327,3 +327,25 @@ def test_pages_read_are_dropped_every_moment_while_trimmed(tmp_path):
         assert int(column.sum()) == n * (n - 1) // 2  # read again from the file, kept
         time.sleep(0.05)
         assert _resident_pages(column) >= n * 8 // 4096 - 1
+
+
+def test_maps_made_while_the_trimmer_lists_them_raise_nothing(tmp_path, monkeypatch):
+    """The trimmer's thread lists the maps while the run makes new ones (a dict changed while
+    listed would raise in that thread, and trimming would stop)."""
+    import sys
+    import threading
+
+    from pipelines.mapped_columns import PagesTrimmed, mapped_array
+
+    failures = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: failures.append(args))
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns as often as they can
+    try:
+        with PagesTrimmed(every_s=0):
+            made = [mapped_array(tmp_path, 8) for _ in range(500)]
+    finally:
+        sys.setswitchinterval(interval)
+    for values in made:
+        values[:] = 1
+    assert not failures and sum(int(v.sum()) for v in made) == 4000
