@@ -157,19 +157,6 @@ def test_every_column_goes_through_the_store():
     assert store.released > 0 and store.column("edges.weight", np.float64).size == 0
 
 
-@pytest.mark.parametrize("block", [1, 3, 1 << 22])  # 1: one edge per chunk
-def test_targets_json_in_blocks_is_the_whole_column(monkeypatch, block):
-    import graphs.edge_targets as edge_targets
-
-    ids = pa.array(["p", "q", 'é"x'])
-    codes, shared = np.array([1, 0, 1, 2, 0, 2, 1]), np.array([2, 1, 3, 1])
-    monkeypatch.setattr(edge_targets, "BLOCK", block)
-    out = edge_targets.targets_json(ids, codes, shared)
-    assert out.tolist() == ['["q","p"]', '["q"]', '["é\\"x","p","é\\"x"]', '["q"]']
-    assert str(out.dtype) == "str"
-    assert [json.loads(t) for t in out] == [["q", "p"], ["q"], ['é"x', "p", 'é"x'], ["q"]]
-
-
 def test_progress_is_reported_after_each_chunk():
     rng = np.random.default_rng(5)
     rows = [(f"u{rng.integers(0, 30)}", f"p{rng.integers(0, 12)}", int(rng.integers(0, 7200)))

@@ -329,9 +329,9 @@ def test_slow_cohorts_need_slow_min_size_accounts(world):
 
 
 def test_edge_targets_are_spelled_again_from_their_evidence():
+    from graphs.edge_targets import targets_json
     from graphs.multiplex import Layer, layer_projections
     from graphs.pass_codes import pass_codes
-    from graphs.projection import targets_json
 
     rng = np.random.default_rng(3)
     t0 = pd.Timestamp("2026-11-01", tz="UTC")
