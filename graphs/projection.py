@@ -62,10 +62,23 @@ TABLE_SLOTS = 1 << 18  # per thread, 5 MiB; accounts with more possible partners
 
 
 def _bounds(inc: Incidence, window_s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``back, ahead`` window extents per entry and the crowd (int64) of each entry."""
+    """``back, ahead`` window extents per entry and the crowd (int64) of each entry, summed a
+    block at a time into its array (whole, its int64 temporaries were two more arrays of
+    every entry: at 100M rows +1.5 GiB in the guard's count and in each projection)."""
+    back, ahead = _extents(inc, window_s)
+    crowd = np.empty(back.size, dtype=np.int64)
+    for start in range(0, back.size, BLOCK):
+        at = slice(start, start + BLOCK)
+        np.add(back[at], ahead[at], out=crowd[at], dtype=np.int64)
+        crowd[at] += 1
+    return back, ahead, crowd
+
+
+def _extents(inc: Incidence, window_s: int) -> tuple[np.ndarray, np.ndarray]:
+    """``back, ahead`` (int32): the entries of each entry's target within the window before
+    and after it (:func:`graphs.pair_kernel.window_bounds`)."""
     seg = segment_starts(inc.target) if inc.target.size else np.zeros(1, dtype=np.int64)
-    back, ahead = window_bounds(seg, inc.time, window_s)
-    return back, ahead, back.astype(np.int64) + ahead + 1
+    return window_bounds(seg, inc.time, window_s)
 
 
 def pairs_bound(inc: Incidence, *, window_s: int, max_crowd: int) -> int:
@@ -83,8 +96,14 @@ def pairs_bound(inc: Incidence, *, window_s: int, max_crowd: int) -> int:
     >>> pairs_bound(inc, window_s=600, max_crowd=100)
     1
     """
-    _, ahead, crowd = _bounds(inc, window_s)
-    return int(ahead[crowd <= max_crowd].sum(dtype=np.int64))
+    back, ahead = _extents(inc, window_s)
+    total = 0
+    for start in range(0, back.size, BLOCK):  # no array of every entry's crowd
+        at = slice(start, start + BLOCK)
+        crowd = back[at].astype(np.int64)
+        crowd += ahead[at]
+        total += int(ahead[at][crowd < max_crowd].sum(dtype=np.int64))
+    return total
 
 
 def compile_kernels() -> int:
@@ -142,7 +161,7 @@ class _Ties(NamedTuple):
     counts: np.ndarray  # action pairs, (pair, target) ties, candidate pairs, chunks
 
 
-def _kept_ties(inc: Incidence, back, ahead, columns: ColumnStore, *, max_crowd: int,
+def _kept_ties(inc: Incidence, back, ahead, crowd, columns: ColumnStore, *, max_crowd: int,
                min_shared: int, chunk_ties: int,
                on_progress: Callable[[int, int], None] | None = None) -> _Ties:
     """Run the account-by-account kernel over chunks of accounts of bounded work memory;
@@ -152,8 +171,8 @@ def _kept_ties(inc: Incidence, back, ahead, columns: ColumnStore, *, max_crowd: 
     starts = np.zeros(n_accounts + 1, dtype=np.int64)
     starts[1:] = np.cumsum(np.bincount(inc.account, minlength=n_accounts))
     order = grouped_order(inc.account, starts)
-    partner = np.where(back.astype(np.int64) + ahead + 1 <= max_crowd, inc.account, -1).astype(
-        np.int32)  # hub entries -1: one load per neighbour instead of three
+    partner = np.where(crowd <= max_crowd, inc.account, -1).astype(
+        np.int32, copy=False)  # hub entries -1: one load per neighbour instead of three
     cum = np.zeros(n_accounts + 1, dtype=np.int64)
     cum[1:] = np.cumsum(account_bounds(starts, order, back, ahead, max_crowd))
     totals, first = np.zeros(4, dtype=np.int64), 0
@@ -318,7 +337,7 @@ def co_engagement(
                          f">= 1, got {min_shared_targets}, {max_crowd}, {chunk_ties}")
     columns = HeldColumns() if columns is None else columns
     back, ahead, crowd = _bounds(inc, window_s)
-    ties = _kept_ties(inc, back, ahead, columns, max_crowd=max_crowd,
+    ties = _kept_ties(inc, back, ahead, crowd, columns, max_crowd=max_crowd,
                       min_shared=min_shared_targets, chunk_ties=chunk_ties,
                       on_progress=on_progress)
     del back, ahead  # each array is freed as soon as it is used up (10M rows: ≈ 0.1 GB each)
@@ -367,9 +386,13 @@ def _activity(inc: Incidence, crowd: np.ndarray, *, paired: np.ndarray
     expected ties of every account that also acted on a viral target.
     """
     n_accounts = len(inc.account_ids)
-    actions = np.bincount(inc.account, weights=paired.astype(float), minlength=n_accounts)
-    crowds = np.bincount(inc.account, weights=np.where(paired, crowd - 1.0, 0.0),
-                         minlength=n_accounts)
+    actions, crowds = np.zeros(n_accounts), np.zeros(n_accounts)
+    for start in range(0, inc.account.size, BLOCK):  # whole numbers: the same sums blockwise
+        at = slice(start, start + BLOCK)
+        account, kept = inc.account[at], paired[at]
+        actions += np.bincount(account, weights=kept.astype(float), minlength=n_accounts)
+        crowds += np.bincount(account, weights=np.where(kept, crowd[at] - 1.0, 0.0),
+                              minlength=n_accounts)
     return actions, crowds
 
 

@@ -352,3 +352,23 @@ def test_id_categories_do_not_keep_the_hash_table_of_their_ids():
     dtype = id_categories(pa.array(["b", "a", "c"]))
     assert "_engine" not in dtype.categories._cache
     assert dtype.categories.get_loc("c") == 2 and dtype.categories.is_unique
+
+
+def test_bounds_crowds_and_activity_in_blocks_are_the_whole_ones(monkeypatch):
+    """The crowds, the guard's bound and the activity are summed a block of entries at a
+    time: tiny blocks give the same bound, edges, evidence and activity."""
+    import graphs.projection as projection
+    from graphs.projection import pairs_bound
+
+    rng = np.random.default_rng(11)
+    rows = [(f"u{rng.integers(0, 30)}", f"p{rng.integers(0, 6)}", int(rng.integers(0, 3600)))
+            for _ in range(400)]
+    inc = _inc(rows)
+    whole = co_engagement(inc, window_s=900, max_crowd=40)
+    bound = pairs_bound(inc, window_s=900, max_crowd=40)
+    assert whole.stats["hub_actions_skipped"] > 0 and bound > 0
+    monkeypatch.setattr(projection, "BLOCK", 7)
+    blocks = co_engagement(inc, window_s=900, max_crowd=40)
+    assert pairs_bound(inc, window_s=900, max_crowd=40) == bound
+    assert blocks.edges.equals(whole.edges) and blocks.evidence.equals(whole.evidence)
+    assert blocks.activity.equals(whole.activity) and blocks.stats == whole.stats
