@@ -69,9 +69,17 @@ def _bounds(inc: Incidence, window_s: int) -> tuple[np.ndarray, np.ndarray, np.n
     crowd = np.empty(back.size, dtype=np.int64)
     for start in range(0, back.size, BLOCK):
         at = slice(start, start + BLOCK)
-        np.add(back[at], ahead[at], out=crowd[at], dtype=np.int64)
-        crowd[at] += 1
+        crowd[at] = _block_crowd(back, ahead, at)
     return back, ahead, crowd
+
+
+def _block_crowd(back: np.ndarray, ahead: np.ndarray, at: slice) -> np.ndarray:
+    """The crowd (int64) of the entries ``at``: the entries of their target within the
+    window, themselves included (``back + ahead + 1``)."""
+    crowd = back[at].astype(np.int64)
+    crowd += ahead[at]
+    crowd += 1
+    return crowd
 
 
 def _extents(inc: Incidence, window_s: int) -> tuple[np.ndarray, np.ndarray]:
@@ -100,9 +108,8 @@ def pairs_bound(inc: Incidence, *, window_s: int, max_crowd: int) -> int:
     total = 0
     for start in range(0, back.size, BLOCK):  # no array of every entry's crowd
         at = slice(start, start + BLOCK)
-        crowd = back[at].astype(np.int64)
-        crowd += ahead[at]
-        total += int(ahead[at][crowd < max_crowd].sum(dtype=np.int64))
+        kept = _block_crowd(back, ahead, at) <= max_crowd
+        total += int(ahead[at][kept].sum(dtype=np.int64))
     return total
 
 
@@ -231,7 +238,6 @@ def _chunk_appended(inc: Incidence, columns: ColumnStore, accounts: np.ndarray,
         times = inc.time[rows[:, k]]
         times *= 10**6  # microseconds, as pandas reads seconds
         columns.append(f"evidence.time_{side}", times)
-    for side, k in (("a", 3), ("b", 4)):
         columns.append(f"evidence.action_{side}", inc.action[rows[:, k]])
 
 
