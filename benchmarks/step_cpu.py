@@ -38,7 +38,8 @@ def cpu_seconds() -> float:
 
 
 def leave_out(what: str) -> None:
-    """Patch :mod:`pipelines.run` so that a run leaves out the cohort pages or the report."""
+    """Patch :mod:`pipelines.run` so that a run leaves out the cohort pages or the report
+    (``run_benchmarks.py --tables-only`` runs its child with ``leave_out("report")``)."""
     if what == "pages":
         report_tasks = run_module.report_tasks
         run_module.report_tasks = lambda *a, **k: report_tasks(*a, **k)[:1]  # index.html

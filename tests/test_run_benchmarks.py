@@ -1,8 +1,13 @@
-"""benchmarks/run_benchmarks.py: a run that stops is recorded apart, with what it logged."""
+"""benchmarks/run_benchmarks.py: a run that stops is recorded apart, with what it logged; the
+--tables-only child leaves out the report."""
 
 from __future__ import annotations
 
-from benchmarks.run_benchmarks import stopped, stopped_table, table
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.run_benchmarks import TABLES_ONLY, stopped, stopped_table, table
 
 LOG = ("2026-11-23 02:11:27,535 INFO ingest …\n"
        "2026-11-23 02:13:49,233 INFO rows read 100146905 = accepted 100146905 + rejected 0 "
@@ -32,3 +37,15 @@ def test_stopped_runs_have_their_own_table():
     assert row in text and "39.8 GB" in text
     assert stopped_table([]) == ""
     assert table([run]).count("\n") == 1  # the ended runs' table: its header only
+
+
+def test_the_tables_only_child_leaves_out_the_report(tmp_path):
+    sample = Path(__file__).resolve().parent.parent / "data" / "sample"
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-c", TABLES_ONLY, "run",
+                           str(sample / "interactions.csv.gz"), "--out", str(out), "--seed", "0"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "cohorts.csv").exists() and (out / "edges.parquet").exists()
+    for left_out in ("index.html", "cohorts", "figures", "bundles", "graph.gexf"):
+        assert not (out / left_out).exists()
